@@ -1,0 +1,189 @@
+"""The Trace object: one loaded profiler trace as pandas tables.
+
+Tables are built once from the compact columns; names are pandas categoricals
+(one copy of each string). Joins that only some analyses need (launch of each
+GPU activity, CPU op of each kernel, CPU op nesting) are computed on demand.
+"""
+
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from profkit.trace import columns as C
+
+_STEP = r"^ProfilerStep#(\d+)$"
+_DTYPES = {"d": np.float64, "q": np.int64, "b": np.int8}
+
+
+def _categorical(codes, strings):
+    cat = pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64), categories=pd.Index(strings, dtype=object))
+    return cat.remove_unused_categories()
+
+
+def _frame(table, spec, cats):
+    """DataFrame from array columns; `cats` maps a column to its symbol list."""
+    data = {}
+    for col, code in spec.items():
+        arr = np.array(table[col], dtype=_DTYPES[code])
+        data[col] = _categorical(arr, cats[col]) if col in cats else arr
+    df = pd.DataFrame(data)
+    if "ts" in df and "dur" in df:
+        df["end"] = df["ts"] + df["dur"]
+    return df
+
+
+def _decode_shapes(codes, strings):
+    """Map shape codes to Python objects, parsing each distinct JSON text once."""
+    decoded = [orjson.loads(s) for s in strings]
+    return [None if c < 0 else decoded[c] for c in codes]
+
+
+class Trace:
+    """A profiler trace. See TRACE docs in README ("Python API")."""
+
+    def __init__(self, path, meta, cols: "C.Columns", warnings):
+        self.path = Path(path)
+        self.meta = meta
+        self.warnings = list(warnings)
+        self.counts = {("" if k is None else str(k)): v for k, v in cols.counts.items()}
+        self.thread_names = cols.thread_names
+        names = cols.names.strings
+        shape_text = [s.decode() for s in cols.shapes.strings]
+
+        gpu = _frame(cols.gpu, C.GPU, {"name": names, "grid": shape_text, "block": shape_text})
+        gpu["kind"] = pd.Categorical.from_codes(gpu["kind"].astype(np.int64), categories=list(C.GPU_KINDS))
+        for col in ("grid", "block"):
+            gpu[col] = gpu[col].cat.add_categories([""]) if "" not in gpu[col].cat.categories else gpu[col]
+            gpu[col] = gpu[col].fillna("")
+        self.gpu = gpu.sort_values("ts", kind="stable", ignore_index=True)
+
+        self.runtime = _frame(cols.runtime, C.RUNTIME, {"name": names, "cat": names}).sort_values(
+            "ts", kind="stable", ignore_index=True)
+
+        cpu = _frame(cols.cpu, C.CPU, {"name": names})
+        cpu["input_dims"] = _decode_shapes(cpu.pop("dims"), cols.shapes.strings)
+        cpu["input_types"] = _decode_shapes(cpu.pop("types"), cols.shapes.strings)
+        # Enclosing ops first on ties, so nesting can be read off in order.
+        cpu["_neg_dur"] = -cpu["dur"]
+        cpu = cpu.sort_values(["pid", "tid", "ts", "_neg_dur"], kind="stable", ignore_index=True)
+        self._cpu = cpu.drop(columns="_neg_dur")
+
+        annot = _frame(cols.annot, C.ANNOT, {"name": names})
+        annot["on_gpu"] = annot["on_gpu"].astype(bool)
+        self.annotations = annot.sort_values("ts", kind="stable", ignore_index=True)
+        self.syncs = _frame(cols.sync, C.SYNC, {"name": names}).sort_values("ts", kind="stable", ignore_index=True)
+        flows = _frame(cols.flow, C.FLOW, {"cat": names})
+        self.flows = flows
+
+    # -- simple facts ---------------------------------------------------------
+    @property
+    def has_gpu(self):
+        return len(self.gpu) > 0
+
+    @property
+    def device_properties(self):
+        props = self.meta.get("deviceProperties")
+        return props if isinstance(props, list) else []
+
+    def _dist(self, key):
+        info = self.meta.get("distributedInfo")
+        v = info.get(key) if isinstance(info, dict) else None
+        return v if isinstance(v, int) else None
+
+    @property
+    def rank(self):
+        return self._dist("rank")
+
+    @property
+    def world_size(self):
+        return self._dist("world_size")
+
+    @cached_property
+    def steps(self):
+        """CPU-side ProfilerStep#N ranges (user annotations, or operators in 2021 traces)."""
+        cpu_side = pd.concat([
+            self.annotations.loc[~self.annotations["on_gpu"], ["name", "ts", "dur", "end"]],
+            self._cpu[["name", "ts", "dur", "end"]],
+        ], ignore_index=True)
+        num = cpu_side["name"].astype(str).str.extract(_STEP, expand=False)
+        steps = cpu_side[num.notna()].assign(step=num.dropna().astype(np.int64))
+        steps = steps.drop_duplicates("step").sort_values("ts", ignore_index=True)
+        return steps[["step", "ts", "dur", "end"]]
+
+    # -- CPU ops with nesting ---------------------------------------------------
+    @cached_property
+    def cpu_ops(self):
+        """CPU ops with `depth`, `parent` (row position, -1) and `is_leaf`."""
+        cpu = self._cpu.copy()
+        depth, parent, leaf = _nesting(cpu["pid"].to_numpy(), cpu["tid"].to_numpy(), cpu["end"].to_numpy())
+        cpu["depth"], cpu["parent"], cpu["is_leaf"] = depth, parent, leaf
+        return cpu
+
+    # -- joins ------------------------------------------------------------------
+    def _launch_table(self):
+        rt = self.runtime[self.runtime["correlation"] >= 0]
+        return rt.drop_duplicates("correlation").set_index("correlation")
+
+    def gpu_launches(self):
+        """trace.gpu with the CPU-side launch of each activity (by correlation id)."""
+        rt = self._launch_table()
+        out = self.gpu.copy()
+        corr = out["correlation"]
+        out["launch_name"] = corr.map(rt["name"].astype(object))
+        out["launch_ts"] = corr.map(rt["ts"])
+        out["launch_dur"] = corr.map(rt["dur"])
+        out["launch_tid"] = corr.map(rt["tid"])
+        return out
+
+    def gpu_ops(self):
+        """trace.gpu with the CPU op that launched each activity (innermost op)."""
+        rt = self._launch_table()
+        ext = self.gpu["correlation"].map(rt["external_id"])
+        ext = ext.where(ext > 0, self.gpu["external_id"].where(self.gpu["external_id"] > 0))
+        ops = self._cpu[self._cpu["external_id"] > 0]
+        # Shortest op wins when an id repeats: it is the innermost.
+        ops = ops.sort_values("dur", kind="stable").drop_duplicates("external_id").set_index("external_id")
+        out = self.gpu.copy()
+        out["op_name"] = ext.map(ops["name"].astype(object)).astype("category")
+        out["op_input_dims"] = ext.map(ops["input_dims"])
+        out["op_input_types"] = ext.map(ops["input_types"])
+        return out
+
+    def __repr__(self):
+        return (f"Trace({self.path.name!r}: {len(self.gpu)} GPU activities, {len(self.runtime)} launches/"
+                f"runtime calls, {len(self._cpu)} CPU ops, {len(self.steps)} steps)")
+
+
+def _nesting(pid, tid, end):
+    """Depth, parent and leaf flag of intervals sorted by (pid, tid, ts, -dur).
+
+    One pass with a stack per thread. A partial overlap (which a well-formed
+    trace does not have) makes the later op a child of the nearest op that
+    encloses it entirely.
+    """
+    n = len(end)
+    depth = np.zeros(n, np.int64)
+    parent = np.full(n, -1, np.int64)
+    leaf = np.ones(n, bool)
+    stack = []
+    prev = None
+    pid_l, tid_l, end_l = pid.tolist(), tid.tolist(), end.tolist()
+    for i in range(n):
+        key = (pid_l[i], tid_l[i])
+        if key != prev:
+            stack.clear()
+            prev = key
+        e = end_l[i]
+        # Sorted by start, so the op on top encloses this one iff it ends no earlier.
+        while stack and e > end_l[stack[-1]]:
+            stack.pop()
+        if stack:
+            p = stack[-1]
+            parent[i] = p
+            depth[i] = len(stack)
+            leaf[p] = False
+        stack.append(i)
+    return depth, parent, leaf

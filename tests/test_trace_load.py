@@ -1,0 +1,144 @@
+"""The loader against an independent full-document parse, and its edge cases."""
+
+import gzip
+import json
+
+import pytest
+
+import profkit
+from profkit.errors import ProfkitError
+from profkit.trace import reader
+from tests.conftest import all_real_traces, real_trace
+
+GPU_CATS = {"kernel", "gpu_memcpy", "gpu_memset", "memcpy", "memset"}
+
+
+def naive_counts(path):
+    """Count events with the standard library, the slow obvious way."""
+    doc = json.loads(gzip.open(path).read())
+    events = doc["traceEvents"] if isinstance(doc, dict) else doc
+    counts = {"gpu": 0, "runtime": 0, "cpu": 0, "gpu_dur": 0.0}
+    for e in events:
+        if e.get("ph") != "X":
+            continue
+        cat = str(e.get("cat", "")).lower()
+        if cat in GPU_CATS:
+            counts["gpu"] += 1
+            counts["gpu_dur"] += e["dur"]
+        elif cat in ("cuda_runtime", "cuda_driver", "runtime"):
+            counts["runtime"] += 1
+        elif cat in ("cpu_op", "operator"):
+            counts["cpu"] += 1
+    return counts
+
+
+@pytest.mark.parametrize("path", all_real_traces(), ids=lambda p: p.name)
+def test_real_trace_matches_naive_parse(path):
+    trace = profkit.load(path)
+    want = naive_counts(path)
+    assert len(trace.gpu) == want["gpu"]
+    assert len(trace.runtime) == want["runtime"]
+    assert len(trace.cpu_ops) == want["cpu"]
+    assert trace.gpu["dur"].sum() == pytest.approx(want["gpu_dur"])
+    assert not trace.warnings
+    assert trace.gpu["ts"].is_monotonic_increasing
+
+
+def test_small_blocks_give_same_tables(monkeypatch):
+    path = real_trace("kineto-h100-bert-small-hf-eager-infer.json.gz")
+    whole = profkit.load(path)
+    monkeypatch.setattr(reader, "BLOCK", 97)  # cuts land everywhere, strings included
+    pieces = profkit.load(path)
+    assert whole.gpu.equals(pieces.gpu)
+    assert whole.cpu_ops.equals(pieces.cpu_ops)
+    assert whole.meta == pieces.meta
+
+
+def event(cat, name, ts, dur, **args):
+    return {"ph": "X", "cat": cat, "name": name, "pid": 1, "tid": 2, "ts": ts, "dur": dur, "args": args}
+
+
+SAMPLE = [
+    event("cpu_op", "aten::mm", 10, 20, **{"External id": 5, "Input Dims": [[4, 8], [8, 16]],
+                                           "Input type": ["float", "float"]}),
+    event("cuda_runtime", "cudaLaunchKernel", 12, 3, correlation=77, **{"External id": 5}),
+    event("kernel", "gemm}, {lambda}] weird", 40, 5, device=0, stream=7, correlation=77, grid=[1, 2, 3]),
+    event("user_annotation", "ProfilerStep#3", 0, 100),
+]
+
+
+def write(tmp_path, name, obj, compress, compact=False):
+    text = json.dumps(obj, separators=(",", ":") if compact else None, indent=None if compact else 1)
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(text.encode()) if compress else text.encode())
+    return path
+
+
+@pytest.mark.parametrize("compress", [True, False])
+@pytest.mark.parametrize("compact", [True, False])
+@pytest.mark.parametrize("bare", [True, False])
+def test_formats(tmp_path, monkeypatch, compress, compact, bare):
+    monkeypatch.setattr(reader, "BLOCK", 13)
+    doc = SAMPLE if bare else {"schemaVersion": 1, "deviceProperties": [{"name": "X"}], "traceEvents": SAMPLE,
+                               "distributedInfo": {"rank": 3, "world_size": 8}}
+    # Misleading suffix on purpose: gzip is found by magic bytes, not by name.
+    trace = profkit.load(write(tmp_path, "t.json" if compress else "t.json.gz", doc, compress, compact))
+    assert list(trace.gpu["name"]) == ["gemm}, {lambda}] weird"]
+    assert trace.gpu_ops()["op_name"].tolist() == ["aten::mm"]
+    assert trace.gpu_launches()["launch_ts"].tolist() == [12]
+    assert trace.gpu.loc[0, "grid"] == "[1,2,3]"
+    assert trace.cpu_ops.loc[0, "input_dims"] == [[4, 8], [8, 16]]
+    assert trace.steps["step"].tolist() == [3]
+    if not bare:
+        assert (trace.rank, trace.world_size) == (3, 8)
+        assert trace.device_properties == [{"name": "X"}]
+
+
+def test_nesting(tmp_path):
+    ops = [event("cpu_op", "outer", 0, 100), event("cpu_op", "mid", 10, 50), event("cpu_op", "leaf1", 10, 5),
+           event("cpu_op", "leaf2", 30, 5), event("cpu_op", "after", 200, 1)]
+    cpu = profkit.load(write(tmp_path, "n.json", ops, False)).cpu_ops.set_index("name")
+    assert cpu.loc["outer", "depth"] == 0 and not cpu.loc["outer", "is_leaf"]
+    assert cpu.loc["leaf1", "depth"] == 2 and cpu.loc["leaf2", "depth"] == 2
+    assert cpu.loc["after", "depth"] == 0 and cpu.loc["after", "is_leaf"]
+    names = list(cpu.index)
+    assert names[cpu.loc["leaf2", "parent"]] == "mid"
+
+
+def test_bad_ts_and_dur_are_skipped_with_warning(tmp_path):
+    events = SAMPLE + [event("kernel", "k", "x", 1), event("kernel", "k", 5, -1), {"ph": "X", "cat": "kernel"}]
+    trace = profkit.load(write(tmp_path, "b.json", {"traceEvents": events}, True))
+    assert len(trace.gpu) == 1
+    assert any("skipped 3 events" in w for w in trace.warnings)
+
+
+def test_truncated_gzip_keeps_what_was_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(reader, "BLOCK", 1000)
+    src = real_trace("kineto-h100-bert-small-hf-eager-infer.json.gz").read_bytes()
+    cut = tmp_path / "cut.json.gz"
+    cut.write_bytes(src[: len(src) // 2])
+    trace = profkit.load(cut)
+    assert len(trace.cpu_ops) > 0 and len(trace.gpu) < 61  # the file lists CPU ops first
+    assert any("cut short" in w for w in trace.warnings)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty file"),
+    (b"{\"a\": 1}", "no traceEvents"),
+    (b"{\"traceEvents\": [{\"ph\": \"X\"", "incomplete"),
+    (b"not json at all", "not"),
+    (b"\x1f\x8bgarbage", "damaged"),
+    (b"[1, 2] trailing", "not valid JSON"),
+])
+def test_bad_input_is_one_clear_error(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_bytes(content)
+    with pytest.raises(ProfkitError, match=message):
+        profkit.load(path)
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(ProfkitError, match="no such file"):
+        profkit.load(tmp_path / "nope.json")
+    with pytest.raises(ProfkitError, match="directory"):
+        profkit.load(tmp_path)
