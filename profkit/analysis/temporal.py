@@ -1,0 +1,183 @@
+"""GPU busy/idle time, idle gaps and their causes.
+
+Busy time is the union of every GPU activity (kernels, memcpy, memset) over all
+streams of a device, so overlapping streams are not double counted. An idle gap
+is a hole in that union inside the analysis window. Its cause comes from the
+CPU side of the activity that ends it:
+
+- sync: a blocking synchronisation (cuda*Synchronize, a synchronous memcpy, a
+  cuda_sync event) was in flight when the GPU went idle: the host waited for
+  the device, so nothing was queued behind it;
+- host_bound: the launch call of the next activity began only after the GPU had
+  gone idle: the CPU could not issue work fast enough (launch overhead, Python);
+- other: the work was already launched and still did not start (dependencies
+  between streams, graph-internal gaps, unmatched launches).
+"""
+
+import numpy as np
+import pandas as pd
+
+# Runtime calls that block the host until the device catches up.
+SYNC_CALLS = r"Synchronize|^cudaMemcpy$|^hipMemcpy$|^cuMemcpyDtoH|^cuCtxSynchronize"
+# Gap histogram bin edges (µs); log-spaced like nsys's gap buckets.
+GAP_EDGES = [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 1e5, np.inf]
+HTA_KERNEL_WAIT_US = 30  # HTA's default consecutive_kernel_delay
+
+
+def union(ts, end):
+    """Merge intervals: sorted disjoint (starts, ends) covering the same time."""
+    if len(ts) == 0:
+        return np.empty(0), np.empty(0)
+    order = np.argsort(ts, kind="stable")
+    ts, end = np.asarray(ts)[order], np.asarray(end)[order]
+    reach = np.maximum.accumulate(end)
+    new = np.ones(len(ts), bool)
+    new[1:] = ts[1:] > reach[:-1]
+    starts = ts[new]
+    idx = np.flatnonzero(new)
+    ends = reach[np.r_[idx[1:] - 1, len(ts) - 1]]
+    return starts, ends
+
+
+def covered(starts, ends, lo, hi):
+    """Time in [lo, hi] covered by disjoint intervals."""
+    return float(np.clip(np.minimum(ends, hi) - np.maximum(starts, lo), 0, None).sum())
+
+
+def window(trace, gpu, kind):
+    """(start, end, mask over gpu rows) for the analysis window.
+
+    gpu: first to last GPU activity. steps: the GPU-side ProfilerStep ranges when
+    the trace has them (what TraceLens uses), else activities launched inside
+    CPU-side steps. hta: HTA's rule — with two or more steps, drop activities
+    launched from the last step on (HTA treats it as incomplete).
+    """
+    mask = np.ones(len(gpu), bool)
+    if kind == "steps":
+        ann = trace.annotations
+        on_gpu = ann[ann["on_gpu"] & ann["name"].astype(str).str.match(r"^ProfilerStep#\d+$")]
+        if len(on_gpu):
+            lo, hi = on_gpu["ts"].min(), on_gpu["end"].max()
+            mask = ((gpu["end"] > lo) & (gpu["ts"] < hi)).to_numpy()
+            return float(lo), float(hi), mask
+        steps = trace.steps
+        if len(steps):
+            launch = gpu["launch_ts"].to_numpy()
+            inside = np.zeros(len(gpu), bool)
+            for s, e in zip(steps["ts"], steps["end"]):
+                inside |= (launch >= s) & (launch <= e)
+            mask = inside
+    elif kind == "hta":
+        steps = trace.steps
+        if len(steps) >= 2:
+            mask = (gpu["launch_ts"] < steps["ts"].max()).to_numpy()
+    elif kind != "gpu":
+        raise ValueError(kind)
+    sel = gpu[mask]
+    if not len(sel):
+        return 0.0, 0.0, mask
+    return float(sel["ts"].min()), float(sel["end"].max()), mask
+
+
+def gaps(gpu, lo, hi, syncs):
+    """Idle gaps of one device's activities in [lo, hi], with cause and neighbours.
+
+    gpu: rows of one device with ts, end, name, launch_ts. syncs: (ts, end)
+    arrays of blocking host calls and cuda_sync events.
+    """
+    starts, ends = union(gpu["ts"].to_numpy(), gpu["end"].to_numpy())
+    keep = (ends >= lo) & (starts <= hi)
+    starts, ends = np.maximum(starts[keep], lo), np.minimum(ends[keep], hi)
+    g_start, g_end = ends[:-1], starts[1:]
+    out = pd.DataFrame({"start_us": g_start, "dur_us": g_end - g_start})
+    if not len(out):
+        return out.assign(cause=pd.Series(dtype=str), before="", after="")
+    by_start = gpu.sort_values("ts", kind="stable")
+    nxt = np.searchsorted(by_start["ts"].to_numpy(), g_end, side="left")
+    nxt = np.minimum(nxt, len(by_start) - 1)
+    after = by_start.iloc[nxt]
+    by_end = gpu.sort_values("end", kind="stable")
+    prev = np.searchsorted(by_end["end"].to_numpy(), g_start, side="right") - 1
+    before = by_end.iloc[np.maximum(prev, 0)]
+
+    launch = after["launch_ts"].to_numpy()
+    host_bound = launch > g_start  # NaN (no launch found) compares False
+    sync_ts, sync_end = syncs
+    in_sync = np.zeros(len(out), bool)
+    if len(sync_ts):
+        # A sync is in flight at the gap's start if it began before and ended after it.
+        order = np.argsort(sync_ts)
+        s_ts, s_end = sync_ts[order], np.maximum.accumulate(sync_end[order])
+        k = np.searchsorted(s_ts, g_end, side="left") - 1
+        in_sync = (k >= 0) & (s_end[np.maximum(k, 0)] > g_start)
+    cause = np.where(in_sync, "sync", np.where(host_bound, "host_bound", "other"))
+    return out.assign(cause=cause, before=before["name"].astype(str).to_numpy(),
+                      after=after["name"].astype(str).to_numpy())
+
+
+def gap_summary(g, largest=20):
+    dur = g["dur_us"].to_numpy()
+    by_cause = {c: {"count": int((g["cause"] == c).sum()), "total_us": float(dur[g["cause"] == c].sum())}
+                for c in ("host_bound", "sync", "other")}
+    counts, _ = np.histogram(dur, bins=GAP_EDGES)
+    totals, _ = np.histogram(dur, bins=GAP_EDGES, weights=dur)
+    hist = [{"lo_us": GAP_EDGES[i], "hi_us": GAP_EDGES[i + 1] if np.isfinite(GAP_EDGES[i + 1]) else None,
+             "count": int(counts[i]), "total_us": float(totals[i])} for i in range(len(counts))]
+    top = g.nlargest(largest, "dur_us")
+    return {
+        "count": int(len(g)),
+        "total_us": float(dur.sum()),
+        "p50_us": float(np.percentile(dur, 50)) if len(dur) else 0.0,
+        "p99_us": float(np.percentile(dur, 99)) if len(dur) else 0.0,
+        "max_us": float(dur.max()) if len(dur) else 0.0,
+        "by_cause": by_cause,
+        "histogram": hist,
+        "largest": [{"start_us": float(r.start_us), "dur_us": float(r.dur_us), "cause": r.cause,
+                     "before": r.before, "after": r.after} for r in top.itertuples()],
+    }
+
+
+def timeline(starts, ends, lo, hi, bins=200):
+    """Busy share of `bins` equal slices of [lo, hi] (what a person can see)."""
+    if hi <= lo:
+        return []
+    edges = np.linspace(lo, hi, bins + 1)
+    # Busy time before t, for every edge at once: the intervals that start
+    # before t all ended before it except the last one, which counts in part.
+    b = np.zeros(len(edges))
+    if len(starts):
+        lengths = ends - starts
+        done = np.concatenate([[0.0], np.cumsum(lengths)])
+        k = np.searchsorted(starts, edges, side="right") - 1
+        last = np.maximum(k, 0)
+        b = done[last] + np.where(k >= 0, np.clip(edges - starts[last], 0, lengths[last]), 0.0)
+    width = edges[1] - edges[0]
+    return [{"start_us": float(edges[i]), "end_us": float(edges[i + 1]),
+             "busy_pct": float(100 * (b[i + 1] - b[i]) / width)} for i in range(bins)]
+
+
+def stream_idle(gpu, wait_us=HTA_KERNEL_WAIT_US):
+    """HTA's per-stream idle categories, for cross-checking against HTA.
+
+    Consecutive activities on a stream: host_wait if the next launch began after
+    the previous activity ended, kernel_wait if the gap is under `wait_us`,
+    else other (HTA's get_idle_time_breakdown definitions).
+    """
+    rows = []
+    for (dev, stream), s in gpu.groupby(["device", "stream"], sort=True):
+        s = s.sort_values("ts", kind="stable")
+        prev_end = s["end"].shift(1).to_numpy()
+        interval = s["ts"].to_numpy() - prev_end
+        host = s["launch_ts"].to_numpy() > prev_end
+        kernel = ~host & (interval < wait_us)
+        valid = ~np.isnan(interval)
+        starts, ends = union(s["ts"].to_numpy(), s["end"].to_numpy())
+        rows.append({
+            "device": int(dev), "stream": int(stream),
+            "busy_us": float((ends - starts).sum()),
+            "idle_us": float(np.nansum(interval)),
+            "host_wait_us": float(interval[valid & host].sum()),
+            "kernel_wait_us": float(interval[valid & kernel].sum()),
+            "other_us": float(interval[valid & ~host & ~kernel].sum()),
+        })
+    return rows

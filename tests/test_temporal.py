@@ -1,0 +1,67 @@
+"""Busy/idle union and gap logic against a brute-force timeline."""
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from profkit.analysis import temporal
+
+intervals = st.lists(st.tuples(st.integers(0, 200), st.integers(0, 30)), min_size=1, max_size=40)
+
+
+def brute_busy(pairs, lo, hi):
+    """Mark every 1-unit cell that some interval covers (integers only)."""
+    grid = np.zeros(hi - lo, bool)
+    for ts, dur in pairs:
+        grid[max(ts, lo) - lo:max(min(ts + dur, hi) - lo, 0)] = True
+    return grid
+
+
+@settings(max_examples=200, deadline=None)
+@given(intervals)
+def test_union_and_coverage_match_brute_force(pairs):
+    ts = np.array([p[0] for p in pairs], float)
+    end = ts + np.array([p[1] for p in pairs], float)
+    starts, ends = temporal.union(ts, end)
+    assert np.all(starts[1:] > ends[:-1])  # disjoint and sorted
+    assert temporal.covered(starts, ends, 0, 300) == brute_busy(pairs, 0, 300).sum()
+    assert temporal.covered(starts, ends, 50, 120) == brute_busy(pairs, 50, 120).sum()
+
+
+@settings(max_examples=200, deadline=None)
+@given(intervals)
+def test_gaps_are_the_holes_of_the_union(pairs):
+    ts = np.array([p[0] for p in pairs], float)
+    dur = np.array([p[1] for p in pairs], float)
+    gpu = pd.DataFrame({"ts": ts, "end": ts + dur, "name": "k", "launch_ts": ts - 1})
+    lo, hi = ts.min(), (ts + dur).max()
+    g = temporal.gaps(gpu, lo, hi, (np.empty(0), np.empty(0)))
+    idle = (~brute_busy(pairs, int(lo), int(hi))).sum()
+    assert g["dur_us"].sum() == idle
+    assert (g["dur_us"] > 0).all()
+
+
+def test_gap_causes():
+    # k1 [0,10); k2 launched at 15 (after the GPU went idle at 10) -> host_bound;
+    # k3 launched at 5 but starts at 40 with nothing blocking -> other;
+    # k4 after a cudaDeviceSynchronize spanning the idle start -> sync.
+    gpu = pd.DataFrame({
+        "ts": [0.0, 20, 40, 70], "end": [10.0, 30, 50, 80], "name": ["k1", "k2", "k3", "k4"],
+        "launch_ts": [-1.0, 15, 5, 60]})
+    syncs = (np.array([45.0]), np.array([52.0]))
+    g = temporal.gaps(gpu, 0, 80, syncs)
+    assert g["cause"].tolist() == ["host_bound", "other", "sync"]
+    assert g["before"].tolist() == ["k1", "k2", "k3"]
+    assert g["after"].tolist() == ["k2", "k3", "k4"]
+    s = temporal.gap_summary(g)
+    assert s["count"] == 3 and s["total_us"] == 10 + 10 + 20
+    assert s["by_cause"]["sync"] == {"count": 1, "total_us": 20.0}
+    assert sum(b["count"] for b in s["histogram"]) == 3
+
+
+def test_timeline_integrates_to_busy_time():
+    starts, ends = temporal.union(np.array([0.0, 25, 60]), np.array([10.0, 50, 61]))
+    tl = temporal.timeline(starts, ends, 0, 100, bins=10)
+    assert [round(b["busy_pct"]) for b in tl] == [100, 0, 50, 100, 100, 0, 10, 0, 0, 0]
+    assert sum(b["busy_pct"] for b in tl) / 10 == temporal.covered(starts, ends, 0, 100)
