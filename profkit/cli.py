@@ -2,6 +2,7 @@
 
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -13,6 +14,28 @@ from profkit.errors import ProfkitError
 @click.version_option(__version__, prog_name="profkit")
 def cli():
     """Profile LLM inference and explain where the time goes."""
+
+
+@cli.command()
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Where to save the JSON  [default: ~/.cache/profkit/calibration.json].")
+@click.option("--triad-mb", type=click.FloatRange(min=0, min_open=True), default=512, show_default=True,
+              help="Total MB of the three triad arrays (keep it well above the last-level cache).")
+@click.option("--matmul-n", type=click.IntRange(1), default=2048, show_default=True,
+              help="Size n of the n x n matmuls.")
+@click.option("--reps", type=click.IntRange(1), default=3, show_default=True,
+              help="Timed repetitions of each measurement (the best is kept).")
+def calibrate(out, triad_mb, matmul_n, reps):
+    """Measure this CPU's memory bandwidth and matmul TFLOP/s for CPU-trace efficiency."""
+    import json
+
+    from profkit.capture.calibrate import calibrate as measure
+    from profkit.capture.calibrate import save
+
+    result = measure(triad_mb=triad_mb, matmul_n=matmul_n, reps=reps)
+    path = save(result, out)
+    click.echo(json.dumps(result, indent=2))
+    click.echo(f"saved to {path}", err=True)
 
 
 def main(argv=None):

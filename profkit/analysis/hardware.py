@@ -1,0 +1,160 @@
+"""Peak FLOP/s and memory bandwidth of the device a trace ran on.
+
+GPU peaks come from hardware.json (vendor datasheets, one source per entry), matched
+from the trace's deviceProperties name. CPU peaks come from `profkit calibrate`
+(measured on this machine). Users can override either with --peak-bw / --peak-tflops.
+"""
+
+import json
+import re
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+
+from profkit.errors import ProfkitError
+
+DEFAULT_CALIBRATION = Path("~/.cache/profkit/calibration.json")
+CPU_NAME = "cpu (calibrated)"
+NO_CALIBRATION = "no CPU calibration found; run `profkit calibrate`"
+
+# Kineto dtype names (and torch names) -> the precision key of a peak.
+_PRECISION = {"float": "fp32", "float32": "fp32", "c10::Half": "fp16", "float16": "fp16",
+              "half": "fp16", "c10::BFloat16": "bf16", "bfloat16": "bf16",
+              "c10::Float8_e4m3fn": "fp8", "c10::Float8_e5m2": "fp8",
+              "c10::Float8_e4m3fnuz": "fp8", "c10::Float8_e5m2fnuz": "fp8"}
+
+
+@dataclass(frozen=True)
+class Device:
+    """Peaks of one device: bandwidth in GB/s, TFLOP/s per precision (None = none)."""
+
+    name: str
+    bandwidth_gbs: float | None
+    tflops: dict = field(default_factory=dict)
+    source: str = ""
+    note: str = ""
+    key: str = ""
+
+    def peak_tflops(self, dtype):
+        """Peak TFLOP/s for ops on this dtype (Kineto or torch spelling), or None.
+
+        float32 uses the non-tensor FP32 peak: PyTorch does not use TF32 for matmuls
+        unless torch.backends.cuda.matmul.allow_tf32 is set (off since 1.12).
+        """
+        return self.tflops.get(_PRECISION.get(str(dtype)))
+
+    def with_overrides(self, peak_bw=None, peak_tflops=None):
+        """A copy with user-given peaks (GB/s; TFLOP/s applied to every precision)."""
+        dev = self
+        if peak_bw is not None:
+            dev = replace(dev, bandwidth_gbs=float(peak_bw), note=_join(dev.note, "bandwidth from --peak-bw"))
+        if peak_tflops is not None:
+            dev = replace(dev, tflops=dict.fromkeys(("fp32", "tf32", "fp16", "bf16", "fp8"), float(peak_tflops)),
+                          note=_join(dev.note, "TFLOP/s from --peak-tflops"))
+        return dev
+
+
+def _join(a, b):
+    return f"{a}; {b}" if a else b
+
+
+@lru_cache(maxsize=1)
+def _table():
+    data = json.loads((Path(__file__).with_name("hardware.json")).read_text())
+    return tuple(data["devices"])
+
+
+def devices():
+    """Every known GPU as a Device, in table order."""
+    return [_device(e) for e in _table()]
+
+
+def _device(e, note=""):
+    return Device(name=e["name"], bandwidth_gbs=e["bandwidth_gbs"], tflops=dict(e["tflops"]),
+                  source=e["source"], note=_join(e.get("note", ""), note) if note else e.get("note", ""),
+                  key=e["key"])
+
+
+def _when(cond, props):
+    """True / False when the properties decide the condition, None when they cannot."""
+    if not cond:
+        return None
+    sms, mem = props.get("numSms"), props.get("totalGlobalMem")
+    verdicts = []
+    if "sms" in cond:
+        verdicts.append(None if not isinstance(sms, int) else sms in cond["sms"])
+    if "max_mem_gib" in cond:
+        verdicts.append(None if not isinstance(mem, (int, float)) else mem / 2**30 <= cond["max_mem_gib"])
+    if False in verdicts:
+        return False
+    return True if verdicts and all(verdicts) else None
+
+
+def match_device(name, props=None):
+    """The Device for a deviceProperties name (and its properties), or None.
+
+    A name matching the first pattern of an entry beats one matching a generic
+    pattern; numSms / totalGlobalMem settle names shared by several parts (a bare
+    "NVIDIA H100", "A100-PG509-200", ROCm's "AMD Radeon Graphics"). When they cannot,
+    the name is ambiguous and the answer is None rather than a guess.
+    """
+    if not name:
+        return None
+    low, props = str(name).strip().lower(), props or {}
+    scored = []
+    for e in _table():
+        hits = [i for i, pat in enumerate(e["match"]) if re.search(pat, low)]
+        if not hits:
+            continue
+        verdict = _when(e.get("when"), props)
+        if verdict is False:
+            continue
+        scored.append(((2 if hits[0] == 0 else 1) + (2 if verdict else 0), e))
+    if not scored:
+        return None
+    best = max(s for s, _ in scored)
+    top = [e for s, e in scored if s == best]
+    if len(top) > 1:
+        return None
+    return _device(top[0], note=f"matched from device name {name!r}")
+
+
+def load_calibration(path=None):
+    """The calibrated CPU Device, or None when no calibration file exists."""
+    path = Path(path or DEFAULT_CALIBRATION).expanduser()
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        return Device(name=CPU_NAME, bandwidth_gbs=float(data["bandwidth_gbs"]),
+                      tflops={k: (None if v is None else float(v)) for k, v in data["tflops"].items()},
+                      source=f"profkit calibrate, {data.get('date', '?')}, {data.get('cpu', '?')} ({path})",
+                      key="cpu")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise ProfkitError(f"{path}: unreadable calibration file ({e}); run `profkit calibrate` again") from None
+
+
+def trace_device(trace, peak_bw=None, peak_tflops=None, calibration=None):
+    """(Device or None, reason) for a Trace: the matched GPU, or calibrated CPU peaks.
+
+    `reason` says why peaks are unavailable (None when a Device is returned).
+    Overrides apply on top of a match, or stand alone for unknown devices.
+    """
+    if trace.has_gpu:
+        props = trace.device_properties
+        used = sorted({int(d) for d in trace.gpu["device"].unique() if d >= 0})
+        chosen = next((p for p in props if p.get("id") in used), props[0] if props else {})
+        name = chosen.get("name")
+        dev = match_device(name, chosen)
+        reason = (None if dev else f"unknown device {name!r}" if name
+                  else "the trace records no device name")
+    else:
+        dev = load_calibration(calibration)
+        reason = None if dev else NO_CALIBRATION
+        name = CPU_NAME
+    if dev is None and (peak_bw is not None or peak_tflops is not None):
+        dev = Device(name=f"{name or 'device'} (user peaks)", bandwidth_gbs=None, tflops={},
+                     source="command-line overrides")
+    if dev is None:
+        return None, reason + "; pass --peak-bw GB/s and --peak-tflops TFLOP/s to set peaks"
+    return dev.with_overrides(peak_bw, peak_tflops), None
