@@ -1,0 +1,146 @@
+"""Plotly figures as plain dicts (data + layout), built from aggregated numbers only.
+
+Every figure stays small whatever the trace size: classes are 7 bars, the
+timeline is the summary's fixed 200 bins plus its 20 largest gaps, the
+histogram is the summary's log bins.
+"""
+
+import html
+
+CLASSES = ["tensor_contraction", "normalization", "elementwise", "attention", "memory", "communication", "other"]
+CLASS_COLORS = {
+    "tensor_contraction": "#4c78a8", "normalization": "#f58518", "elementwise": "#54a24b",
+    "attention": "#b279a2", "memory": "#9d755d", "communication": "#e45756", "other": "#bab0ac",
+}
+CAUSE_COLORS = {"host_bound": "#f58518", "sync": "#e45756", "other": "#9d9d9d"}
+CAUSE_NAMES = {"host_bound": "host-bound", "sync": "sync", "other": "other"}
+RUN_COLORS = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#ff9da6", "#9d755d"]
+
+_FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12}
+
+
+def text(s):
+    """Plotly renders a small HTML subset in labels: trace strings must stay text."""
+    return html.escape(str(s), quote=False)
+
+
+def class_label(c):
+    return c.replace("_", " ")
+
+
+def short_name(name, limit=80):
+    """A readable kernel name: no 'void ', no argument list, capped in length."""
+    s = str(name).replace("(anonymous namespace)", "{anon}")
+    if s.startswith("void "):
+        s = s[5:]
+    depth, cut = 0, len(s)
+    for i, ch in enumerate(s):
+        if ch in "<":
+            depth += 1
+        elif ch == ">":
+            depth = max(0, depth - 1)
+        elif ch == "(" and depth == 0 and i > 0:
+            cut = i
+            break
+    s = s[:cut]
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def _layout(**kw):
+    base = {"font": _FONT, "margin": {"l": 60, "r": 20, "t": 30, "b": 40}, "paper_bgcolor": "white",
+            "plot_bgcolor": "white", "legend": {"orientation": "h", "y": -0.2}}
+    base.update(kw)
+    return base
+
+
+def class_time(runs, per_step):
+    """Stacked horizontal bars: time per class for each run (per step when known)."""
+    labels = [text(r.label) for r in runs]
+    data = []
+    for cls in CLASSES:
+        xs = []
+        for r, n in zip(runs, per_step):
+            t = ((r.summary.get("classes") or {}).get(cls) or {}).get("time_us", 0.0) or 0.0
+            xs.append(t / 1000.0 / (n or 1))
+        if not any(xs):
+            continue
+        data.append({"type": "bar", "orientation": "h", "name": class_label(cls), "y": labels, "x": xs,
+                     "marker": {"color": CLASS_COLORS[cls]},
+                     "hovertemplate": "%{y}<br>" + class_label(cls) + ": %{x:.3f} ms<extra></extra>"})
+    unit = "ms per step" if all(per_step) else "ms in the profiled window"
+    return {"data": data, "layout": _layout(
+        barmode="stack", height=130 + 45 * len(runs), xaxis={"title": {"text": unit}, "gridcolor": "#eee"},
+        yaxis={"autorange": "reversed", "automargin": True}, margin={"l": 60, "r": 20, "t": 40, "b": 50},
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0, "traceorder": "normal"})}
+
+
+def timeline(run):
+    """One strip: busy % per time bin, and under it the largest gaps coloured by cause."""
+    s = run.summary
+    start = (s.get("window_us") or {}).get("start", 0.0) or 0.0
+    bins = s.get("timeline") or []
+    data = [{
+        "type": "bar", "orientation": "h", "name": "busy %", "showlegend": False,
+        "y": ["busy"] * len(bins),
+        "x": [(b["end_us"] - b["start_us"]) / 1000.0 for b in bins],
+        "base": [(b["start_us"] - start) / 1000.0 for b in bins],
+        "marker": {"color": [b["busy_pct"] for b in bins], "cmin": 0, "cmax": 100,
+                   "colorscale": [[0, "#fbe3d6"], [0.5, "#9ecae1"], [1, "#08519c"]], "line": {"width": 0}},
+        "customdata": [round(b["busy_pct"], 1) for b in bins],
+        "hovertemplate": "%{base:.3f} ms: busy %{customdata}%<extra></extra>",
+    }]
+    largest = (s.get("gaps") or {}).get("largest") or []
+    for cause in CAUSE_COLORS:
+        gs = [g for g in largest if g.get("cause") == cause]
+        if not gs:
+            continue
+        data.append({
+            "type": "bar", "orientation": "h", "name": f"{CAUSE_NAMES[cause]} gap",
+            "y": ["gaps"] * len(gs), "x": [g["dur_us"] / 1000.0 for g in gs],
+            "base": [(g["start_us"] - start) / 1000.0 for g in gs],
+            "marker": {"color": CAUSE_COLORS[cause], "line": {"width": 0}},
+            "customdata": ["<br>".join(text(line) for line in (
+                f"{g['dur_us'] / 1000.0:.3f} ms {CAUSE_NAMES[cause]} gap",
+                f"after: {short_name(g.get('before') or '—', 60)}",
+                f"before: {short_name(g.get('after') or '—', 60)}")) for g in gs],
+            "hovertemplate": "%{customdata}<extra></extra>",
+        })
+    return {"config": {"displayModeBar": False}, "data": data, "layout": _layout(
+        barmode="overlay", bargap=0.15, height=170, margin={"l": 50, "r": 20, "t": 10, "b": 40},
+        xaxis={"title": {"text": "ms from the start of the window"}, "gridcolor": "#eee", "zeroline": False},
+        yaxis={"categoryorder": "array", "categoryarray": ["gaps", "busy"], "fixedrange": True},
+        showlegend=False)}
+
+
+def _bin_label(lo, hi):
+    """'1–2 µs', '500 µs–1 ms', '≥ 100 ms'."""
+    def split(us):
+        return (f"{us / 1000:g}", "ms") if us >= 1000 else (f"{us:g}", "µs")
+    (a, ua) = split(lo)
+    if hi is None:
+        return f"≥ {a} {ua}"
+    (b, ub) = split(hi)
+    return f"{a}–{b} {ub}" if ua == ub or lo == 0 else f"{a} {ua}–{b} {ub}"
+
+
+def gap_histogram(runs):
+    """Number of idle gaps per log-spaced size bin, one bar group per run.
+
+    Bins empty in every run at either end are dropped so the bars fill the chart.
+    """
+    hists = [(r.summary.get("gaps") or {}).get("histogram") or [] for r in runs]
+    used = sorted({b["lo_us"] for h in hists for b in h if b["count"]})
+    data, bins = [], {}
+    for i, (r, hist) in enumerate(zip(runs, hists)):
+        hist = [b for b in hist if used and used[0] <= b["lo_us"] <= used[-1]]
+        xs = [_bin_label(b["lo_us"], b["hi_us"]) for b in hist]
+        bins.update({label: b["lo_us"] for label, b in zip(xs, hist)})
+        data.append({"type": "bar", "name": text(r.label), "x": xs, "y": [b["count"] for b in hist],
+                     "marker": {"color": RUN_COLORS[i % len(RUN_COLORS)]},
+                     "customdata": [round(b["total_us"] / 1000.0, 3) for b in hist],
+                     "hovertemplate": "%{x}: %{y} gaps, %{customdata} ms total<extra>" + text(r.label) + "</extra>"})
+    return {"data": data, "layout": _layout(
+        barmode="group", height=320, showlegend=len(runs) > 1,
+        xaxis={"title": {"text": "gap length"}, "categoryorder": "array",
+               "categoryarray": sorted(bins, key=bins.get)},
+        yaxis={"title": {"text": "gaps"}, "gridcolor": "#eee"})}

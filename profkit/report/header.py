@@ -1,0 +1,71 @@
+"""What each run is: model, mode, device, dtype, shapes, versions, command.
+
+From the capture sidecar when profkit recorded the run, else from the few
+well-known keys of the trace itself. Trace metadata is never shown wholesale:
+foreign traces carry environment dumps (tokens, hostnames) nobody meant to publish.
+"""
+
+import shlex
+
+
+def _version_text(v):
+    """Kineto writes CUDA versions as integers: 12040 -> 12.4."""
+    if isinstance(v, int) and v >= 1000:
+        return f"{v // 1000}.{(v % 1000) // 10}"
+    return str(v)
+
+
+def _from_trace(run):
+    meta = run.trace.meta
+    versions = []
+    for key, label in (("cuda_runtime_version", "CUDA runtime"), ("cuda_driver_version", "CUDA driver"),
+                       ("cupti_version", "CUPTI")):
+        if meta.get(key) is not None:
+            versions.append((label, _version_text(meta[key]) if key != "cupti_version" else str(meta[key])))
+    env = (meta.get("metadata") or {}).get("torch_env_info") if isinstance(meta.get("metadata"), dict) else None
+    if isinstance(env, dict) and isinstance(env.get("torch_version"), str):
+        versions.insert(0, ("torch", env["torch_version"]))
+    dist = meta.get("distributedInfo")
+    if isinstance(dist, dict) and dist.get("nccl_version"):
+        versions.append(("NCCL", str(dist["nccl_version"])))
+    return versions
+
+
+def _command_text(cmd):
+    if isinstance(cmd, list):
+        return shlex.join(str(c) for c in cmd)
+    return str(cmd) if cmd else ""
+
+
+def run_header(run):
+    s, side = run.summary, run.sidecar or {}
+    device = s.get("device") or {}
+    dev_side = side.get("device") if isinstance(side.get("device"), dict) else {}
+    model = side.get("model") if isinstance(side.get("model"), dict) else {}
+    shapes = []
+    for key, label in (("batch", "batch"), ("prompt_len", "prompt"), ("new_tokens", "new tokens")):
+        if side.get(key) is not None:
+            shapes.append(f"{label} {side[key]}")
+    dist = run.trace.meta.get("distributedInfo")
+    if isinstance(dist, dict) and dist.get("world_size"):
+        shapes.append(f"rank {dist.get('rank')} of {dist['world_size']}")
+    versions = ([(str(k), str(v)) for k, v in side["versions"].items()]
+                if isinstance(side.get("versions"), dict) else _from_trace(run))
+    mode = s.get("mode") or {}
+    return {
+        "label": run.label,
+        "path": str(run.path),
+        "source": "capture sidecar" if run.sidecar else "trace",
+        "model": model.get("name") or "",
+        "mode": run.mode,
+        "detected_mode": mode.get("name", "unknown"),
+        "evidence": mode.get("evidence") or [],
+        "device": dev_side.get("name") or device.get("name") or device.get("kind", ""),
+        "device_kind": dev_side.get("type") or device.get("kind", ""),
+        "dtype": side.get("dtype") or "",
+        "shapes": ", ".join(shapes),
+        "versions": versions,
+        "command": _command_text(side.get("command")),
+        "peak_memory": side.get("peak_memory_bytes"),
+        "warnings": s.get("warnings") or [],
+    }

@@ -1,0 +1,137 @@
+"""Headline numbers per run, side by side: computed once, formatted for the page."""
+
+import math
+
+
+def fmt_ms(us):
+    if us is None or (isinstance(us, float) and math.isnan(us)):
+        return "—"
+    ms = us / 1000.0
+    return f"{ms:,.3f} ms" if ms < 10 else f"{ms:,.1f} ms"
+
+
+def fmt_pct(p):
+    return "—" if p is None else f"{p:.1f}%"
+
+
+def fmt_num(x, digits=0):
+    if x is None:
+        return "—"
+    return f"{x:,.{digits}f}"
+
+
+def step_timing(trace, summary):
+    """(number of steps, wall time per step in us, how it was measured).
+
+    The CPU side of a step can finish long before its GPU work (a CUDA-graph
+    replay returns at once), so a step's wall time runs from the first step's
+    start to whichever ends later: the last step or the last GPU activity.
+    """
+    steps = trace.steps
+    if len(steps):
+        end = float(steps["end"].max())
+        if trace.has_gpu:
+            end = max(end, float(trace.gpu["end"].max()))
+        n = len(steps)
+        return n, (end - float(steps["ts"].min())) / n, f"{n} profiler steps"
+    window = summary.get("window_us") or {}
+    span = window.get("span")
+    return 0, span, "whole profiled window (no profiler steps)"
+
+
+def _timing(run, key):
+    timing = (run.sidecar or {}).get("timing") or {}
+    v = timing.get(key)
+    return v if isinstance(v, (int, float)) else None
+
+
+def _new_tokens(run):
+    v = (run.sidecar or {}).get("new_tokens")
+    return v if isinstance(v, int) and v > 0 else None
+
+
+def compute(run):
+    """Raw numbers for one run (None where the trace or sidecar has no answer)."""
+    s = run.summary
+    n_steps, step_us, step_basis = step_timing(run.trace, s)
+    temporal = s.get("temporal") or {}
+    gaps = s.get("gaps") or {}
+    launches = (s.get("launches") or {}).get("count")
+    graphs = (s.get("cuda_graphs") or {}).get("launches")
+    if run.trace.has_gpu:
+        kernels = int((run.trace.gpu["kind"] == "kernel").sum())
+    else:
+        kernels = sum(int(c.get("count", 0)) for c in (s.get("classes") or {}).values())
+    tokens = _new_tokens(run)
+    return {
+        "n_steps": n_steps,
+        "step_us": step_us,
+        "step_basis": step_basis,
+        "ttft_ms": _timing(run, "ttft_ms"),
+        "decode_ms": _timing(run, "decode_ms_per_token"),
+        "tokens_per_s": _timing(run, "tokens_per_s"),
+        "total_ms": _timing(run, "total_ms"),
+        "busy_pct": temporal.get("busy_pct"),
+        "idle_pct": temporal.get("idle_pct"),
+        "gap_count": gaps.get("count"),
+        "gap_total_us": gaps.get("total_us"),
+        "gap_max_us": gaps.get("max_us"),
+        "kernels": kernels,
+        "launches": launches,
+        "launches_per_step": launches / n_steps if launches is not None and n_steps else None,
+        "launches_per_token": launches / tokens if launches is not None and tokens else None,
+        "graph_launches": graphs,
+        "is_cpu": (s.get("device") or {}).get("kind") == "cpu",
+    }
+
+
+def speedups(runs, numbers):
+    """Speed-up of each run over the first eager run, and what it is based on.
+
+    Unprofiled timing from the sidecars is preferred (the profiler slows eager
+    runs more than graph replays); otherwise the wall time per profiler step.
+    """
+    eager = [i for i, r in enumerate(runs) if r.mode == "eager"]
+    if not eager or len(runs) < 2:
+        return [None] * len(runs), None
+    base = eager[0]
+    if all(n["total_ms"] for n in numbers):
+        key, basis = "total_ms", "unprofiled total time from the capture sidecars"
+    elif all(n["step_us"] for n in numbers):
+        key, basis = "step_us", "wall time per step in the traces"
+    else:
+        return [None] * len(runs), None
+    ref = numbers[base][key]
+    return [ref / n[key] for n in numbers], f"over {runs[base].label}, from {basis}"
+
+
+def headline_rows(runs, numbers):
+    """Rows of (metric, [cell per run], note) for the side-by-side table."""
+    ups, up_basis = speedups(runs, numbers)
+    any_cpu = any(n["is_cpu"] for n in numbers)
+    busy_name = "Busy % (GPU; CPU op coverage on CPU traces)" if any_cpu else "GPU busy %"
+    rows = [
+        ("Mode", [r.mode for r in runs], "from the sidecar, else detected from the trace"),
+        ("Wall time per step", [fmt_ms(n["step_us"]) for n in numbers], numbers[0]["step_basis"]),
+        ("TTFT", [fmt_num(n["ttft_ms"], 2) + " ms" if n["ttft_ms"] is not None else "—" for n in numbers],
+         "time to first token, measured outside the profiler (profkit captures)"),
+        ("Decode latency per token", [fmt_num(n["decode_ms"], 2) + " ms" if n["decode_ms"] is not None else "—"
+                                      for n in numbers], "profkit captures"),
+        ("Tokens/s", [fmt_num(n["tokens_per_s"], 1) for n in numbers], "profkit captures"),
+        (busy_name, [fmt_pct(n["busy_pct"]) for n in numbers], "union of all activity over the analysis window"),
+        ("Idle %", [fmt_pct(n["idle_pct"]) for n in numbers], ""),
+        ("Idle gaps (count / total)", [f"{fmt_num(n['gap_count'])} / {fmt_ms(n['gap_total_us'])}"
+                                       if n["gap_count"] is not None else "—" for n in numbers], ""),
+        ("Largest gap", [fmt_ms(n["gap_max_us"]) for n in numbers], ""),
+        ("Kernels" if not any_cpu else "Kernels (leaf ops on CPU traces)", [fmt_num(n["kernels"]) for n in numbers],
+         "kernel executions, without copies and memsets"),
+        ("Kernel launches", [fmt_num(n["launches"]) for n in numbers], "launch API calls on the CPU"),
+        ("Launches per step", [fmt_num(n["launches_per_step"], 1) for n in numbers], ""),
+        ("Launches per token", [fmt_num(n["launches_per_token"], 1) for n in numbers],
+         "launches / new tokens (profkit captures)"),
+        ("CUDA-graph launches", [fmt_num(n["graph_launches"]) for n in numbers], ""),
+    ]
+    if up_basis:
+        rows.append(("Speed-up over eager", [f"{u:.2f}×" if u else "—" for u in ups], up_basis))
+    # A row with nothing in any column only adds noise.
+    return [row for row in rows if any(c not in ("—", "— / —") for c in row[1])]

@@ -1,0 +1,123 @@
+"""Turn runs into one self-contained HTML page (jinja2 + plotly, assets inlined)."""
+
+import datetime as _dt
+from importlib import resources
+
+import orjson
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+from profkit import __version__
+from profkit.report import figures as F
+from profkit.report import findings as FND
+from profkit.report import metrics as M
+from profkit.report.diff import diff_runs, kernel_totals
+from profkit.report.efficiency_view import efficiency_view
+from profkit.report.header import run_header
+
+TOP_KERNELS = 50
+
+_env = Environment(loader=PackageLoader("profkit.report", "templates"),
+                   autoescape=select_autoescape(default=True, default_for_string=True),
+                   trim_blocks=True, lstrip_blocks=True)
+_env.filters["ms"] = M.fmt_ms
+_env.filters["pct"] = M.fmt_pct
+_env.filters["num"] = M.fmt_num
+_env.filters["short"] = F.short_name
+_env.filters["cls"] = F.class_label
+_env.globals["zip"] = zip
+
+
+def script_json(obj):
+    """JSON safe inside a <script> element: no '<', '>' or '&' can end it early.
+
+    The escapes are valid JSON string escapes, and those characters only occur
+    inside strings, so JSON.parse gives back exactly the original text.
+    """
+    text = orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                    ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(ch, esc)
+    return Markup(text)
+
+
+def _asset(name):
+    return resources.files("profkit.report").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+def _plotly_js():
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
+
+
+def _kernel_table(runs, per_run_totals):
+    """Top kernels over all runs: time, share and count per run; sortable in the page."""
+    classes = {}
+    for r in runs:
+        for k in r.summary.get("kernels") or []:
+            classes.setdefault(k["name"], k.get("class", ""))
+    share = {}
+    totals = []
+    for t in per_run_totals:
+        whole = float(t["time_us"].sum()) or 1.0
+        totals.append(whole)
+        for name, v in (t["time_us"] / whole).items():
+            share[name] = max(share.get(name, 0.0), v)
+    names = sorted(share, key=share.get, reverse=True)[:TOP_KERNELS]
+    rows = []
+    for name in names:
+        cells = []
+        for t, whole in zip(per_run_totals, totals):
+            if name in t.index:
+                cells.append({"us": float(t.at[name, "time_us"]), "count": int(t.at[name, "count"]),
+                              "pct": 100.0 * float(t.at[name, "time_us"]) / whole})
+            else:
+                cells.append(None)
+        rows.append({"name": name, "class": classes.get(name, ""), "cells": cells})
+    return rows
+
+
+def build_context(runs, trace_urls, hta=None):
+    """Everything the template shows, computed from the runs."""
+    numbers = [M.compute(r) for r in runs]
+    per_step = [n["n_steps"] if all(x["n_steps"] for x in numbers) else 0 for n in numbers]
+    totals = [kernel_totals(r.trace) for r in runs]
+    figs = {"classes": F.class_time(runs, per_step), "gaps": F.gap_histogram(runs)}
+    for i, r in enumerate(runs):
+        if r.summary.get("timeline"):
+            figs[f"timeline-{i}"] = F.timeline(r)
+    eff = efficiency_view(runs)
+    figs.update(eff.pop("figures"))
+    diff = diff_runs(runs[0], runs[1], numbers[0]["n_steps"], numbers[1]["n_steps"]) if len(runs) == 2 else None
+    title = runs[0].label if len(runs) == 1 else " vs ".join(r.label for r in runs)
+    return {
+        "title": title,
+        "version": __version__,
+        "generated": _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        "runs": runs,
+        "headers": [run_header(r) for r in runs],
+        "numbers": numbers,
+        "rows": M.headline_rows(runs, numbers),
+        "findings": FND.findings(runs, numbers),
+        "thresholds": FND,
+        "class_unit": ("ms per step (time in the analysis window divided by the number of profiler steps)"
+                       if all(per_step) else "ms in the analysis window"),
+        "kernels": _kernel_table(runs, totals),
+        "eff": eff,
+        "diff": diff,
+        "hta": hta,
+        "trace_urls": trace_urls,
+        "class_colors": F.CLASS_COLORS,
+        "cause_colors": F.CAUSE_COLORS,
+        "figures_json": script_json(figs),
+        "figure_ids": list(figs),
+    }
+
+
+def render_html(runs, trace_urls, hta=None):
+    ctx = build_context(runs, trace_urls, hta)
+    ctx["css"] = Markup(_asset("report.css"))
+    ctx["js"] = Markup(_asset("report.js"))
+    ctx["plotly_js"] = Markup(_plotly_js())
+    return _env.get_template("report.html").render(**ctx)

@@ -1,0 +1,119 @@
+"""Collect the runs a report shows: trace files, their sidecars, their summaries."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from profkit.errors import ProfkitError
+
+# Comparison columns read left to right in the order a user optimises.
+MODE_ORDER = ["eager", "compiled", "cudagraph", "compiled+cudagraph"]
+TRACE_SUFFIXES = (".json.gz", ".json")
+
+
+def trace_stem(path):
+    """'traces/gpt2-eager.json.gz' -> 'gpt2-eager' (also for .pt.trace.json)."""
+    name = Path(path).name
+    for suffix in (".json.gz", ".json"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return Path(path).stem
+
+
+def sidecar_path(path):
+    path = Path(path)
+    return path.with_name(trace_stem(path) + ".meta.json")
+
+
+def read_sidecar(path):
+    """The capture sidecar beside a trace as a dict, or None when there is none."""
+    meta = sidecar_path(path)
+    if not meta.is_file():
+        return None
+    try:
+        data = orjson.loads(meta.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as e:
+        raise ProfkitError(f"cannot read sidecar {meta}: {e}") from None
+    return data if isinstance(data, dict) else None
+
+
+def _is_trace_file(path):
+    name = path.name
+    return name.endswith(TRACE_SUFFIXES) and not name.endswith(".meta.json") and not name.startswith(".")
+
+
+def find_traces(inputs):
+    """Expand the command-line inputs (files and folders) into trace files, in order."""
+    found = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir() if p.is_file() and _is_trace_file(p))
+            if not inside:
+                raise ProfkitError(f"no .json or .json.gz traces in folder {path}")
+            found.extend(inside)
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise ProfkitError(f"no such trace file or folder: {path}")
+    seen, unique = set(), []
+    for p in found:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique
+
+
+@dataclass
+class Run:
+    """One trace with everything the report needs about it."""
+
+    path: Path
+    trace: object
+    summary: dict
+    sidecar: dict | None
+    label: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def mode(self):
+        """The capture's own mode when profkit captured it, else the detected one."""
+        if self.sidecar and isinstance(self.sidecar.get("mode"), str):
+            return self.sidecar["mode"]
+        return (self.summary.get("mode") or {}).get("name", "unknown")
+
+
+def mode_rank(mode):
+    return MODE_ORDER.index(mode) if mode in MODE_ORDER else len(MODE_ORDER)
+
+
+def order_runs(runs):
+    """eager -> compiled -> cudagraph when modes are known; input order breaks ties."""
+    return sorted(runs, key=lambda r: mode_rank(r.mode))
+
+
+def unique_labels(runs):
+    """Column labels: the trace stem, made unique when two folders share a name."""
+    counts = {}
+    for run in runs:
+        stem = trace_stem(run.path)
+        counts[stem] = counts.get(stem, 0) + 1
+    for run in runs:
+        stem = trace_stem(run.path)
+        run.label = stem if counts[stem] == 1 else f"{run.path.parent.name}/{stem}"
+
+
+def load_runs(inputs):
+    """Load, summarise and order every trace named by `inputs`."""
+    from profkit.analysis.summary import summarize
+    from profkit.trace import load
+
+    runs = []
+    for path in find_traces(inputs):
+        trace = load(path)
+        sidecar = read_sidecar(path)
+        runs.append(Run(path=path, trace=trace, summary=summarize(trace, sidecar=sidecar), sidecar=sidecar))
+    unique_labels(runs)
+    return order_runs(runs)

@@ -1,0 +1,121 @@
+"""Report rendering against schema-shaped summaries (no analysis layer involved)."""
+
+import re
+
+import orjson
+import pytest
+from plotly.offline import get_plotlyjs
+
+from profkit.report import findings as FND
+from profkit.report import metrics as M
+from profkit.report.diff import diff_runs
+from profkit.report.render import render_html, script_json
+from profkit.report.runs import Run, find_traces, order_runs
+from tests.report_helpers import fixture_run
+
+EVIL = "</script><script>window.__pwned=1</script>\"'&<img src=x onerror=\"window.__pwned=2\">"
+
+
+def figures_of(html):
+    m = re.search(r'<script type="application/json" id="profkit-figures">(.*?)</script>', html, re.S)
+    return orjson.loads(m.group(1))
+
+
+def test_script_json_cannot_close_the_script_element():
+    obj = {"k": "</script><!-- & \u2028", "n": [1.5]}
+    text = str(script_json(obj))
+    assert "<" not in text and ">" not in text and "&" not in text
+    assert orjson.loads(text) == obj
+
+
+def test_single_report_has_every_section_and_one_plotly(tmp_path):
+    run = fixture_run(tmp_path, "one", [("sgemm_a", 100.0), ("sgemm_b", 50.0)], idle_pct=40.0)
+    html = render_html([run], ["one_traces/one.json.gz"])
+    assert html.count(get_plotlyjs()[:300]) == 1
+    for section in ("runs", "headline", "findings", "classes", "timeline", "gaps", "kernels", "efficiency", "hta"):
+        assert f'<section id="{section}">' in html
+    assert 'id="diff"' not in html  # a diff needs exactly two runs
+    figs = figures_of(html)
+    assert set(figs) == {"classes", "gaps", "timeline-0"}
+    assert 'data-url="one_traces/one.json.gz"' in html
+    assert ">60.0%<" in html and ">40.0%<" in html  # busy and idle from the summary
+    assert "No efficiency numbers" in html and "HolisticTraceAnalysis" in html
+
+
+def test_timeline_is_relative_to_the_window_and_gaps_coloured_by_cause(tmp_path):
+    run = fixture_run(tmp_path, "one", [("k", 100.0)])
+    fig = figures_of(render_html([run], [None]))["timeline-0"]
+    busy, gaps = fig["data"]
+    assert busy["base"] == [0.0, 0.25, 0.5, 0.75]  # ms from window start (span 1000 µs, 4 bins)
+    assert busy["marker"]["color"] == [0.0, 25.0, 50.0, 75.0]
+    assert gaps["name"] == "host-bound gap" and gaps["base"] == [0.1] and gaps["x"] == [0.25]
+
+
+def test_trace_strings_render_as_text(tmp_path):
+    run = fixture_run(tmp_path, "evil", [(EVIL, 100.0), ("ok", 10.0)])
+    run.label = "run<b>\"'"
+    html = render_html([run], ["evil_traces/x.json.gz"])
+    # Only profkit's own three <script> elements exist; no injected tag survived.
+    assert html.lower().count("<script") == 3
+    assert "<img" not in html and "window.__pwned=1</script>" not in html
+    assert "&lt;img src=x onerror=" in html  # shown to the reader as text
+    assert "run&lt;b&gt;&#34;&#39;" in html
+    figs = figures_of(html)
+    # Plotly renders a subset of HTML in labels: run labels and hover text arrive escaped.
+    assert figs["classes"]["data"][0]["y"] == ["run&lt;b&gt;\"'"]
+    hover = figs["timeline-0"]["data"][1]["customdata"][0]
+    assert "<img" not in hover and "&lt;img" in hover
+
+
+def test_headline_rows_and_speedup(tmp_path):
+    # Per step: kernels 100 + 50 µs with 20 µs gaps -> steps of 190 µs (eager);
+    # the second run's kernels are shorter: 40 + 20 + 2 gaps of 20 -> 100 µs.
+    eager = fixture_run(tmp_path, "e", [("a", 100.0), ("b", 50.0)], mode="eager")
+    graph = fixture_run(tmp_path, "g", [("a", 40.0), ("b", 20.0)], mode="cudagraph")
+    runs = order_runs([graph, eager])
+    assert [r.label for r in runs] == ["e", "g"]
+    numbers = [M.compute(r) for r in runs]
+    assert numbers[0]["step_us"] == pytest.approx(190.0) and numbers[1]["step_us"] == pytest.approx(100.0)
+    rows = {name: cells for name, cells, _ in M.headline_rows(runs, numbers)}
+    assert rows["Speed-up over eager"] == ["1.00×", "1.90×"]
+    assert rows["Launches per step"] == ["2.0", "2.0"]
+    assert "TTFT" not in rows  # no sidecar: the row would be empty
+
+
+def test_launch_bound_finding_follows_its_thresholds(tmp_path):
+    idle = fixture_run(tmp_path, "idle", [("a", 100.0)], idle_pct=FND.IDLE_PCT + 1)
+    busy = fixture_run(tmp_path, "busy", [("a", 100.0)], idle_pct=FND.IDLE_PCT - 1)
+    texts = [f.text for f in FND.findings([idle], [M.compute(idle)])]
+    assert any("launch-bound" in t for t in texts)
+    assert not any("launch-bound" in f.text for f in FND.findings([busy], [M.compute(busy)]))
+
+
+def test_diff_finds_added_removed_and_changed(tmp_path):
+    a = fixture_run(tmp_path, "a", [("gone", 10.0), ("same", 100.0)])
+    b = fixture_run(tmp_path, "b", [("same", 40.0), ("new", 30.0)])
+    d = diff_runs(a, b, 2, 2)
+    assert d["per_step"]
+    assert [k["name"] for k in d["added"]] == ["new"] and [k["name"] for k in d["removed"]] == ["gone"]
+    same = next(k for k in d["changed"] if k["name"] == "same")
+    assert same["time_a"] == pytest.approx(100.0) and same["delta"] == pytest.approx(-60.0)
+    assert d["net_us"] == pytest.approx((40 + 30) - (10 + 100))
+
+
+def test_comparison_renders_diff_and_a_column_per_run(tmp_path):
+    a = fixture_run(tmp_path, "a", [("x", 10.0)], mode="compiled")
+    b = fixture_run(tmp_path, "b", [("x", 20.0)], mode="eager")
+    html = render_html(order_runs([a, b]), [None, None])
+    assert '<section id="diff">' in html and "Diff: b → a" in html
+    assert re.search(r"<th>Metric</th><th>b</th><th>a</th>", html)
+
+
+def test_find_traces_expands_folders_and_skips_sidecars(tmp_path):
+    for name in ("b.json.gz", "a.json", "a.meta.json", ".a.json.gz.tmp", "notes.txt"):
+        (tmp_path / name).write_text("{}")
+    assert [p.name for p in find_traces([tmp_path])] == ["a.json", "b.json.gz"]
+
+
+def test_mode_from_sidecar_wins(tmp_path):
+    run = fixture_run(tmp_path, "s", [("x", 1.0)], mode="eager")
+    run = Run(path=run.path, trace=run.trace, summary=run.summary, sidecar={"mode": "compiled"}, label="s")
+    assert run.mode == "compiled"
