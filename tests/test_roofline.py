@@ -1,0 +1,96 @@
+"""Analytical GPT-2 model and roofline bounds, against hand-computed numbers."""
+
+import pytest
+
+from profkit.analysis.hardware import Device, match_device
+from profkit.analysis.roofline import gpt2_params, roofline
+from profkit.errors import ProfkitError
+
+GPT2 = {"name": "gpt2", "source": "builtin", "n_layer": 12, "n_head": 12, "n_embd": 768,
+        "n_positions": 1024, "vocab_size": 50257, "params": 124439808}
+
+
+def sidecar(**kw):
+    base = {"model": dict(GPT2), "mode": "eager", "device": {"type": "cuda", "name": "NVIDIA GeForce RTX 4090"},
+            "dtype": "float16", "batch": 1, "prompt_len": 128, "new_tokens": 32,
+            "timing": {"ttft_ms": 2.0, "decode_ms_per_token": 0.9, "tokens_per_s": 1111, "total_ms": 30.8}}
+    base.update(kw)
+    return base
+
+
+def test_gpt2_parameter_counts():
+    p = gpt2_params(12, 768, 50257, 1024)
+    # wte 50257*768 + wpe 1024*768 + 12 layers * (12*768^2 + 13*768) + ln_f 2*768
+    assert p["total"] == 38_597_376 + 786_432 + 12 * 7_087_872 + 1_536 == 124_439_808
+    assert p["non_embedding"] == 85_056_000            # the "85M" of Kaplan et al.'s N
+    assert p["embedding"] == 39_383_808
+    # the other published sizes (HF model cards: 355M, 774M, 1.5B)
+    assert gpt2_params(24, 1024, 50257, 1024)["total"] == 354_823_168
+    assert gpt2_params(36, 1280, 50257, 1024)["total"] == 774_030_080
+    assert gpt2_params(48, 1600, 50257, 1024)["total"] == 1_557_611_200
+
+
+def test_weight_bytes_and_the_274_mb_figure():
+    r = roofline(sidecar())
+    assert r["weight_bytes"] == 124_439_808 * 2 == 248_879_616     # 248.9 MB in fp16
+    # The published "274 MB" is half of the 548 MB fp32 checkpoint, which also stores
+    # the 12 causal-mask buffers h.*.attn.bias (1x1x1024x1024 each) that older
+    # transformers saved with the weights: (124,439,808 + 12*1024*1024) * 4 / 2.
+    published = (124_439_808 + 12 * 1024 * 1024) * 4 / 2
+    assert published / 1e6 == pytest.approx(274.05, abs=0.01)
+    assert r["weight_bytes"] / 1e6 == pytest.approx(248.9, abs=0.05)
+
+
+def test_kv_cache_bytes():
+    # bytes * 2 (K, V) * n_layer * batch * h * (prompt + new)
+    assert roofline(sidecar())["kv_cache_bytes"] == 2 * 2 * 12 * 1 * 768 * 160 == 5_898_240
+    assert roofline(sidecar(batch=4, dtype="float32"))["kv_cache_bytes"] == 4 * 2 * 12 * 4 * 768 * 160
+
+
+def test_flops_per_phase():
+    r = roofline(sidecar())
+    layer_gemm = 12 * 12 * 768 * 768                   # weights multiplied per token
+    lm_head = 50257 * 768
+    # prefill: 128 tokens through the layers, causal attention over 1..128, logits for the last
+    assert r["prefill"]["flops"] == 128 * 2 * layer_gemm + 2 * lm_head + 4 * 12 * 768 * (128 * 129 // 2)
+    # decode: mean context over the 32 steps is 128 + 16.5
+    ctx = 144.5
+    assert r["decode_step"]["flops"] == pytest.approx(2 * layer_gemm + 2 * lm_head + 4 * 12 * 768 * ctx)
+    assert r["decode_step"]["mean_context"] == ctx
+    # ≈ 2 * params per token (the rule of thumb) within 2%
+    assert r["decode_step"]["flops"] == pytest.approx(2 * 124_439_808, rel=0.02)
+
+
+def test_decode_is_memory_bound_on_a_4090():
+    r = roofline(sidecar(), match_device("NVIDIA GeForce RTX 4090"))
+    d = r["decode_step"]
+    # bytes: all weights but 1023 unused position rows, the mean KV cache, the logits
+    weights = (124_439_808 - 1023 * 768) * 2
+    kv = 144.5 * 2 * 12 * 768 * 2
+    assert d["bytes"] == pytest.approx(weights + kv + 50257 * 2)
+    assert d["bound"] == "memory"
+    assert d["limit_ms"] == pytest.approx(d["bytes"] / 1008e9 * 1e3)
+    assert 0.24 < d["limit_ms"] < 0.26                  # ≈ 0.25 ms/token, ≈ 4000 tokens/s
+    assert d["pct_of_limit"] == pytest.approx(0.9 / d["limit_ms"] * 100)
+    p = r["prefill"]
+    assert p["limit_ms"] == pytest.approx(max(p["flops"] / 165.2e12, p["bytes"] / 1008e9) * 1e3)
+
+
+def test_compute_bound_prefill_and_missing_peaks():
+    big = sidecar(batch=64, prompt_len=512, dtype="bfloat16")
+    r = roofline(big, match_device("NVIDIA H100 80GB HBM3"))
+    assert r["prefill"]["bound"] == "compute"
+    assert r["prefill"]["limit_ms"] == pytest.approx(r["prefill"]["flops"] / 989.4e12 * 1e3)
+    only_bw = Device(name="x", bandwidth_gbs=100.0, tflops={})
+    r = roofline(sidecar(), only_bw)
+    assert r["decode_step"]["bound"] == "memory (other peak unknown)"
+    r = roofline(sidecar(), None, reason="no CPU calibration found; run `profkit calibrate`")
+    assert r["decode_step"]["limit_ms"] is None and "calibrate" in r["unavailable"]
+    assert r["prefill"]["pct_of_limit"] is None and r["prefill"]["measured_ms"] == 2.0
+
+
+def test_bad_sidecar():
+    with pytest.raises(ProfkitError, match="n_layer"):
+        roofline(sidecar(model={"name": "gpt2"}))
+    with pytest.raises(ProfkitError, match="dtype"):
+        roofline(sidecar(dtype="int8"))
