@@ -7,6 +7,10 @@ from pathlib import Path
 
 from profkit.errors import ProfkitError
 
+# Read once at import: os.umask can only be read by setting it.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 @contextmanager
 def atomic_path(dest):
@@ -22,6 +26,8 @@ def atomic_path(dest):
     except OSError as e:
         raise ProfkitError(f"cannot write to {dest.parent}: {e.strerror or e}") from None
     os.close(fd)
+    # mkstemp creates 0600; give the result the permissions a plain open() would.
+    os.chmod(tmp, 0o666 & ~_UMASK)
     try:
         yield Path(tmp)
         os.replace(tmp, dest)
