@@ -38,6 +38,57 @@ def calibrate(out, triad_mb, matmul_n, reps):
     click.echo(f"saved to {path}", err=True)
 
 
+@cli.command()
+@click.option("--model", default="gpt2", show_default=True,
+              help="gpt2, gpt2-medium, gpt2-large, gpt2-xl, or PATH: a local Hugging Face checkpoint "
+                   "directory or a GPT-2 config.json (random weights unless the directory holds them).")
+@click.option("--mode", default="all", show_default=True,
+              help="eager, compiled, cudagraph, all (every mode the device supports), "
+                   "or a comma list such as eager,compiled.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--batch", type=int, default=1, show_default=True, help="Sequences per forward pass.")
+@click.option("--prompt-len", type=int, default=128, show_default=True, help="Prompt tokens (the prefill pass).")
+@click.option("--new-tokens", type=int, default=32, show_default=True,
+              help="Decode steps after the first token; prompt-len + new-tokens <= the model's 1024 positions.")
+@click.option("--dtype", default="float32", show_default=True, help="float32, float16 or bfloat16.")
+@click.option("--warmup", type=int, default=2, show_default=True,
+              help="Untimed generations first (after compile / graph capture).")
+@click.option("--steps", type=int, default=3, show_default=True,
+              help="Generations timed without the profiler, then generations profiled (one profiler step each).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the random weights and prompt.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("traces"), show_default=True,
+              help="Folder for <model>-<mode>-b<B>-s<S>.json.gz traces and .meta.json sidecars.")
+def capture(model, mode, device, batch, prompt_len, new_tokens, dtype, warmup, steps, seed, out):
+    """Profile GPT-2 inference (prefill + decode) under torch.profiler.
+
+    Never uses the network: built-in sizes get random weights (same shapes and
+    cost as the trained model), token ids are synthetic with a fixed seed.
+    """
+    import shlex
+
+    from profkit.capture.console import CaptureProgress, print_timings
+    from profkit.capture.models import resolve_model
+    from profkit.capture.modes import resolve_device, resolve_modes
+    from profkit.capture.run import capture_run, check_args, check_out_dir
+
+    # Every argument is checked before the first model is built.
+    dev = resolve_device(device)
+    modes = resolve_modes(mode, dev)
+    spec = resolve_model(model)
+    check_args(spec.config, batch, prompt_len, new_tokens, dtype, warmup, steps)
+    check_out_dir(out)
+    command = shlex.join(["profkit", "capture", "--model", model, "--mode", mode, "--device", device,
+                          "--batch", str(batch), "--prompt-len", str(prompt_len), "--new-tokens", str(new_tokens),
+                          "--dtype", dtype, "--warmup", str(warmup), "--steps", str(steps), "--seed", str(seed),
+                          "--out", str(out)])
+    results = []
+    with CaptureProgress() as progress:
+        for m in modes:
+            results.append(capture_run(spec, m, dev, batch, prompt_len, new_tokens, dtype, warmup, steps, out,
+                                       seed=seed, command=command, progress=progress.run(f"{spec.name} {m}")))
+    print_timings(results, out)
+
+
 def main(argv=None):
     """Entry point: user errors become one line on stderr and exit status 2."""
     try:
