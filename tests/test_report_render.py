@@ -119,3 +119,32 @@ def test_mode_from_sidecar_wins(tmp_path):
     run = fixture_run(tmp_path, "s", [("x", 1.0)], mode="eager")
     run = Run(path=run.path, trace=run.trace, summary=run.summary, sidecar={"mode": "compiled"}, label="s")
     assert run.mode == "compiled"
+
+
+def test_efficiency_and_roofline_render_when_present(tmp_path):
+    run = fixture_run(tmp_path, "eff", [("sgemm", 100.0)])
+    run.summary["efficiency"] = {
+        "classes": {"tensor_contraction": {"pct_flops": 99.0, "pct_time": 60.0, "mue_pct": 12.5, "reason": None},
+                    "normalization": {"pct_flops": 1.0, "pct_time": 40.0, "mue_pct": 3.0, "reason": None}},
+        "unavailable": None,
+        "reference": {"source": "Ivanov et al. <MLSys 2021>",
+                      "classes": {"normalization": {"pct_flops": 0.17, "pct_time": 25.5}}},
+    }
+    # 1 GFLOP over 1 GB in 10 ms on a 1000 GB/s, 100 TFLOP/s device.
+    run.summary["roofline"] = {
+        "prefill": {"flops": 1e9, "bytes": 1e9, "limit_ms": 1.0, "bound": "memory", "measured_ms": 10.0,
+                    "pct_of_limit": 1000.0},
+        "device": {"name": "Test GPU", "bandwidth_gbs": 1000.0, "peak_tflops": 100.0}, "unavailable": None}
+    html = render_html([run], [None])
+    figs = figures_of(html)
+    assert {"flops", "mue", "roofline"} <= set(figs)
+    assert figs["mue"]["data"][0]["y"] == [12.5, 3.0]
+    point = figs["roofline"]["data"][1]
+    assert point["x"] == [1.0] and point["y"] == [pytest.approx(0.1)]  # 1e9 FLOP / 10 ms = 0.1 TFLOP/s
+    assert "99.0% / 60.0% / 12.5%" in html and "1000.0%" in html
+    assert "Ivanov et al. &lt;MLSys 2021&gt;" in html
+    # The MUE rule needs the class to take >= CLASS_PCT of the time as well.
+    assert not any("MUE" in f.text for f in FND.findings([run], [M.compute(run)]))
+    run.summary["classes"]["normalization"]["pct"] = FND.CLASS_PCT + 5
+    texts = [f.text for f in FND.findings([run], [M.compute(run)])]
+    assert any(t.startswith("Normalization takes 20% of kernel time at 3% MUE") for t in texts)

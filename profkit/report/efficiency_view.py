@@ -1,43 +1,39 @@
 """FLOPs % vs runtime % per class, MUE per class and roofline position, when measured.
 
-These numbers exist only for traces recorded with shapes (and, for the
-roofline, profkit captures with a sidecar); otherwise the page says so.
+The numbers come from the summary's `efficiency` block (per-class pct_flops,
+pct_time, mue_pct, and the paper's BERT table as `reference`) and its `roofline`
+block (profkit captures). They exist only for traces recorded with shapes, and
+for the roofline a sidecar and a device with known peaks; otherwise the page says so.
 """
+
+import math
 
 from profkit.report import figures as F
 
+PHASES = (("prefill", "prefill (TTFT)"), ("decode_step", "decode step (per token)"))
+
 
 def _classes(run):
-    eff = run.summary.get("efficiency") or {}
-    return eff.get("classes") or {}
+    return ((run.summary.get("efficiency") or {}).get("classes")) or {}
 
 
-def _flops_share(run):
-    cls = _classes(run)
-    total = sum((v or {}).get("flops") or 0 for v in cls.values())
-    return {c: 100.0 * ((v or {}).get("flops") or 0) / total for c, v in cls.items()} if total else {}
+def _has_flops(run):
+    return any((v or {}).get("pct_flops") is not None for v in _classes(run).values())
 
 
-def _bert_reference():
-    try:
-        from profkit.analysis.efficiency import BERT_REFERENCE
-    except ImportError:
-        return None
-    return BERT_REFERENCE
-
-
-def _share_figure(runs, shares):
+def _share_figure(runs):
     data = []
-    for i, (r, fl) in enumerate(zip(runs, shares)):
-        if not fl:
+    for i, r in enumerate(runs):
+        cls = [c for c in F.CLASSES if (_classes(r).get(c) or {}).get("pct_flops") is not None]
+        if not cls:
             continue
-        cls = [c for c in F.CLASSES if c in fl]
-        rt = [((r.summary.get("classes") or {}).get(c) or {}).get("pct", 0.0) for c in cls]
+        x = [F.class_label(c) for c in cls]
         color = F.RUN_COLORS[i % len(F.RUN_COLORS)]
-        data.append({"type": "bar", "name": F.text(f"{r.label}: % of FLOPs"), "x": [F.class_label(c) for c in cls],
-                     "y": [fl[c] for c in cls], "marker": {"color": color}})
-        data.append({"type": "bar", "name": F.text(f"{r.label}: % of runtime"), "x": [F.class_label(c) for c in cls],
-                     "y": rt, "marker": {"color": color, "pattern": {"shape": "/"}, "opacity": 0.6}})
+        data.append({"type": "bar", "name": F.text(f"{r.label}: % of FLOPs"), "x": x,
+                     "y": [_classes(r)[c]["pct_flops"] for c in cls], "marker": {"color": color}})
+        data.append({"type": "bar", "name": F.text(f"{r.label}: % of runtime"), "x": x,
+                     "y": [_classes(r)[c].get("pct_time") or 0.0 for c in cls],
+                     "marker": {"color": color, "opacity": 0.55, "pattern": {"shape": "/"}}})
     return {"data": data, "layout": F._layout(barmode="group", height=340,
                                               yaxis={"title": {"text": "%"}, "gridcolor": "#eee"})}
 
@@ -45,33 +41,75 @@ def _share_figure(runs, shares):
 def _mue_figure(runs):
     data = []
     for i, r in enumerate(runs):
-        cls = {c: v for c, v in _classes(r).items() if (v or {}).get("mue_pct") is not None}
-        if not cls:
-            continue
-        order = [c for c in F.CLASSES if c in cls]
-        data.append({"type": "bar", "name": F.text(r.label), "x": [F.class_label(c) for c in order],
-                     "y": [cls[c]["mue_pct"] for c in order], "marker": {"color": F.RUN_COLORS[i % 8]}})
+        cls = [c for c in F.CLASSES if (_classes(r).get(c) or {}).get("mue_pct") is not None]
+        if cls:
+            data.append({"type": "bar", "name": F.text(r.label), "x": [F.class_label(c) for c in cls],
+                         "y": [_classes(r)[c]["mue_pct"] for c in cls],
+                         "marker": {"color": F.RUN_COLORS[i % len(F.RUN_COLORS)]}})
     return {"data": data, "layout": F._layout(barmode="group", height=320,
-                                              yaxis={"title": {"text": "MUE %"}, "gridcolor": "#eee"})}
+                                              yaxis={"title": {"text": "MUE % (of peak bandwidth)"},
+                                                     "gridcolor": "#eee"})}
+
+
+def _roofline_points(runs):
+    """(label, phase, intensity FLOP/B, achieved TFLOP/s, device) for measured phases."""
+    points = []
+    for r in runs:
+        roof = r.summary.get("roofline") or {}
+        for key, name in PHASES:
+            p = roof.get(key) or {}
+            ms = p.get("measured_ms")
+            if p.get("flops") and p.get("bytes") and isinstance(ms, (int, float)) and ms > 0:
+                points.append((r.label, name, p["flops"] / p["bytes"], p["flops"] / (ms * 1e-3) / 1e12,
+                               roof.get("device")))
+    return points
+
+
+def _roofline_figure(runs):
+    points = _roofline_points(runs)
+    dev = next((d for *_, d in points if d and d.get("bandwidth_gbs") and d.get("peak_tflops")), None)
+    if not points or dev is None:
+        return None
+    bw, peak = dev["bandwidth_gbs"], dev["peak_tflops"]
+    ai = [p[2] for p in points]
+    lo, hi = min(ai + [peak * 1e3 / bw]) / 10, max(ai + [peak * 1e3 / bw]) * 10
+    xs = [lo * (hi / lo) ** (i / 60) for i in range(61)]
+    data = [{"type": "scatter", "mode": "lines", "name": F.text(f"roof: {dev.get('name')}"), "x": xs,
+             "y": [min(peak, x * bw / 1e3) for x in xs], "line": {"color": "#1d2330", "width": 2}}]
+    for i, (label, phase, x, y, _) in enumerate(points):
+        data.append({"type": "scatter", "mode": "markers", "name": F.text(f"{label}: {phase}"), "x": [x], "y": [y],
+                     "marker": {"size": 11, "color": F.RUN_COLORS[i % len(F.RUN_COLORS)],
+                                "symbol": "circle" if "prefill" in phase else "diamond"}})
+    return {"data": data, "layout": F._layout(
+        height=380, xaxis={"type": "log", "title": {"text": "arithmetic intensity (FLOP/byte)"}, "gridcolor": "#eee"},
+        yaxis={"type": "log", "title": {"text": "achieved TFLOP/s"}, "gridcolor": "#eee",
+               "range": [math.log10(min(p[3] for p in points) / 10), math.log10(peak * 2)]})}
 
 
 def efficiency_view(runs):
     """Tables and figures for the efficiency section, and which runs lack the data."""
-    shares = [_flops_share(r) for r in runs]
-    figures, missing = {}, [r.label for r, s in zip(runs, shares) if not s]
-    if any(shares):
-        figures["flops"] = _share_figure(runs, shares)
+    have = [_has_flops(r) for r in runs]
+    figures = {}
+    if any(have):
+        figures["flops"] = _share_figure(runs)
     mue = _mue_figure(runs)
     if mue["data"]:
         figures["mue"] = mue
-    roofline = [(r.label, r.summary.get("roofline")) for r in runs if r.summary.get("roofline")]
-    table = []
-    for c in F.CLASSES:
-        row = {"class": c, "runs": []}
-        for r, s in zip(runs, shares):
-            v = _classes(r).get(c) or {}
-            row["runs"].append({"flops_pct": s.get(c), "time_pct": ((r.summary.get("classes") or {}).get(c) or {})
-                                .get("pct"), "mue_pct": v.get("mue_pct")} if s else None)
-        table.append(row)
-    return {"available": any(shares), "missing": missing, "table": table, "bert": _bert_reference(),
-            "roofline": roofline, "figures": figures}
+    roof_fig = _roofline_figure(runs)
+    if roof_fig:
+        figures["roofline"] = roof_fig
+    table = [{"class": c, "runs": [_classes(r).get(c) if h else None for r, h in zip(runs, have)]}
+             for c in F.CLASSES if any(h and c in _classes(r) for r, h in zip(runs, have))]
+    reference = next(((r.summary.get("efficiency") or {}).get("reference") for r in runs
+                      if (r.summary.get("efficiency") or {}).get("reference")), None)
+    unavailable = [(r.label, (r.summary.get("efficiency") or {}).get("unavailable")) for r in runs
+                   if (r.summary.get("efficiency") or {}).get("unavailable")]
+    roofline = []
+    for r in runs:
+        roof = r.summary.get("roofline")
+        if roof:
+            roofline.append({"label": r.label, "unavailable": roof.get("unavailable"),
+                             "phases": [dict(roof[k], name=name) for k, name in PHASES if roof.get(k)]})
+    return {"available": any(have), "missing": [r.label for r, h in zip(runs, have) if not h],
+            "table": table, "reference": reference, "unavailable": unavailable, "roofline": roofline,
+            "figures": figures}

@@ -15,7 +15,7 @@ GPU_BOUND_BUSY = 90.0      # busy share above which launch overhead no longer ma
 MEMORY_BOUND_PCT = 30.0    # normalization + elementwise share of time
 OTHER_PCT = 10.0           # unclassified share worth a warning
 COPY_PCT = 10.0            # memcpy/memset share worth a warning
-LOW_MUE_PCT = 50.0         # MUE below this for a class taking >= CLASS_PCT of time
+LOW_MUE_PCT = 50.0         # MUE below this for a memory-bound class taking >= CLASS_PCT of time
 CLASS_PCT = 15.0
 FRAMEWORK_PCT = 30.0       # CPU traces: time outside leaf ops
 
@@ -97,12 +97,13 @@ def _class_findings(label, s, is_cpu):
                            "host↔device copies inside the loop (pin memory, non_blocking=True) and needless "
                            ".contiguous()/.to() calls.", f"memory class ≥ {COPY_PCT:g}%"))
     eff = s.get("efficiency") or {}
-    for cls, e in (eff.get("classes") or {}).items():
-        mue = (e or {}).get("mue_pct")
+    # Only the classes the paper calls memory-bound: a GEMM's MUE is low by nature.
+    for cls in ("normalization", "elementwise"):
+        mue = ((eff.get("classes") or {}).get(cls) or {}).get("mue_pct")
         if mue is not None and pct.get(cls, 0.0) >= CLASS_PCT and mue < LOW_MUE_PCT:
             out.append(Finding("warn", label, f"{cls.replace('_', ' ').capitalize()} takes {pct[cls]:.0f}% of "
                                f"{what} at {mue:.0f}% MUE: memory-bound and far from the bandwidth limit; fuse it.",
-                               f"class ≥ {CLASS_PCT:g}% of time and MUE < {LOW_MUE_PCT:g}%"))
+                               f"{cls} ≥ {CLASS_PCT:g}% of time and MUE < {LOW_MUE_PCT:g}%"))
     cpu = s.get("cpu") or {}
     fw = cpu.get("framework_overhead_pct")
     if fw is not None and fw >= FRAMEWORK_PCT:
