@@ -89,6 +89,65 @@ def capture(model, mode, device, batch, prompt_len, new_tokens, dtype, warmup, s
     print_timings(results, out)
 
 
+@cli.command()
+@click.argument("traces", metavar="TRACE [TRACE ...]", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="The HTML file to write (default: reports/<input name>.html).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the report in the web browser.")
+@click.option("--no-hta", is_flag=True, help="Skip the HolisticTraceAnalysis section even when HTA is installed.")
+def report(traces, output, open_browser, no_hta):
+    """Write an HTML report of one trace, or compare several (files or a folder).
+
+    Several runs get one column each, ordered eager -> compiled -> cudagraph when
+    their modes are known. Annotated copies of the traces are written beside the
+    report (<name>_traces/) for its "Open in Perfetto" buttons; those need the
+    page served over http: run `profkit serve`.
+    """
+    import webbrowser
+
+    from profkit.report.build import build_report
+
+    path = build_report(traces, output, hta=not no_hta)
+    click.echo(str(path))
+    click.echo(f"open it in a browser; for the Perfetto buttons run: profkit serve {path.parent}", err=True)
+    if open_browser:
+        webbrowser.open(path.resolve().as_uri())
+
+
+@cli.command()
+@click.argument("trace_path", metavar="TRACE", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="Where to write the annotated trace (gzip Chrome JSON, e.g. OUT.json.gz).")
+def annotate(trace_path, output):
+    """Copy a trace, adding profkit's idle gaps (named by cause) and kernel classes as Perfetto tracks."""
+    from profkit.report.annotate import annotate as write_annotated
+
+    counts = write_annotated(trace_path, output)
+    click.echo(str(output))
+    click.echo(f"{counts['gaps']} idle gaps and {counts['labelled']} classified events; open it in "
+               "https://ui.perfetto.dev", err=True)
+
+
+@cli.command()
+@click.argument("folder", metavar="[DIR]", required=False, default=Path("reports"),
+                type=click.Path(path_type=Path, file_okay=False))
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+              help="Port on 127.0.0.1 (0 picks a free one).")
+def serve(folder, port):
+    """Serve the reports folder on http://127.0.0.1 (that folder only) for the Perfetto buttons."""
+    from profkit.report.serve import make_server, url_of
+
+    server = make_server(folder, port)
+    click.echo(url_of(server))
+    for page in sorted(folder.glob("*.html"))[:20]:
+        click.echo(f"  {url_of(server, page.name)}")
+    click.echo("serving on 127.0.0.1 only; Ctrl-C to stop", err=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
 def main(argv=None):
     """Entry point: user errors become one line on stderr and exit status 2."""
     try:
