@@ -47,8 +47,9 @@ def short_name(name, limit=80):
 
 
 def _layout(**kw):
-    base = {"font": _FONT, "margin": {"l": 60, "r": 20, "t": 30, "b": 40}, "paper_bgcolor": "white",
-            "plot_bgcolor": "white", "legend": {"orientation": "h", "y": -0.2}}
+    base = {"font": _FONT, "margin": {"l": 60, "r": 20, "t": 40, "b": 50}, "paper_bgcolor": "white",
+            "plot_bgcolor": "white",
+            "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0, "traceorder": "normal"}}
     base.update(kw)
     return base
 
@@ -70,8 +71,7 @@ def class_time(runs, per_step):
     unit = "ms per step" if all(per_step) else "ms in the profiled window"
     return {"data": data, "layout": _layout(
         barmode="stack", height=130 + 45 * len(runs), xaxis={"title": {"text": unit}, "gridcolor": "#eee"},
-        yaxis={"autorange": "reversed", "automargin": True}, margin={"l": 60, "r": 20, "t": 40, "b": 50},
-        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0, "traceorder": "normal"})}
+        yaxis={"autorange": "reversed", "automargin": True})}
 
 
 def timeline(run):

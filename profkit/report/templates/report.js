@@ -22,8 +22,9 @@
   }
 
   function makeSortable(table) {
-    var heads = table.tHead.rows[0].cells;
-    Array.prototype.forEach.call(heads, function (th, i) {
+    var heads = table.tHead.querySelectorAll("th[data-col]");
+    Array.prototype.forEach.call(heads, function (th) {
+      var i = parseInt(th.getAttribute("data-col"), 10);
       th.addEventListener("click", function () {
         var numeric = th.getAttribute("data-type") === "num";
         var desc = !th.classList.contains("desc");

@@ -1,0 +1,147 @@
+"""`profkit annotate`: a copy of a trace with profkit's findings as Perfetto tracks.
+
+Added to the original events (which are kept unchanged apart from one extra
+arg): one "profkit" process holding
+- a track of idle gaps per device, each slice named by its cause;
+- a track per GPU stream mirroring its kernels, each slice named by its class,
+  so the classes read at a glance in Perfetto's colours;
+and the arg "profkit class" on every classified kernel (or CPU op on CPU traces).
+The events are streamed batch by batch, so memory stays flat for big traces.
+"""
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from profkit.analysis import temporal
+from profkit.fileio import atomic_path
+from profkit.trace import load
+from profkit.trace.reader import EventStream
+
+CAT_GAP, CAT_CLASS = "profkit_gap", "profkit_class"
+CLASS_ARG = "profkit class"
+_PROCESS = "profkit: analysis"
+
+
+def idle_gaps(trace):
+    """Every idle gap (start_us, dur_us, cause, before, after, device) of the
+    default window, computed as `summarize` does for its gap statistics."""
+    if trace.has_gpu:
+        gpu = trace.gpu_launches()
+        lo, hi, mask = temporal.window(trace, gpu, "gpu")
+        gpu = gpu[mask]
+        rt = trace.runtime
+        is_sync = rt["name"].astype(str).str.contains(temporal.SYNC_CALLS, regex=True)
+        syncs = (np.concatenate([rt.loc[is_sync, "ts"].to_numpy(), trace.syncs["ts"].to_numpy()]),
+                 np.concatenate([rt.loc[is_sync, "end"].to_numpy(), trace.syncs["end"].to_numpy()]))
+        frames = [temporal.gaps(g, lo, hi, syncs).assign(device=int(dev)) for dev, g in gpu.groupby("device")]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    ops = trace.cpu_ops
+    if not len(ops):
+        return pd.DataFrame()
+    steps = trace.steps
+    lo, hi = ((float(steps["ts"].min()), float(steps["end"].max())) if len(steps)
+              else (float(ops["ts"].min()), float(ops["end"].max())))
+    empty = np.empty(0)
+    return temporal.gaps(ops.assign(launch_ts=np.nan), lo, hi, (empty, empty)).assign(device=-1)
+
+
+def _classified(trace):
+    """(table of classified activities with name/ts/dur/stream, their classes)."""
+    from profkit.analysis.classify import classify_cpu_ops, classify_gpu
+
+    if trace.has_gpu:
+        return trace.gpu, np.asarray(classify_gpu(trace), dtype=object)
+    ops = trace.cpu_ops
+    return ops.assign(stream=-1), np.asarray(classify_cpu_ops(trace), dtype=object)
+
+
+def _key(name, ts, dur):
+    return (name, float(ts), float(dur))
+
+
+def _free_pid(trace):
+    used = set(trace.runtime["pid"].tolist()) | set(trace.cpu_ops["pid"].tolist()) | set(trace.gpu["device"].tolist())
+    pid = 1 << 30
+    while pid in used:
+        pid += 1
+    return pid
+
+
+def _meta_event(kind, pid, tid, name):
+    return {"ph": "M", "name": kind, "pid": pid, "tid": tid, "args": {"name": name}}
+
+
+def _extra_events(trace, table, classes, pid):
+    gaps = idle_gaps(trace)
+    out = [_meta_event("process_name", pid, 0, _PROCESS),
+           {"ph": "M", "name": "process_sort_index", "pid": pid, "tid": 0, "args": {"sort_index": -1}}]
+    devices = sorted(set(gaps["device"].tolist())) if len(gaps) else []
+    for dev in devices:
+        tid = 1 + len(out)
+        where = f"GPU {dev}" if dev >= 0 else "CPU ops"
+        out.append(_meta_event("thread_name", pid, tid, f"idle gaps ({where}), named by cause"))
+        for g in gaps[gaps["device"] == dev].itertuples():
+            out.append({"ph": "X", "cat": CAT_GAP, "name": f"idle: {g.cause}", "pid": pid, "tid": tid,
+                        "ts": float(g.start_us), "dur": float(g.dur_us),
+                        "args": {"cause": g.cause, "after": g.before, "before": g.after}})
+    if trace.has_gpu:
+        frame = table.assign(cls=classes)
+        for (dev, stream), rows in frame.groupby(["device", "stream"], sort=True):
+            tid = 1000 + len(out)
+            out.append(_meta_event("thread_name", pid, tid, f"classes (GPU {dev}, stream {stream})"))
+            for r in rows.itertuples():
+                out.append({"ph": "X", "cat": CAT_CLASS, "name": str(r.cls), "pid": pid, "tid": tid,
+                            "ts": float(r.ts), "dur": float(r.dur), "args": {"kernel": str(r.name)}})
+    return out, len(gaps)
+
+
+def _is_ours(e):
+    cat = e.get("cat")
+    if isinstance(cat, str) and cat.startswith("profkit_"):
+        return True
+    args = e.get("args")
+    return e.get("ph") == "M" and isinstance(args, dict) and args.get("name") == _PROCESS
+
+
+def annotate(src, dest, trace=None):
+    """Write `dest` (gzip Chrome JSON): `src` plus profkit's tracks. Returns counts."""
+    src, dest = Path(src), Path(dest)
+    trace = trace if trace is not None else load(src)
+    table, classes = _classified(trace)
+    label = dict(zip(map(_key, table["name"].astype(str), table["ts"], table["dur"]), classes))
+    pid = _free_pid(trace)
+    extra, n_gaps = _extra_events(trace, table, classes, pid)
+    labelled = 0
+    stream = EventStream(src)
+    with atomic_path(dest) as tmp, open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as out:
+        out.write(b'{"traceEvents":[')
+        first = True
+        for batch in stream.batches():
+            kept = []
+            for e in batch:
+                if not isinstance(e, dict) or _is_ours(e):
+                    continue
+                if e.get("ph") == "X" and "name" in e and "ts" in e and "dur" in e:
+                    try:
+                        cls = label.get(_key(str(e["name"]), e["ts"], e["dur"]))
+                    except (TypeError, ValueError):
+                        cls = None
+                    if cls is not None:
+                        e["args"] = {**(e["args"] if isinstance(e.get("args"), dict) else {}), CLASS_ARG: cls}
+                        labelled += 1
+                kept.append(e)
+            if kept:
+                chunk = orjson.dumps(kept)[1:-1]
+                out.write(chunk if first else b"," + chunk)
+                first = False
+        chunk = orjson.dumps(extra)[1:-1]
+        out.write((chunk if first else b"," + chunk) + b"]")
+        for key, value in stream.meta.items():
+            if key != "traceEvents":
+                out.write(b"," + orjson.dumps(key) + b":" + orjson.dumps(value))
+        out.write(b"}")
+    return {"gaps": n_gaps, "labelled": labelled, "events_added": len(extra)}

@@ -1,0 +1,57 @@
+"""`profkit report`: load the runs, write the annotated traces and the HTML page."""
+
+import re
+from pathlib import Path
+from urllib.parse import quote
+
+from profkit.errors import ProfkitError
+from profkit.fileio import write_text_atomic
+from profkit.report.annotate import annotate
+from profkit.report.hta_section import hta_section
+from profkit.report.metrics import step_timing
+from profkit.report.render import render_html
+from profkit.report.runs import find_traces, load_runs, trace_stem
+
+REPORTS_DIR = Path("reports")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _safe(name):
+    return _UNSAFE.sub("_", name).strip("._") or "run"
+
+
+def default_output(inputs):
+    """reports/<trace stem>.html for one trace, reports/<folder>.html for a folder,
+    reports/<a>-vs-<b>.html for a few files."""
+    inputs = [Path(i) for i in inputs]
+    if len(inputs) == 1 and inputs[0].is_dir():
+        name = inputs[0].resolve().name
+    else:
+        stems = [trace_stem(p) for p in find_traces(inputs)]
+        name = stems[0] if len(stems) == 1 else "-vs-".join(stems)
+        if len(name) > 120:
+            name = f"{stems[0]}-and-{len(stems) - 1}-more"
+    return REPORTS_DIR / f"{_safe(name)}.html"
+
+
+def traces_dir(out):
+    """The folder beside a report holding the annotated traces its buttons open."""
+    out = Path(out)
+    return out.with_name(out.stem + "_traces")
+
+
+def build_report(inputs, out=None, hta=True):
+    """Write the report for `inputs` (trace files and/or folders); return its path."""
+    out = Path(out) if out else default_output(inputs)
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise ProfkitError(f"the report is an HTML file: name it *.html, not {out.name}")
+    runs = load_runs(inputs)
+    tdir = traces_dir(out)
+    urls = []
+    for run in runs:
+        name = f"{_safe(run.label)}.json.gz"
+        annotate(run.path, tdir / name, trace=run.trace)
+        urls.append(quote(f"{tdir.name}/{name}"))
+    sections = [hta_section(r, step_timing(r.trace, r.summary)[0]) for r in runs] if hta else None
+    write_text_atomic(out, render_html(runs, urls, sections))
+    return out
