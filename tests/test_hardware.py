@@ -114,6 +114,10 @@ def test_trace_device_gpu_cpu_and_overrides(tmp_path):
                                "date": "2026-01-01", "cpu": "test cpu"}))
     dev, reason = trace_device(cpu, calibration=cal)
     assert dev.name == CPU_NAME and dev.bandwidth_gbs == 25.0 and dev.peak_tflops("c10::BFloat16") == 2.0
+    # kernels not recorded: CPU op times of a GPU run are launch costs, not efficiencies
+    nokernels = load(real_trace("kineto-a100-edgecase-no-kernel-events.json.gz"))
+    dev, reason = trace_device(nokernels, calibration=cal, peak_bw=100)
+    assert dev is None and "no GPU activity" in reason
     cal.write_text("{broken")
     with pytest.raises(ProfkitError):
         load_calibration(cal)

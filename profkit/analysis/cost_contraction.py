@@ -176,3 +176,5 @@ HANDLERS = {"mm": _mm, "addmm": _addmm, "bmm": _bmm, "baddbmm": _baddbmm,
             "dot": _matmul, "vdot": _matmul, "_scaled_mm": _scaled_mm}
 HANDLERS.update(dict.fromkeys(_ATTENTION, _attention))
 HANDLERS.update(dict.fromkeys(_CONV, _conv))
+KINDS = {**dict.fromkeys(HANDLERS, "gemm"), **dict.fromkeys(_ATTENTION, "attention"),
+         **dict.fromkeys(_CONV, "conv")}

@@ -168,3 +168,6 @@ HANDLERS = {"softmax": _softmax, "_softmax": _softmax, "log_softmax": _softmax,
             "_C::rms_norm": _vllm_rms_norm, "_C::fused_add_rms_norm": _vllm_rms_norm}
 HANDLERS.update(dict.fromkeys(_NORMS, _norm))
 HANDLERS.update(dict.fromkeys(_REDUCTIONS, _reduction))
+KINDS = {**dict.fromkeys(HANDLERS, "norm"), **dict.fromkeys(_REDUCTIONS, "reduction"),
+         "cumsum": "reduction", "embedding": "gather", "index_select": "gather", "gather": "gather",
+         "copy_": "copy", "clone": "copy", "fill_": "copy", "zero_": "copy"}

@@ -33,7 +33,7 @@ from profkit.analysis import cost_contraction as cc
 from profkit.analysis import cost_other as co
 from profkit.analysis.shapes import Cost, Unknown, tensor_args
 
-__all__ = ["Cost", "KIND_CLASS", "POINTWISE", "has_model", "op_cost"]
+__all__ = ["Cost", "KIND_CLASS", "POINTWISE", "has_model", "op_cost", "op_kind"]
 POINTWISE = co.POINTWISE
 
 # Operator class a kind belongs to (the Ivanov et al. classes plus attention and memory).
@@ -46,6 +46,7 @@ KIND_CLASS = {"gemm": "tensor_contraction", "conv": "tensor_contraction",
 # --- dispatch -----------------------------------------------------------------------
 
 _HANDLERS = {**cc.HANDLERS, **co.HANDLERS}
+_KINDS = {**cc.KINDS, **co.KINDS}
 
 
 def _short(name):
@@ -63,6 +64,19 @@ def _handler(short):
 def has_model(name):
     """True when op_cost has a formula for this operator name."""
     return _handler(_short(name)) is not None
+
+
+def op_kind(name):
+    """The kind op_cost would report for this name (None when not modelled).
+
+    Known from the name alone, so a class can be given to an op whose shapes are
+    missing.
+    """
+    short = _short(name)
+    kind = _KINDS.get(short)
+    if kind is None and short.rstrip("_") in POINTWISE:
+        kind = "pointwise"
+    return kind
 
 
 def _freeze(x):

@@ -148,6 +148,10 @@ def trace_device(trace, peak_bw=None, peak_tflops=None, calibration=None):
         dev = match_device(name, chosen)
         reason = (None if dev else f"unknown device {name!r}" if name
                   else "the trace records no device name")
+    elif trace.device_properties or len(trace.runtime):
+        # A GPU run whose kernels were not recorded: its CPU op times are launch
+        # costs, so no peak (CPU or GPU) turns them into an efficiency.
+        return None, "the trace records a GPU run but no GPU activity; CPU op times are not kernel times"
     else:
         dev = load_calibration(calibration)
         reason = None if dev else NO_CALIBRATION

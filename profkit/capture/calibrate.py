@@ -74,14 +74,14 @@ def calibrate(triad_mb=512, matmul_n=2048, reps=3):
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "bandwidth_gbs": round(gbs, 3),
+        "bandwidth_gbs": gbs,
         "triad": {"elements": n, "bytes_per_run": 3 * n * 4, "best_s": tsecs, "repetitions": reps},
         "tflops": {},
         "matmul": {},
     }
     for key, dtype in DTYPES.items():
         tf, secs = matmul(matmul_n, dtype, reps)
-        result["tflops"][key] = round(tf, 6)
+        result["tflops"][key] = tf
         result["matmul"][key] = {"n": matmul_n, "best_s": secs, "repetitions": reps}
     return result
 
