@@ -60,9 +60,11 @@ def test_synthetic_kernels_known_t_q_and_peak(tmp_path):
         {"ph": "X", "cat": "cpu_op", "name": "aten::mul", "pid": 1, "tid": 1, "ts": 70, "dur": 5,
          "args": {"External id": 9}},
         _launch(71, 102, 9), _kernel("vectorized_elementwise_kernel<mul>", 80, 4.0, 102, 9),
+        # a kernel whose launch and op are outside the trace
+        _kernel("vectorized_elementwise_kernel<neg>", 90, 1.5, 555, 55),
     ]
     trace = _write(tmp_path, events)
-    classes = ["elementwise", "tensor_contraction", "tensor_contraction", "elementwise"]
+    classes = ["elementwise", "tensor_contraction", "tensor_contraction", "elementwise", "elementwise"]
     u = op_table(trace, classes, Device(name="d", bandwidth_gbs=1000.0, tflops={"fp32": 50.0, "bf16": 500.0}))
     add = u[u["name"] == "aten::add"].iloc[0]
     assert add["bytes"] == 3 * n * 4 and add["flops"] == n and add["time_us"] == 12.5
@@ -74,13 +76,15 @@ def test_synthetic_kernels_known_t_q_and_peak(tmp_path):
     assert mm["tflops"] == pytest.approx(2 * 512 * 256 * 128 / 8e-6 / 1e12)
     assert mm["compute_pct"] == pytest.approx(2 * 512 * 256 * 128 / (8e-6 * 500e12) * 100)
     assert u[u["name"] == "aten::mul"].iloc[0]["status"] == "no_shapes"
+    assert u[u["name"].isna()].iloc[0]["status"] == "no_op"
 
     # The H100 matched from deviceProperties: B^ = 3350 GB/s
     s = efficiency_summary(trace, classes)
     ew = s["classes"]["elementwise"]
     assert ew["mue_pct"] == pytest.approx(3 * n * 4 / (12.5e-6 * 3350e9) * 100)
     assert ew["no_shapes"] == {"count": 1, "time_us": 4.0}
-    assert ew["time_us"] == 16.5 and ew["counted"]["time_us"] == 12.5
+    assert ew["no_op"] == {"count": 1, "time_us": 1.5}
+    assert ew["time_us"] == 18.0 and ew["counted"]["time_us"] == 12.5
     tc = s["classes"]["tensor_contraction"]
     assert tc["gbps"] == pytest.approx((512 * 256 + 256 * 128 + 512 * 128) * 2 / 8e-6 / 1e9)
     assert tc["pct_flops"] + ew["pct_flops"] == pytest.approx(100)

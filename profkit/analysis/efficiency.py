@@ -15,7 +15,8 @@ The unit of accounting is one op call:
 - CPU traces: the outermost op that has a formula (aten::addmm, not the copy_ it runs
   inside), timed by its duration, plus every leaf op outside such ops.
 Units whose op recorded no shapes are counted per class under `no_shapes`; units with
-shapes but no formula (views, cat, custom ops) under `unmodeled`. Neither is guessed.
+shapes but no formula (views, cat, custom ops) under `unmodeled`; GPU activities whose
+launching op is missing from the trace under `no_op`. None of them is guessed.
 """
 
 import numpy as np
@@ -113,14 +114,16 @@ def _cpu_units(trace, classes):
 def op_table(trace, classes, device=None):
     """One row per op call: name, cls, status, flops, bytes, time_us and the rates.
 
-    status: "counted", "no_shapes", "unmodeled" or "host_copy".
+    status: "counted", "no_shapes", "unmodeled", "host_copy" or "no_op" (a GPU
+    activity whose launching CPU op is not in the trace).
     """
     u = _gpu_units(trace, classes) if trace.has_gpu else _cpu_units(trace, classes)
     flops, nbytes, kinds = _costs(u["name"], u["dims"], u["types"])
     u["flops"], u["bytes"], u["kind"] = flops, nbytes, kinds
     has_shapes = np.array([isinstance(d, list) and len(d) > 0 for d in u["dims"]], dtype=bool)
-    u["status"] = np.select([u["host"].to_numpy(dtype=bool), ~has_shapes, u["bytes"].isna().to_numpy()],
-                            ["host_copy", "no_shapes", "unmodeled"], "counted")
+    no_op = u["name"].isna().to_numpy()
+    u["status"] = np.select([u["host"].to_numpy(dtype=bool), no_op, ~has_shapes, u["bytes"].isna().to_numpy()],
+                            ["host_copy", "no_op", "no_shapes", "unmodeled"], "counted")
     # A class for ops the classifier did not label (CPU ops that enclose others).
     fallback = u["kind"].map(KIND_CLASS).fillna("other")
     u["cls"] = u["cls"].where(u["cls"].notna(), fallback)
@@ -175,7 +178,7 @@ def efficiency_summary(trace, classes, hw=None, peak_bw=None, peak_tflops=None, 
             "compute_pct": (100 * float(ideal.sum()) / float(c.loc[ideal.index, "time_us"].sum())
                             if len(ideal) and c.loc[ideal.index, "time_us"].sum() > 0 else None),
         }
-        for status in ("no_shapes", "unmodeled", "host_copy"):
+        for status in ("no_shapes", "unmodeled", "host_copy", "no_op"):
             s = g[g["status"] == status]
             row[status] = {"count": int(len(s)), "time_us": float(s["time_us"].sum())}
         row["reason"] = _reason(row, hw, reason)
@@ -184,7 +187,8 @@ def efficiency_summary(trace, classes, hw=None, peak_bw=None, peak_tflops=None, 
         "classes": out,
         "total": {"time_us": total_time, "flops": total_flops,
                   "bytes": float(counted["bytes"].sum()), "ops": int(len(u)),
-                  "counted": int(len(counted)), "no_shapes": int((u["status"] == "no_shapes").sum())},
+                  **{st: int((u["status"] == st).sum())
+                     for st in ("counted", "no_shapes", "unmodeled", "host_copy", "no_op")}},
         "device": None if hw is None else {"name": hw.name, "bandwidth_gbs": hw.bandwidth_gbs,
                                            "tflops": hw.tflops, "source": hw.source, "note": hw.note},
         "unavailable": reason,
@@ -196,6 +200,8 @@ def _reason(row, hw, reason):
     if not row["counted"]["count"]:
         if row["no_shapes"]["count"]:
             return "no recorded shapes (profile with record_shapes=True)"
+        if row["no_op"]["count"] and not row["unmodeled"]["count"]:
+            return "the CPU ops that launched these kernels are not in the trace"
         return "no op in this class has a FLOP/byte formula"
     if hw is None:
         return reason
