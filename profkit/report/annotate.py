@@ -77,13 +77,12 @@ def _meta_event(kind, pid, tid, name):
 
 def _extra_events(trace, table, classes, pid):
     gaps = idle_gaps(trace)
-    out = [_meta_event("process_name", pid, 0, _PROCESS),
-           {"ph": "M", "name": "process_sort_index", "pid": pid, "tid": 0, "args": {"sort_index": -1}}]
+    out = [_meta_event("process_name", pid, 0, _PROCESS)]
     devices = sorted(set(gaps["device"].tolist())) if len(gaps) else []
     for dev in devices:
         tid = 1 + len(out)
         where = f"GPU {dev}" if dev >= 0 else "CPU ops"
-        out.append(_meta_event("thread_name", pid, tid, f"idle gaps ({where}), named by cause"))
+        out.append(_meta_event("thread_name", pid, tid, f"profkit: idle gaps ({where}), named by cause"))
         for g in gaps[gaps["device"] == dev].itertuples():
             out.append({"ph": "X", "cat": CAT_GAP, "name": f"idle: {g.cause}", "pid": pid, "tid": tid,
                         "ts": float(g.start_us), "dur": float(g.dur_us),
@@ -92,7 +91,7 @@ def _extra_events(trace, table, classes, pid):
         frame = table.assign(cls=classes)
         for (dev, stream), rows in frame.groupby(["device", "stream"], sort=True):
             tid = 1000 + len(out)
-            out.append(_meta_event("thread_name", pid, tid, f"classes (GPU {dev}, stream {stream})"))
+            out.append(_meta_event("thread_name", pid, tid, f"profkit: classes (GPU {dev}, stream {stream})"))
             for r in rows.itertuples():
                 out.append({"ph": "X", "cat": CAT_CLASS, "name": str(r.cls), "pid": pid, "tid": tid,
                             "ts": float(r.ts), "dur": float(r.dur), "args": {"kernel": str(r.name)}})
@@ -104,7 +103,8 @@ def _is_ours(e):
     if isinstance(cat, str) and cat.startswith("profkit_"):
         return True
     args = e.get("args")
-    return e.get("ph") == "M" and isinstance(args, dict) and args.get("name") == _PROCESS
+    return (e.get("ph") == "M" and isinstance(args, dict) and isinstance(args.get("name"), str)
+            and args["name"].startswith("profkit:"))
 
 
 def annotate(src, dest, trace=None):

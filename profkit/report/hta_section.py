@@ -7,6 +7,7 @@ analyses are shown as HTA's, with its own numbers, next to profkit's.
 import contextlib
 import io
 import logging
+import warnings
 
 HOW_TO_ENABLE = "pip install 'profkit[hta]'"
 
@@ -33,7 +34,8 @@ def _quiet():
     log.setLevel(logging.CRITICAL)
     sink = io.StringIO()
     try:
-        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # HTA's pandas deprecation warnings are not the user's concern
             yield
     finally:
         log.setLevel(level)
