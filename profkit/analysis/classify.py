@@ -14,7 +14,7 @@ import pandas as pd
 from profkit.analysis.rules import CLASSES, KERNEL_RULES, MEM, OP_RULES, OTHER
 
 __all__ = ["CLASSES", "classify_names", "classify_op_names", "classify_gpu", "classify_cpu_ops",
-           "class_times", "other_share", "cpu_breakdown", "op_key"]
+           "class_times", "other_share", "cpu_breakdown", "self_time", "op_key"]
 
 _NO_RULE = "?"  # no rule matched (distinct from a rule saying "no class": None)
 _KERNEL = [(re.compile(p, re.IGNORECASE), c) for p, c, _ in KERNEL_RULES]
@@ -146,7 +146,7 @@ def classify_cpu_ops(trace):
     return _series(codes, ops.index)
 
 
-def _self_time(ops):
+def self_time(ops):
     """dur minus the time of direct children (clipped at 0): an op's own work."""
     parent = ops["parent"].to_numpy()
     dur = ops["dur"].to_numpy()
@@ -173,7 +173,7 @@ def class_times(trace):
         return _table(classify_gpu(trace), trace.gpu["dur"].to_numpy())
     cls = classify_cpu_ops(trace)
     keep = cls.notna().to_numpy()
-    return _table(cls[keep], _self_time(trace.cpu_ops)[keep])
+    return _table(cls[keep], self_time(trace.cpu_ops)[keep])
 
 
 def other_share(trace):
@@ -207,7 +207,7 @@ def cpu_breakdown(trace):
         return None
     span = ops.groupby(["pid", "tid"])[["ts", "end"]].agg({"ts": "min", "end": "max"})
     window = float((span["end"] - span["ts"]).sum())
-    self_t = _self_time(ops)
+    self_t = self_time(ops)
     cls = classify_cpu_ops(trace)
     keep = cls.notna().to_numpy()
     table = _table(cls[keep], self_t[keep])

@@ -24,8 +24,8 @@ and other. How to read the tables:
   (bf16 -> fp32) counts as a copy: its arithmetic is nil.
 
 Add a rule by inserting a line above the first rule that would otherwise catch
-the name, with a comment naming the library; add the name to the hand-labelled
-list in tests/test_classify.py.
+the name, with a comment naming the library; add the name and its class to the
+hand-labelled list tests/data/kernel_names.json.
 """
 
 TC = "tensor_contraction"
