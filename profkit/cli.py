@@ -17,25 +17,35 @@ def cli():
 
 
 @cli.command()
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Where to save the JSON  [default: ~/.cache/profkit/calibration.json].")
-@click.option("--triad-mb", type=click.FloatRange(min=0, min_open=True), default=512, show_default=True,
-              help="Total MB of the three triad arrays (keep it well above the last-level cache).")
-@click.option("--matmul-n", type=click.IntRange(1), default=2048, show_default=True,
-              help="Size n of the n x n matmuls.")
-@click.option("--reps", type=click.IntRange(1), default=3, show_default=True,
-              help="Timed repetitions of each measurement (the best is kept).")
-def calibrate(out, triad_mb, matmul_n, reps):
-    """Measure this CPU's memory bandwidth and matmul TFLOP/s for CPU-trace efficiency."""
-    import json
+@click.argument("trace_path", metavar="TRACE", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (schema in the README).")
+@click.option("--window", type=click.Choice(["gpu", "steps", "hta"]), default="gpu", show_default=True,
+              help="gpu: first to last GPU activity; steps: the ProfilerStep range; "
+                   "hta: HTA's window (drops the last step), to compare with HTA.")
+@click.option("--top", type=click.IntRange(1), default=10, show_default=True, help="Kernels to list.")
+@click.option("--peak-bw", type=click.FloatRange(min=0, min_open=True), help="Peak memory bandwidth, GB/s "
+              "(overrides the device table or CPU calibration).")
+@click.option("--peak-tflops", type=click.FloatRange(min=0, min_open=True), help="Peak TFLOP/s for the "
+              "trace's dtype (overrides the device table or CPU calibration).")
+@click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
+              help="CPU calibration file from `profkit calibrate`  [default: ~/.cache/profkit/calibration.json].")
+def analyze(trace_path, as_json, window, top, peak_bw, peak_tflops, calibration):
+    """Explain where the time goes in a PyTorch profiler trace (.json or .json.gz)."""
+    # Imported here so `profkit --help` and `capture` do not pay for pandas.
+    import orjson
 
-    from profkit.capture.calibrate import calibrate as measure
-    from profkit.capture.calibrate import save
+    from profkit.analysis.summary import summarize
+    from profkit.report import console
+    from profkit.trace import load
+    from profkit.trace.sidecar import read_sidecar
 
-    result = measure(triad_mb=triad_mb, matmul_n=matmul_n, reps=reps)
-    path = save(result, out)
-    click.echo(json.dumps(result, indent=2))
-    click.echo(f"saved to {path}", err=True)
+    trace = load(trace_path)
+    summary = summarize(trace, sidecar=read_sidecar(trace_path), window=window,
+                        peak_bw=peak_bw, peak_tflops=peak_tflops, calibration=calibration)
+    if as_json:
+        click.echo(orjson.dumps(summary, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY).decode())
+    else:
+        console.render(summary, top=top)
 
 
 @cli.command()
@@ -87,6 +97,28 @@ def capture(model, mode, device, batch, prompt_len, new_tokens, dtype, warmup, s
             results.append(capture_run(spec, m, dev, batch, prompt_len, new_tokens, dtype, warmup, steps, out,
                                        seed=seed, command=command, progress=progress.run(f"{spec.name} {m}")))
     print_timings(results, out)
+
+
+@cli.command()
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Where to save the JSON  [default: ~/.cache/profkit/calibration.json].")
+@click.option("--triad-mb", type=click.FloatRange(min=0, min_open=True), default=512, show_default=True,
+              help="Total MB of the three triad arrays (keep it well above the last-level cache).")
+@click.option("--matmul-n", type=click.IntRange(1), default=2048, show_default=True,
+              help="Size n of the n x n matmuls.")
+@click.option("--reps", type=click.IntRange(1), default=3, show_default=True,
+              help="Timed repetitions of each measurement (the best is kept).")
+def calibrate(out, triad_mb, matmul_n, reps):
+    """Measure this CPU's memory bandwidth and matmul TFLOP/s for CPU-trace efficiency."""
+    import json
+
+    from profkit.capture.calibrate import calibrate as measure
+    from profkit.capture.calibrate import save
+
+    result = measure(triad_mb=triad_mb, matmul_n=matmul_n, reps=reps)
+    path = save(result, out)
+    click.echo(json.dumps(result, indent=2))
+    click.echo(f"saved to {path}", err=True)
 
 
 @cli.command()

@@ -45,19 +45,20 @@ def test_gaps_are_the_holes_of_the_union(pairs):
 def test_gap_causes():
     # k1 [0,10); k2 launched at 15 (after the GPU went idle at 10) -> host_bound;
     # k3 launched at 5 but starts at 40 with nothing blocking -> other;
-    # k4 after a cudaDeviceSynchronize spanning the idle start -> sync.
+    # k4 launched at 60, after the idle start, by a host blocked in a sync -> sync;
+    # k5 already launched (at 20) when a sync was in flight: the sync is not why -> other.
     gpu = pd.DataFrame({
-        "ts": [0.0, 20, 40, 70], "end": [10.0, 30, 50, 80], "name": ["k1", "k2", "k3", "k4"],
-        "launch_ts": [-1.0, 15, 5, 60]})
-    syncs = (np.array([45.0]), np.array([52.0]))
-    g = temporal.gaps(gpu, 0, 80, syncs)
-    assert g["cause"].tolist() == ["host_bound", "other", "sync"]
-    assert g["before"].tolist() == ["k1", "k2", "k3"]
-    assert g["after"].tolist() == ["k2", "k3", "k4"]
+        "ts": [0.0, 20, 40, 70, 90], "end": [10.0, 30, 50, 80, 95], "name": ["k1", "k2", "k3", "k4", "k5"],
+        "launch_ts": [-1.0, 15, 5, 60, 20]})
+    syncs = (np.array([45.0, 78]), np.array([52.0, 85]))
+    g = temporal.gaps(gpu, 0, 95, syncs)
+    assert g["cause"].tolist() == ["host_bound", "other", "sync", "other"]
+    assert g["before"].tolist() == ["k1", "k2", "k3", "k4"]
+    assert g["after"].tolist() == ["k2", "k3", "k4", "k5"]
     s = temporal.gap_summary(g)
-    assert s["count"] == 3 and s["total_us"] == 10 + 10 + 20
+    assert s["count"] == 4 and s["total_us"] == 10 + 10 + 20 + 10
     assert s["by_cause"]["sync"] == {"count": 1, "total_us": 20.0}
-    assert sum(b["count"] for b in s["histogram"]) == 3
+    assert sum(b["count"] for b in s["histogram"]) == 4
 
 
 def test_timeline_integrates_to_busy_time():

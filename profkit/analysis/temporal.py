@@ -5,13 +5,13 @@ streams of a device, so overlapping streams are not double counted. An idle gap
 is a hole in that union inside the analysis window. Its cause comes from the
 CPU side of the activity that ends it:
 
-- sync: a blocking synchronisation (cuda*Synchronize, a synchronous memcpy, a
-  cuda_sync event) was in flight when the GPU went idle: the host waited for
-  the device, so nothing was queued behind it;
 - host_bound: the launch call of the next activity began only after the GPU had
   gone idle: the CPU could not issue work fast enough (launch overhead, Python);
+- sync: host-bound, and the reason is known: when the GPU went idle the host was
+  blocked in a synchronisation (cuda*Synchronize, a synchronous memcpy, a
+  cuda_sync event), so nothing could be queued behind the work it waited for;
 - other: the work was already launched and still did not start (dependencies
-  between streams, graph-internal gaps, unmatched launches).
+  between streams, gaps inside a graph replay), or its launch is not in the trace.
 """
 
 import numpy as np
@@ -110,7 +110,7 @@ def gaps(gpu, lo, hi, syncs):
         s_ts, s_end = sync_ts[order], np.maximum.accumulate(sync_end[order])
         k = np.searchsorted(s_ts, g_end, side="left") - 1
         in_sync = (k >= 0) & (s_end[np.maximum(k, 0)] > g_start)
-    cause = np.where(in_sync, "sync", np.where(host_bound, "host_bound", "other"))
+    cause = np.where(host_bound, np.where(in_sync, "sync", "host_bound"), "other")
     return out.assign(cause=cause, before=before["name"].astype(str).to_numpy(),
                       after=after["name"].astype(str).to_numpy())
 

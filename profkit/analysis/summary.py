@@ -1,0 +1,198 @@
+"""`summarize(trace)`: everything `profkit analyze` reports, as one JSON-ready dict.
+
+The schema is versioned (SCHEMA_VERSION) and documented in the README
+("analyze --json schema"). GPU traces are described by their GPU activities;
+CPU-only traces (profkit's CPU captures) by their leaf CPU ops.
+"""
+
+import numpy as np
+import pandas as pd
+
+from profkit.analysis import temporal
+from profkit.analysis.classify import CLASSES, classify_cpu_ops, classify_gpu, cpu_breakdown, self_time
+from profkit.analysis.efficiency import efficiency_summary
+from profkit.analysis.graphs import cuda_graph_summary, detect_mode
+from profkit.analysis.hardware import trace_device
+from profkit.analysis.roofline import roofline
+
+SCHEMA_VERSION = 1
+LAUNCH_CALLS = r"Launch|^cuMemcpy|^cudaMemcpy|^cudaMemset|^hipMemcpy|^hipMemset"
+PHASES = ("prefill", "decode")
+NON_COMPUTE = ("memory", "communication")
+
+
+def summarize(trace, sidecar=None, window="gpu", top=50, peak_bw=None, peak_tflops=None, calibration=None):
+    """Analyse a loaded Trace. `sidecar`: the capture's .meta.json dict, if any.
+
+    peak_bw (GB/s) / peak_tflops (TFLOP/s) override the device's peaks;
+    `calibration` is the path of a `profkit calibrate` file for CPU traces.
+    """
+    warnings = list(trace.warnings)
+    classes = classify_gpu(trace) if trace.has_gpu else classify_cpu_ops(trace)
+    peaks = {"peak_bw": peak_bw, "peak_tflops": peak_tflops, "calibration": calibration}
+    out = {
+        "schema_version": SCHEMA_VERSION,
+        "trace": str(trace.path),
+        "device": _device(trace),
+        "mode": detect_mode(trace),
+        "capture": sidecar,
+        "efficiency": efficiency_summary(trace, classes, **peaks),
+        "roofline": roofline(sidecar, *trace_device(trace, **peaks)) if sidecar else None,
+    }
+    if trace.has_gpu:
+        out.update(_gpu_summary(trace, np.asarray(classes), window, top, warnings))
+    else:
+        if len(trace.runtime):
+            warnings.append(f"{len(trace.runtime)} CUDA/HIP runtime calls but no GPU activity recorded "
+                            "(kernels missing from the trace): only CPU ops are analysed")
+        out.update(_cpu_summary(trace, classes, top, warnings))
+    out["warnings"] = warnings
+    return out
+
+
+def _device(trace):
+    props = trace.device_properties
+    name = props[0].get("name") if props and isinstance(props[0], dict) else None
+    if not trace.has_gpu:
+        kind = "cuda" if len(trace.runtime) else "cpu"
+        return {"kind": kind, "name": name if name else None, "count": 0}
+    hip = trace.runtime["name"].astype(str).str.startswith("hip").any()
+    return {"kind": "rocm" if hip else "cuda", "name": name, "count": int(trace.gpu["device"].nunique())}
+
+
+def _class_table(cls, dur, names, top):
+    df = pd.DataFrame({"cls": pd.Categorical(cls, categories=CLASSES), "dur": dur, "name": names})
+    total = float(df["dur"].sum()) or 1.0
+    per = df.groupby("cls", observed=False)["dur"].agg(["sum", "count"])
+    classes = {c: {"time_us": float(per.loc[c, "sum"]), "pct": float(100 * per.loc[c, "sum"] / total),
+                   "count": int(per.loc[c, "count"])} for c in CLASSES}
+    k = df.groupby("name", observed=True).agg(time_us=("dur", "sum"), n=("dur", "size"), cls=("cls", "first"))
+    k = k.nlargest(top, "time_us")
+    kernels = [{"name": str(n), "class": str(r.cls), "count": int(r.n), "time_us": float(r.time_us),
+                "pct": float(100 * r.time_us / total)} for n, r in k.iterrows()]
+    return classes, kernels
+
+
+def _gpu_summary(trace, classes, window_kind, top, warnings):
+    gpu = trace.gpu_launches()
+    gpu["cls"] = classes
+    lo, hi, mask = temporal.window(trace, gpu, window_kind)
+    gpu = gpu[mask]
+    if window_kind != "gpu" and not len(trace.steps):
+        warnings.append(f"no ProfilerStep in the trace: window '{window_kind}' is the whole GPU range")
+    unlaunched = int(gpu["launch_ts"].isna().sum())
+    if unlaunched:
+        warnings.append(f"{unlaunched} GPU activities have no matching launch call (cause of their gaps: other)")
+
+    rt = trace.runtime
+    is_sync = rt["name"].astype(str).str.contains(temporal.SYNC_CALLS, regex=True)
+    sync_ts = np.concatenate([rt.loc[is_sync, "ts"].to_numpy(), trace.syncs["ts"].to_numpy()])
+    sync_end = np.concatenate([rt.loc[is_sync, "end"].to_numpy(), trace.syncs["end"].to_numpy()])
+
+    busy = compute = 0.0
+    span_total = 0.0
+    all_gaps = []
+    timeline = []
+    for dev, g in gpu.groupby("device", sort=True):
+        starts, ends = temporal.union(g["ts"].to_numpy(), g["end"].to_numpy())
+        busy += temporal.covered(starts, ends, lo, hi)
+        c = g[~g["cls"].isin(NON_COMPUTE)]
+        cs, ce = temporal.union(c["ts"].to_numpy(), c["end"].to_numpy())
+        compute += temporal.covered(cs, ce, lo, hi)
+        span_total += hi - lo
+        all_gaps.append(temporal.gaps(g, lo, hi, (sync_ts, sync_end)).assign(device=dev))
+        if not timeline:
+            timeline = temporal.timeline(starts, ends, lo, hi)
+    gaps = pd.concat(all_gaps, ignore_index=True) if all_gaps else temporal.gaps(gpu, lo, hi, (sync_ts, sync_end))
+    idle = span_total - busy
+    classes, kernels = _class_table(gpu["cls"], gpu["dur"].to_numpy(), gpu["name"].astype(str), top)
+    launches = rt[rt["name"].astype(str).str.contains(LAUNCH_CALLS, regex=True)]
+    return {
+        "window_us": {"start": lo, "end": hi, "span": hi - lo, "kind": window_kind},
+        "temporal": {"busy_us": busy, "idle_us": idle, "busy_pct": _pct(busy, span_total),
+                     "idle_pct": _pct(idle, span_total), "compute_us": compute, "non_compute_us": busy - compute},
+        "gaps": temporal.gap_summary(gaps),
+        "timeline": timeline,
+        "streams": temporal.stream_idle(gpu),
+        "classes": classes,
+        "kernels": kernels,
+        "cuda_graphs": cuda_graph_summary(trace),
+        "launches": {"count": int(len(launches)), "cpu_us": float(launches["dur"].sum())},
+        "cpu": None,
+        "phases": _phases(trace, gpu["launch_ts"], gpu["dur"], gpu["cls"]),
+    }
+
+
+def _cpu_summary(trace, classes, top, warnings):
+    """CPU-only traces: classes by self time of the classified ops.
+
+    Self time (an op's duration minus its children's) counts nested ops
+    (aten::linear > aten::addmm > aten::copy_) once each for their own work, so
+    class times plus framework overhead add up to the time the ops cover.
+    """
+    ops = trace.cpu_ops
+    if not len(ops):
+        warnings.append("the trace has neither GPU activity nor CPU operators: nothing to analyse")
+    own = pd.Series(self_time(ops), index=ops.index)
+    units = classes.notna().to_numpy()
+    steps = trace.steps
+    if len(steps):
+        lo, hi = float(steps["ts"].min()), float(steps["end"].max())
+    elif len(ops):
+        lo, hi = float(ops["ts"].min()), float(ops["end"].max())
+    else:
+        lo = hi = 0.0
+    span = hi - lo
+    starts, ends = temporal.union(ops["ts"].to_numpy(), ops["end"].to_numpy())
+    busy = temporal.covered(starts, ends, lo, hi)
+    gap_rows = temporal.gaps(ops.assign(launch_ts=np.nan), lo, hi, (np.empty(0), np.empty(0)))
+    table, kernels = _class_table(classes[units], own[units].to_numpy(), ops.loc[units, "name"].astype(str), top)
+    breakdown = cpu_breakdown(trace)
+    return {
+        "window_us": {"start": lo, "end": hi, "span": span, "kind": "steps" if len(steps) else "cpu"},
+        "temporal": {"busy_us": busy, "idle_us": span - busy, "busy_pct": _pct(busy, span),
+                     "idle_pct": _pct(span - busy, span), "compute_us": float(own[units].sum()),
+                     "non_compute_us": busy - float(own[units].sum())},
+        "gaps": temporal.gap_summary(gap_rows),
+        "timeline": temporal.timeline(starts, ends, lo, hi) if len(starts) else [],
+        "streams": [],
+        "classes": table,
+        "kernels": kernels,
+        "cuda_graphs": cuda_graph_summary(trace),
+        "launches": {"count": 0, "cpu_us": 0.0},
+        "cpu": None if breakdown is None else {k: v for k, v in breakdown.items() if k != "classes"},
+        "phases": _phases(trace, ops.loc[units, "ts"], own[units], classes[units]),
+    }
+
+
+def _phases(trace, when, dur, cls):
+    """Per-phase totals for profkit captures ("prefill"/"decode" annotations).
+
+    Work is attributed to a phase by when it was issued on the CPU (launch time
+    of a kernel, start of a CPU op), so queued GPU work counts where it began.
+    """
+    ann = trace.annotations[~trace.annotations["on_gpu"]]
+    ann = ann[ann["name"].isin(PHASES)]
+    if not len(ann):
+        return None
+    when = np.asarray(when, dtype=float)
+    dur = np.asarray(dur, dtype=float)
+    cls = np.asarray(cls, dtype=object)
+    phases = {}
+    for name in PHASES:
+        a = ann[ann["name"] == name]
+        inside = np.zeros(len(when), bool)
+        for s, e in zip(a["ts"], a["end"]):
+            inside |= (when >= s) & (when <= e)
+        phases[name] = {
+            "count": int(len(a)),
+            "wall_us": float(a["dur"].sum()),
+            "work_us": float(dur[inside].sum()),
+            "ops": int(inside.sum()),
+            "classes": {c: float(dur[inside & (cls == c)].sum()) for c in CLASSES},
+        }
+    return phases
+
+
+def _pct(part, whole):
+    return float(100 * part / whole) if whole > 0 else 0.0
