@@ -122,7 +122,8 @@ def test_annotate_round_trip_on_a_real_trace(tmp_path):
 
 
 def _sidecar(path, mode, **extra):
-    meta = {"model": {"name": "gpt2-test"}, "mode": mode, "device": {"type": "cpu", "name": "Test CPU"},
+    model = {"name": "gpt2-test", "n_layer": 2, "n_head": 2, "n_embd": 64, "n_positions": 128, "vocab_size": 1000}
+    meta = {"model": model, "mode": mode, "device": {"type": "cpu", "name": "Test CPU"},
             "dtype": "float32", "batch": 1, "prompt_len": 8, "new_tokens": 4,
             "timing": {"ttft_ms": 12.5, "decode_ms_per_token": 3.0, "tokens_per_s": 333.3, "total_ms": 21.5},
             "versions": {"torch": "2.13.0"}, "command": ["profkit", "capture", "--mode", mode], **extra}

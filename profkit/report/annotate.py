@@ -89,6 +89,7 @@ def _extra_events(trace, table, classes, pid):
                         "args": {"cause": g.cause, "after": g.before, "before": g.after}})
     if trace.has_gpu:
         frame = table.assign(cls=classes)
+        frame = frame[frame["cls"].map(lambda c: isinstance(c, str))]
         for (dev, stream), rows in frame.groupby(["device", "stream"], sort=True):
             tid = 1000 + len(out)
             out.append(_meta_event("thread_name", pid, tid, f"profkit: classes (GPU {dev}, stream {stream})"))
@@ -112,7 +113,9 @@ def annotate(src, dest, trace=None):
     src, dest = Path(src), Path(dest)
     trace = trace if trace is not None else load(src)
     table, classes = _classified(trace)
-    label = dict(zip(map(_key, table["name"].astype(str), table["ts"], table["dur"]), classes))
+    # Ops that do no work of their own (views, allocations) have no class.
+    label = {k: c for k, c in zip(map(_key, table["name"].astype(str), table["ts"], table["dur"]), classes)
+             if isinstance(c, str)}
     pid = _free_pid(trace)
     extra, n_gaps = _extra_events(trace, table, classes, pid)
     labelled = 0

@@ -2,16 +2,23 @@
 
 import pandas as pd
 
+from profkit.analysis.classify import classify_cpu_ops, self_time
+
 TOP = 15
 
 
 def kernel_totals(trace):
-    """Time and count per kernel name over the whole trace (leaf CPU ops on CPU traces)."""
+    """Time and count per kernel name over the whole trace.
+
+    CPU traces: the self time of classified ops, as `summarize` counts them
+    (nested ops each count once for their own work).
+    """
     if trace.has_gpu:
         df = trace.gpu[["name", "dur"]]
     else:
         ops = trace.cpu_ops
-        df = ops.loc[ops["is_leaf"], ["name", "dur"]]
+        keep = classify_cpu_ops(trace).notna().to_numpy()
+        df = pd.DataFrame({"name": ops["name"].to_numpy()[keep], "dur": self_time(ops)[keep]})
     g = df.assign(name=df["name"].astype(str)).groupby("name", sort=False)["dur"]
     return pd.DataFrame({"time_us": g.sum(), "count": g.count()})
 

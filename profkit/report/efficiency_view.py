@@ -102,14 +102,21 @@ def efficiency_view(runs):
              for c in F.CLASSES if any(h and c in _classes(r) for r, h in zip(runs, have))]
     reference = next(((r.summary.get("efficiency") or {}).get("reference") for r in runs
                       if (r.summary.get("efficiency") or {}).get("reference")), None)
-    unavailable = [(r.label, (r.summary.get("efficiency") or {}).get("unavailable")) for r in runs
-                   if (r.summary.get("efficiency") or {}).get("unavailable")]
     roofline = []
     for r in runs:
         roof = r.summary.get("roofline")
         if roof:
-            roofline.append({"label": r.label, "unavailable": roof.get("unavailable"),
-                             "phases": [dict(roof[k], name=name) for k, name in PHASES if roof.get(k)]})
+            roofline.append({"label": r.label, "phases": [dict(roof[k], name=name) for k, name in PHASES if roof.get(k)]})
     return {"available": any(have), "missing": [r.label for r, h in zip(runs, have) if not h],
-            "table": table, "reference": reference, "unavailable": unavailable, "roofline": roofline,
-            "figures": figures}
+            "table": table, "reference": reference, "roofline": roofline, "figures": figures,
+            "unavailable": _reasons(runs, "efficiency"), "roofline_unavailable": _reasons(runs, "roofline")}
+
+
+def _reasons(runs, block):
+    """[(reason, [run labels])]: why a block has no peaks, each reason said once."""
+    out = {}
+    for r in runs:
+        why = (r.summary.get(block) or {}).get("unavailable")
+        if why:
+            out.setdefault(why, []).append(r.label)
+    return list(out.items())

@@ -105,7 +105,7 @@ def timeline(run):
                 f"before: {short_name(g.get('after') or '—', 60)}")) for g in gs],
             "hovertemplate": "%{customdata}<extra></extra>",
         })
-    return {"config": {"displayModeBar": False}, "data": data, "layout": _layout(
+    return {"data": data, "layout": _layout(
         barmode="overlay", bargap=0.15, height=170, margin={"l": 50, "r": 20, "t": 10, "b": 40},
         xaxis={"title": {"text": "ms from the start of the window"}, "gridcolor": "#eee", "zeroline": False},
         yaxis={"categoryorder": "array", "categoryarray": ["gaps", "busy"], "fixedrange": True},

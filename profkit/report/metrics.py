@@ -11,7 +11,9 @@ def fmt_ms(us):
 
 
 def fmt_pct(p):
-    return "—" if p is None else f"{p:.1f}%"
+    if p is None:
+        return "—"
+    return f"{p:.2f}%" if 0 < abs(p) < 0.1 else f"{p:.1f}%"  # 0.03% of FLOPs is not 0.0%
 
 
 def fmt_num(x, digits=0):
@@ -56,8 +58,11 @@ def compute(run):
     n_steps, step_us, step_basis = step_timing(run.trace, s)
     temporal = s.get("temporal") or {}
     gaps = s.get("gaps") or {}
-    launches = (s.get("launches") or {}).get("count")
-    graphs = (s.get("cuda_graphs") or {}).get("launches")
+    is_cpu = (s.get("device") or {}).get("kind") == "cpu"
+    # A CPU-only trace launches nothing: "0 launches" would read as a result.
+    launches = None if is_cpu else (s.get("launches") or {}).get("count")
+    graphs = None if is_cpu else (s.get("cuda_graphs") or {}).get("launches")
+    phases = s.get("phases") or {}
     if run.trace.has_gpu:
         kernels = int((run.trace.gpu["kind"] == "kernel").sum())
     else:
@@ -81,8 +86,17 @@ def compute(run):
         "launches_per_step": launches / n_steps if launches is not None and n_steps else None,
         "launches_per_token": launches / tokens if launches is not None and tokens else None,
         "graph_launches": graphs,
-        "is_cpu": (s.get("device") or {}).get("kind") == "cpu",
+        "prefill_us": _phase_wall(phases.get("prefill")),
+        "decode_us": _phase_wall(phases.get("decode")),
+        "is_cpu": is_cpu,
     }
+
+
+def _phase_wall(phase):
+    """Mean profiled wall time of one occurrence of a phase region."""
+    if not phase or not phase.get("count"):
+        return None
+    return phase["wall_us"] / phase["count"]
 
 
 def speedups(runs, numbers):
@@ -118,13 +132,18 @@ def headline_rows(runs, numbers):
         ("Decode latency per token", [fmt_num(n["decode_ms"], 2) + " ms" if n["decode_ms"] is not None else "—"
                                       for n in numbers], "profkit captures"),
         ("Tokens/s", [fmt_num(n["tokens_per_s"], 1) for n in numbers], "profkit captures"),
+        ("Prefill region (profiled)", [fmt_ms(n["prefill_us"]) for n in numbers],
+         "wall time of one \"prefill\" region in the trace (profiler overhead included)"),
+        ("Decode region (profiled)", [fmt_ms(n["decode_us"]) for n in numbers],
+         "wall time of one \"decode\" region in the trace"),
         (busy_name, [fmt_pct(n["busy_pct"]) for n in numbers], "union of all activity over the analysis window"),
         ("Idle %", [fmt_pct(n["idle_pct"]) for n in numbers], ""),
         ("Idle gaps (count / total)", [f"{fmt_num(n['gap_count'])} / {fmt_ms(n['gap_total_us'])}"
                                        if n["gap_count"] is not None else "—" for n in numbers], ""),
         ("Largest gap", [fmt_ms(n["gap_max_us"]) for n in numbers], ""),
-        ("Kernels" if not any_cpu else "Kernels (leaf ops on CPU traces)", [fmt_num(n["kernels"]) for n in numbers],
-         "kernel executions, without copies and memsets"),
+        ("Kernels" if not any_cpu else "Kernels (classified ops on CPU traces)",
+         [fmt_num(n["kernels"]) for n in numbers],
+         "kernel executions, without copies and memsets" + ("; CPU: ops doing data work" if any_cpu else "")),
         ("Kernel launches", [fmt_num(n["launches"]) for n in numbers], "launch API calls on the CPU"),
         ("Launches per step", [fmt_num(n["launches_per_step"], 1) for n in numbers], ""),
         ("Launches per token", [fmt_num(n["launches_per_token"], 1) for n in numbers],

@@ -8,7 +8,8 @@
       var el = document.getElementById("fig-" + key);
       if (!el) return;
       var fig = figures[key];
-      var config = Object.assign({ displaylogo: false, responsive: true }, fig.config || {});
+      // No mode bar: it covers the top legend; drag still zooms, double-click resets.
+      var config = Object.assign({ displayModeBar: false, responsive: true }, fig.config || {});
       Plotly.newPlot(el, fig.data, fig.layout, config)
         .then(function () { el.setAttribute("data-rendered", "1"); });
     });
