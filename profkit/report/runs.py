@@ -1,11 +1,10 @@
 """Collect the runs a report shows: trace files, their sidecars, their summaries."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
-
 from profkit.errors import ProfkitError
+from profkit.trace.sidecar import read_sidecar
 
 # Comparison columns read left to right in the order a user optimises.
 MODE_ORDER = ["eager", "compiled", "cudagraph", "compiled+cudagraph"]
@@ -15,27 +14,10 @@ TRACE_SUFFIXES = (".json.gz", ".json")
 def trace_stem(path):
     """'traces/gpt2-eager.json.gz' -> 'gpt2-eager' (also for .pt.trace.json)."""
     name = Path(path).name
-    for suffix in (".json.gz", ".json"):
+    for suffix in TRACE_SUFFIXES:
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return Path(path).stem
-
-
-def sidecar_path(path):
-    path = Path(path)
-    return path.with_name(trace_stem(path) + ".meta.json")
-
-
-def read_sidecar(path):
-    """The capture sidecar beside a trace as a dict, or None when there is none."""
-    meta = sidecar_path(path)
-    if not meta.is_file():
-        return None
-    try:
-        data = orjson.loads(meta.read_bytes())
-    except (OSError, orjson.JSONDecodeError) as e:
-        raise ProfkitError(f"cannot read sidecar {meta}: {e}") from None
-    return data if isinstance(data, dict) else None
 
 
 def _is_trace_file(path):
@@ -75,7 +57,6 @@ class Run:
     summary: dict
     sidecar: dict | None
     label: str = ""
-    extra: dict = field(default_factory=dict)
 
     @property
     def mode(self):
