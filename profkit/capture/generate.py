@@ -58,7 +58,8 @@ class StaticDecoder(EagerDecoder):
         self.cache = StaticCache(config=c, max_cache_len=max_len)
         # Allocate up front rather than lazily inside the first forward, so the
         # buffers already exist (at fixed addresses) before any compile or capture.
-        self.cache.early_initialization(batch, c.n_head, c.n_embd // c.n_head, model.dtype, model.device)
+        heads = getattr(c, "num_key_value_heads", c.n_head)  # fewer with grouped K/V heads
+        self.cache.early_initialization(batch, heads, c.n_embd // c.n_head, model.dtype, model.device)
 
     def reset(self):
         self.cache.reset()  # zeroes in place: buffer addresses stay the same

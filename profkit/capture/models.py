@@ -10,6 +10,7 @@ import torch
 import transformers
 from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
 
+from profkit.capture.kvgroups import group_kv_heads
 from profkit.errors import ProfkitError
 
 # name -> (n_layer, n_head, n_embd); vocab and context are the same for all four sizes.
@@ -43,6 +44,7 @@ class ModelSpec:
     source: str  # "builtin" or the path given
     config: GPT2Config
     weights: Path | None  # checkpoint directory with weights, else random init
+    kv_groups: int = 1  # G query heads per K/V head (profkit.capture.kvgroups); 1 = standard
 
 
 def builtin_config(name):
@@ -116,6 +118,8 @@ def build_model(spec, dtype, device, seed):
     else:
         # from_config writes dtype/attention choices into the config: keep the spec's pristine.
         model = AutoModelForCausalLM.from_config(copy.deepcopy(spec.config), **kwargs)
+    if spec.kv_groups > 1:
+        group_kv_heads(model, spec.kv_groups)
     return model.to(device).eval()
 
 
@@ -127,6 +131,7 @@ def describe(spec, model):
         "source": spec.source,
         "n_layer": c.n_layer,
         "n_head": c.n_head,
+        "kv_groups": spec.kv_groups,
         "n_embd": c.n_embd,
         "n_positions": c.n_positions,
         "vocab_size": c.vocab_size,
