@@ -7,3 +7,7 @@ The CLI turns it into a single line on stderr and exit status 2, like git's
 
 class ProfkitError(Exception):
     """Bad input or an unmet precondition, explained in one sentence."""
+
+
+class OutOfMemory(ProfkitError):
+    """The device (or host) ran out of memory; a sweep records the point as "oom"."""

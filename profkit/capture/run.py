@@ -29,7 +29,7 @@ from profkit.capture.generate import synthetic_prompt
 from profkit.capture.memory import peak_memory, reset_peak_memory
 from profkit.capture.models import DTYPES, build_model, describe, resolve_model
 from profkit.capture.modes import make_decoder, resolve_device, resolve_modes
-from profkit.errors import ProfkitError
+from profkit.errors import OutOfMemory, ProfkitError
 from profkit.fileio import atomic_path, write_text_atomic
 
 SCHEMA = "profkit.capture/1"
@@ -141,7 +141,7 @@ def capture_run(model, mode, device="auto", batch=1, prompt_len=128, new_tokens=
         raise ProfkitError(f"torch.compile failed: {type(inner).__name__}: {lines[0]}") from None
     except (RuntimeError, MemoryError) as e:
         if _is_oom(e):
-            raise ProfkitError(
+            raise OutOfMemory(
                 f"out of memory running {spec.name} {mode} with batch {batch}, "
                 f"{prompt_len}+{new_tokens} tokens, {dtype}; try smaller sizes"
             ) from None
