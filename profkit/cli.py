@@ -17,7 +17,7 @@ def cli():
 
 
 @cli.command()
-@click.argument("trace_path", metavar="TRACE", type=click.Path(path_type=Path))
+@click.argument("trace_path", metavar="TRACE|DIR", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (schema in the README).")
 @click.option("--window", type=click.Choice(["gpu", "steps", "hta"]), default="gpu", show_default=True,
               help="gpu: first to last GPU activity; steps: the ProfilerStep range; "
@@ -29,23 +29,34 @@ def cli():
               "trace's dtype (overrides the device table or CPU calibration).")
 @click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
               help="CPU calibration file from `profkit calibrate`  [default: ~/.cache/profkit/calibration.json].")
-def analyze(trace_path, as_json, window, top, peak_bw, peak_tflops, calibration):
-    """Explain where the time goes in a PyTorch profiler trace (.json or .json.gz)."""
+@click.option("--jobs", "-j", type=click.IntRange(1), default=1, show_default=True,
+              help="DIR: analyse this many ranks at once, in separate processes.")
+@click.option("--dask", "use_dask", is_flag=True, help="DIR: analyse the ranks on Dask workers (a local "
+              "cluster on 127.0.0.1 unless --scheduler is given; needs profkit[dask]).")
+@click.option("--scheduler", metavar="ADDRESS", help="DIR: an existing Dask scheduler, e.g. tcp://host:8786.")
+def analyze(trace_path, as_json, window, top, peak_bw, peak_tflops, calibration, jobs, use_dask, scheduler):
+    """Explain where the time goes in a PyTorch profiler trace (.json or .json.gz).
+
+    Given a folder of per-rank traces, analyse every rank and name the stragglers."""
     # Imported here so `profkit --help` and `capture` do not pay for pandas.
     import orjson
 
-    from profkit.analysis.summary import summarize
+    from profkit.analysis import ranks
     from profkit.report import console
-    from profkit.trace import load
-    from profkit.trace.sidecar import read_sidecar
 
-    trace = load(trace_path)
-    summary = summarize(trace, sidecar=read_sidecar(trace_path), window=window,
-                        peak_bw=peak_bw, peak_tflops=peak_tflops, calibration=calibration)
-    if as_json:
-        click.echo(orjson.dumps(summary, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY).decode())
+    options = {"window": window, "peak_bw": peak_bw, "peak_tflops": peak_tflops, "calibration": calibration}
+    if trace_path.is_dir():
+        paths = ranks.find_traces(trace_path)
+        result = ranks.job(ranks.run(paths, jobs=jobs, dask=use_dask, scheduler=scheduler, **options), trace_path)
+        show = console.render_job
     else:
-        console.render(summary, top=top)
+        result = ranks.summarize_rank(trace_path, **options)
+        show = lambda s: console.render(s, top=top)  # noqa: E731
+    if as_json:
+        click.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY
+                                | orjson.OPT_NON_STR_KEYS).decode())
+    else:
+        show(result)
 
 
 @cli.command()

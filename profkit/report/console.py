@@ -119,3 +119,27 @@ def _roofline(con, roof):
     con.print(tab)
     if roof.get("unavailable"):
         con.print(f"[yellow]no roofline:[/yellow] {escape(roof['unavailable'])}")
+
+
+def render_job(job, console=None):
+    """One row per rank, then the clock alignment and the stragglers."""
+    con = console or Console()
+    con.print(f"[bold]{escape(job['folder'])}[/bold]: {len(job['ranks'])} ranks (world size {job['world_size']})")
+    tab = _table("Ranks", "rank", "window", "busy %", "idle %", "compute", "communication", "gaps",
+                 "host-bound gaps", "mode")
+    for s in job["ranks"]:
+        t, g = s["temporal"], s["gaps"]
+        tab.add_row(str(s["rank"]), _us(s["window_us"]["span"]), f"{t['busy_pct']:.1f}", f"{t['idle_pct']:.1f}",
+                    _us(t["compute_us"]), _us(s["classes"]["communication"]["time_us"]), _us(g["total_us"]),
+                    _us(g["by_cause"]["host_bound"]["total_us"]), s["mode"]["name"])
+    con.print(tab)
+    a = job["alignment"]
+    con.print(f"clock alignment: {a['method']}; largest offset between ranks {_us(a['max_skew_us'])}")
+    found = job["stragglers"]["ranks"]
+    if not found:
+        con.print("stragglers: none by the rules " + "; ".join(job["stragglers"]["rules"].values()))
+    for r in found:
+        con.print(f"[bold]straggler[/bold] rank {r['rank']} ({r['rule']}): {escape(r['why'])}")
+    for s in job["ranks"]:
+        for w in s["warnings"]:
+            con.print(f"[yellow]warning:[/yellow] rank {s['rank']}: {escape(w)}")
