@@ -70,10 +70,11 @@ def test_gpt2_eager_end_to_end(tmp_path):
     assert len(addmm_dims) == 48 and len(decode_dims) == 48 * 5
     assert trace["profkit"]["mode"] == "eager"
 
-    assert set(meta) == SIDECAR_KEYS
+    assert SIDECAR_KEYS <= set(meta)
     assert meta["schema"] == "profkit.capture/1" and meta["mode"] == "eager" and meta["compile"] is None
-    assert meta["model"] == {"name": "gpt2", "source": "builtin", "n_layer": 12, "n_head": 12, "n_embd": 768,
-                             "n_positions": 1024, "vocab_size": 50257, "params": 124439808}
+    expected_model = {"name": "gpt2", "source": "builtin", "n_layer": 12, "n_head": 12, "n_embd": 768,
+                      "n_positions": 1024, "vocab_size": 50257, "params": 124439808}
+    assert {k: meta["model"][k] for k in expected_model} == expected_model
     assert meta["device"]["type"] == "cpu" and meta["device"]["name"]
     assert (meta["batch"], meta["prompt_len"], meta["new_tokens"], meta["warmup"], meta["steps"]) == (2, 24, 5, 1, 2)
     assert meta["dtype"] == "float32" and meta["seed"] == 0

@@ -55,7 +55,10 @@ def make_decoder(mode, model, batch, max_len):
         return EagerDecoder(model), None
     if mode == "compiled":
         # Static cache + dynamic=False: one graph for the prompt shape, one for the
-        # decode step, no recompiles as the sequence grows.
+        # decode step, no recompiles as the sequence grows. Dynamo caches per code
+        # object, so graphs of earlier runs in this process (a sweep) would count
+        # towards its recompile limit and silently send later runs to eager: reset.
+        torch.compiler.reset()
         forward = torch.compile(model, backend="inductor", dynamic=False, options=INDUCTOR_OPTIONS)
         info = {"backend": "inductor", "mode": "default", "dynamic": False, "fullgraph": False,
                 "kv_cache": "static", "options": INDUCTOR_OPTIONS}
