@@ -148,3 +148,14 @@ def test_efficiency_and_roofline_render_when_present(tmp_path):
     run.summary["classes"]["normalization"]["pct"] = FND.CLASS_PCT + 5
     texts = [f.text for f in FND.findings([run], [M.compute(run)])]
     assert any(t.startswith("Normalization takes 20% of kernel time at 3% MUE") for t in texts)
+
+
+def test_empty_charts_become_sentences(tmp_path):
+    run = fixture_run(tmp_path, "quiet", [("k", 10.0)])
+    for b in run.summary["gaps"]["histogram"]:
+        b["count"] = 0
+    for c in run.summary["classes"].values():
+        c["time_us"] = 0.0
+    html = render_html([run], [None])
+    assert set(figures_of(html)) == {"timeline-0"}
+    assert "No idle gaps in the analysis window." in html and "No classified time in this run." in html

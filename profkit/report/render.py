@@ -83,7 +83,14 @@ def build_context(runs, trace_urls, hta=None):
     numbers = [M.compute(r) for r in runs]
     per_step = [n["n_steps"] if all(x["n_steps"] for x in numbers) else 0 for n in numbers]
     totals = [kernel_totals(r.trace) for r in runs]
-    figs = {"classes": F.class_time(runs, per_step), "gaps": F.gap_histogram(runs)}
+    # A chart with no bars says less than a sentence: empty figures are left out.
+    figs = {}
+    classes = F.class_time(runs, per_step)
+    if classes["data"]:  # only classes with time get a trace
+        figs["classes"] = classes
+    gaps = F.gap_histogram(runs)
+    if any(any(d["y"]) for d in gaps["data"]):
+        figs["gaps"] = gaps
     for i, r in enumerate(runs):
         if r.summary.get("timeline"):
             figs[f"timeline-{i}"] = F.timeline(r)
