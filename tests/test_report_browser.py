@@ -115,3 +115,22 @@ def test_hostile_kernel_names_stay_text_in_the_browser(browser, reports, tmp_pat
     assert state["pwned"] is None and state["imgs"] == 0
     assert state["cell"] == EVIL  # the full name, as text
     assert browser.console_errors() == []
+
+
+@pytest.mark.shared
+def test_real_cudagraph_vs_eager_report_renders(browser, tmp_path):
+    from tests.conftest import real_trace
+
+    out = build_report([real_trace("kineto-rtx5080-mlp-train-eager.json.gz"),
+                        real_trace("kineto-rtx5080-mlp-train-cudagraph-manual.json.gz")], tmp_path / "mlp.html")
+    _load(browser, out.resolve().as_uri())
+    charts = browser.evaluate(CHARTS)
+    shot = tmp_path / "mlp.png"
+    browser.screenshot(shot)
+    print(f"screenshot: {shot}")
+    assert browser.console_errors() == []
+    assert {c["id"] for c in charts} >= {"fig-classes", "fig-gaps", "fig-timeline-0", "fig-timeline-1", "fig-mue"}
+    assert all(c["rendered"] == "1" and c["marks"] > 0 for c in charts), charts
+    idle = browser.evaluate("""Array.from(document.querySelectorAll('table.numbers tr'))
+        .find(r => r.cells[0].textContent === 'Idle %').cells[1].textContent""")
+    assert idle == "65.6%"
