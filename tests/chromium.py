@@ -7,6 +7,7 @@ events on fd 4; no websocket library and no browser download are needed.
 import base64
 import json
 import os
+import select
 import shutil
 import subprocess
 import time
@@ -30,7 +31,7 @@ class Browser:
             os.dup2(out_w, 4)
 
         args = [exe, "--headless", "--remote-debugging-pipe", "--no-sandbox", "--disable-gpu",
-                "--no-first-run", "--no-default-browser-check", "--disable-extensions",
+                "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-dev-shm-usage",
                 "--hide-scrollbars", f"--window-size={width},{height}", f"--user-data-dir={profile_dir}",
                 "about:blank"]
         # close_fds runs after preexec_fn and keeps only pass_fds: keep 3 and 4.
@@ -44,8 +45,11 @@ class Browser:
         self.events = []
         self.session = None
 
-    def _read_message(self):
+    def _read_message(self, timeout=60):
+        deadline = time.monotonic() + timeout
         while b"\0" not in self._buf:
+            if not select.select([self._r], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                raise TimeoutError("chromium sent nothing on the DevTools pipe")
             chunk = self._r.read(1 << 16)
             if not chunk:
                 raise RuntimeError("chromium closed the DevTools pipe")
