@@ -162,3 +162,10 @@ def test_fuzzed_events_give_a_result_or_a_clear_error(tmp_path, events):
     except ProfkitError:
         return
     orjson.dumps(summary)
+
+
+def test_sidecar_without_model_config_gives_a_warning_not_an_error():
+    trace = profkit.load(real_trace("kineto-h100-transformer-train-tiny.json.gz"))
+    s = summarize(trace, sidecar={"mode": "eager", "dtype": "float32"})
+    assert s["roofline"] is None
+    assert any(w.startswith("no roofline: capture metadata lacks model") for w in s["warnings"])

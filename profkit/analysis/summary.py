@@ -14,6 +14,7 @@ from profkit.analysis.efficiency import efficiency_summary
 from profkit.analysis.graphs import cuda_graph_summary, detect_mode
 from profkit.analysis.hardware import trace_device
 from profkit.analysis.roofline import roofline
+from profkit.errors import ProfkitError
 
 SCHEMA_VERSION = 1
 LAUNCH_CALLS = r"Launch|^cuMemcpy|^cudaMemcpy|^cudaMemset|^hipMemcpy|^hipMemset"
@@ -37,7 +38,7 @@ def summarize(trace, sidecar=None, window="gpu", top=50, peak_bw=None, peak_tflo
         "mode": detect_mode(trace),
         "capture": sidecar,
         "efficiency": efficiency_summary(trace, classes, **peaks),
-        "roofline": roofline(sidecar, *trace_device(trace, **peaks)) if sidecar else None,
+        "roofline": _roofline(sidecar, trace, peaks, warnings),
     }
     if trace.has_gpu:
         out.update(_gpu_summary(trace, np.asarray(classes), window, top, warnings))
@@ -48,6 +49,17 @@ def summarize(trace, sidecar=None, window="gpu", top=50, peak_bw=None, peak_tflo
         out.update(_cpu_summary(trace, classes, top, warnings))
     out["warnings"] = warnings
     return out
+
+
+def _roofline(sidecar, trace, peaks, warnings):
+    """The capture's analytical limit; a sidecar without a model config gets none, with a warning."""
+    if not sidecar:
+        return None
+    try:
+        return roofline(sidecar, *trace_device(trace, **peaks))
+    except ProfkitError as e:
+        warnings.append(f"no roofline: {e}")
+        return None
 
 
 def _device(trace):
