@@ -96,27 +96,21 @@ def _gpu_summary(trace, classes, window_kind, top, warnings):
     if unlaunched:
         warnings.append(f"{unlaunched} GPU activities have no matching launch call (cause of their gaps: other)")
 
-    rt = trace.runtime
-    is_sync = rt["name"].astype(str).str.contains(temporal.SYNC_CALLS, regex=True)
-    sync_ts = np.concatenate([rt.loc[is_sync, "ts"].to_numpy(), trace.syncs["ts"].to_numpy()])
-    sync_end = np.concatenate([rt.loc[is_sync, "end"].to_numpy(), trace.syncs["end"].to_numpy()])
-
     busy = compute = 0.0
     span_total = 0.0
-    all_gaps = []
     timeline = []
-    for dev, g in gpu.groupby("device", sort=True):
+    for _, g in gpu.groupby("device", sort=True):
         starts, ends = temporal.union(g["ts"].to_numpy(), g["end"].to_numpy())
         busy += temporal.covered(starts, ends, lo, hi)
         c = g[~g["cls"].isin(NON_COMPUTE)]
         cs, ce = temporal.union(c["ts"].to_numpy(), c["end"].to_numpy())
         compute += temporal.covered(cs, ce, lo, hi)
         span_total += hi - lo
-        all_gaps.append(temporal.gaps(g, lo, hi, (sync_ts, sync_end)).assign(device=dev))
         if not timeline:
             timeline = temporal.timeline(starts, ends, lo, hi)
-    gaps = pd.concat(all_gaps, ignore_index=True) if all_gaps else temporal.gaps(gpu, lo, hi, (sync_ts, sync_end))
+    gaps = _device_gaps(gpu, lo, hi, _syncs(trace))
     idle = span_total - busy
+    rt = trace.runtime
     classes, kernels = _class_table(gpu["cls"], gpu["dur"].to_numpy(), gpu["name"].astype(str), top)
     launches = rt[rt["name"].astype(str).str.contains(LAUNCH_CALLS, regex=True)]
     return {
@@ -135,6 +129,45 @@ def _gpu_summary(trace, classes, window_kind, top, warnings):
     }
 
 
+def _syncs(trace):
+    """(ts, end) of blocking host syncs and cuda_sync events."""
+    rt = trace.runtime
+    is_sync = rt["name"].astype(str).str.contains(temporal.SYNC_CALLS, regex=True).to_numpy()
+    return (np.concatenate([rt["ts"].to_numpy()[is_sync], trace.syncs["ts"].to_numpy()]),
+            np.concatenate([rt["end"].to_numpy()[is_sync], trace.syncs["end"].to_numpy()]))
+
+
+def _device_gaps(gpu, lo, hi, syncs):
+    """Gaps of each device's union of activity (devices do not cover for each other)."""
+    frames = [temporal.gaps(g, lo, hi, syncs).assign(device=int(dev)) for dev, g in gpu.groupby("device", sort=True)]
+    return pd.concat(frames, ignore_index=True) if frames else temporal.gaps(gpu, lo, hi, syncs).assign(device=-1)
+
+
+def _cpu_window(trace, ops):
+    steps = trace.steps
+    if len(steps):
+        return float(steps["ts"].min()), float(steps["end"].max())
+    if len(ops):
+        return float(ops["ts"].min()), float(ops["end"].max())
+    return 0.0, 0.0
+
+
+def _cpu_gaps(ops, lo, hi):
+    """Holes between CPU ops: host time outside any profiled op (Python, the framework)."""
+    empty = np.empty(0)
+    return temporal.gaps(ops.assign(launch_ts=np.nan), lo, hi, (empty, empty)).assign(device=-1)
+
+
+def all_gaps(trace, window="gpu"):
+    """Every idle gap of the window, one row each (summarize reports their statistics)."""
+    if trace.has_gpu:
+        gpu = trace.gpu_launches()
+        lo, hi, mask = temporal.window(trace, gpu, window)
+        return _device_gaps(gpu[mask], lo, hi, _syncs(trace))
+    ops = trace.cpu_ops
+    return _cpu_gaps(ops, *_cpu_window(trace, ops))
+
+
 def _cpu_summary(trace, classes, top, warnings):
     """CPU-only traces: classes by self time of the classified ops.
 
@@ -147,21 +180,15 @@ def _cpu_summary(trace, classes, top, warnings):
         warnings.append("the trace has neither GPU activity nor CPU operators: nothing to analyse")
     own = pd.Series(self_time(ops), index=ops.index)
     units = classes.notna().to_numpy()
-    steps = trace.steps
-    if len(steps):
-        lo, hi = float(steps["ts"].min()), float(steps["end"].max())
-    elif len(ops):
-        lo, hi = float(ops["ts"].min()), float(ops["end"].max())
-    else:
-        lo = hi = 0.0
+    lo, hi = _cpu_window(trace, ops)
     span = hi - lo
     starts, ends = temporal.union(ops["ts"].to_numpy(), ops["end"].to_numpy())
     busy = temporal.covered(starts, ends, lo, hi)
-    gap_rows = temporal.gaps(ops.assign(launch_ts=np.nan), lo, hi, (np.empty(0), np.empty(0)))
+    gap_rows = _cpu_gaps(ops, lo, hi)
     table, kernels = _class_table(classes[units], own[units].to_numpy(), ops.loc[units, "name"].astype(str), top)
     breakdown = cpu_breakdown(trace)
     return {
-        "window_us": {"start": lo, "end": hi, "span": span, "kind": "steps" if len(steps) else "cpu"},
+        "window_us": {"start": lo, "end": hi, "span": span, "kind": "steps" if len(trace.steps) else "cpu"},
         "temporal": {"busy_us": busy, "idle_us": span - busy, "busy_pct": _pct(busy, span),
                      "idle_pct": _pct(span - busy, span), "compute_us": float(own[units].sum()),
                      "non_compute_us": busy - float(own[units].sum())},

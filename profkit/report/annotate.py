@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import orjson
-import pandas as pd
 
-from profkit.analysis import temporal
+from profkit.analysis.summary import all_gaps
 from profkit.fileio import atomic_path
 from profkit.trace import load
 from profkit.trace.reader import EventStream
@@ -24,29 +23,6 @@ from profkit.trace.reader import EventStream
 CAT_GAP, CAT_CLASS = "profkit_gap", "profkit_class"
 CLASS_ARG = "profkit class"
 _PROCESS = "profkit: analysis"
-
-
-def idle_gaps(trace):
-    """Every idle gap (start_us, dur_us, cause, before, after, device) of the
-    default window, computed as `summarize` does for its gap statistics."""
-    if trace.has_gpu:
-        gpu = trace.gpu_launches()
-        lo, hi, mask = temporal.window(trace, gpu, "gpu")
-        gpu = gpu[mask]
-        rt = trace.runtime
-        is_sync = rt["name"].astype(str).str.contains(temporal.SYNC_CALLS, regex=True)
-        syncs = (np.concatenate([rt.loc[is_sync, "ts"].to_numpy(), trace.syncs["ts"].to_numpy()]),
-                 np.concatenate([rt.loc[is_sync, "end"].to_numpy(), trace.syncs["end"].to_numpy()]))
-        frames = [temporal.gaps(g, lo, hi, syncs).assign(device=int(dev)) for dev, g in gpu.groupby("device")]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    ops = trace.cpu_ops
-    if not len(ops):
-        return pd.DataFrame()
-    steps = trace.steps
-    lo, hi = ((float(steps["ts"].min()), float(steps["end"].max())) if len(steps)
-              else (float(ops["ts"].min()), float(ops["end"].max())))
-    empty = np.empty(0)
-    return temporal.gaps(ops.assign(launch_ts=np.nan), lo, hi, (empty, empty)).assign(device=-1)
 
 
 def _classified(trace):
@@ -76,7 +52,7 @@ def _meta_event(kind, pid, tid, name):
 
 
 def _extra_events(trace, table, classes, pid):
-    gaps = idle_gaps(trace)
+    gaps = all_gaps(trace)
     out = [_meta_event("process_name", pid, 0, _PROCESS)]
     devices = sorted(set(gaps["device"].tolist())) if len(gaps) else []
     for dev in devices:
