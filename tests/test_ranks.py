@@ -109,3 +109,14 @@ def test_tiled_trace_scales_exactly(tmp_path):
     for cls, c in a["classes"].items():
         assert b["classes"][cls]["pct"] == pytest.approx(c["pct"])
         assert b["classes"][cls]["count"] == copies * c["count"]
+
+
+def test_report_of_a_job_folder_has_the_rank_table(dlrm_dir, tmp_path, serial):
+    from profkit.report.build import build_report
+
+    out = build_report([dlrm_dir], tmp_path / "job.html", hta=False)
+    html = out.read_text()
+    section = html[html.index('<section id="ranks">'):html.index("</section>", html.index('<section id="ranks">'))]
+    assert section.count("<tr><td>") == 8
+    for s in serial["stragglers"]["ranks"]:
+        assert f"<b>rank {s['rank']}</b> ({s['rule']})" in section

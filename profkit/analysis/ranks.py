@@ -35,12 +35,19 @@ def summarize_rank(path, **options):
     from profkit.trace.sidecar import read_sidecar
 
     trace = load(path)
-    summary = summarize(trace, sidecar=read_sidecar(path), **options)
-    steps = trace.steps
-    summary["rank"] = trace.rank
-    summary["world_size"] = trace.world_size
-    summary["steps"] = [{"step": int(r.step), "ts": float(r.ts), "end": float(r.end)} for r in steps.itertuples()]
-    return summary
+    return {**summarize(trace, sidecar=read_sidecar(path), **options), **rank_fields(trace)}
+
+
+def rank_fields(trace):
+    """What the job view needs of a rank beyond its summary: rank, world size, steps."""
+    return {"rank": trace.rank, "world_size": trace.world_size,
+            "steps": [{"step": int(r.step), "ts": float(r.ts), "end": float(r.end)} for r in trace.steps.itertuples()]}
+
+
+def is_job(traces):
+    """Several traces with distinct distributedInfo ranks: ranks of one job, not runs to compare."""
+    found = [t.rank for t in traces]
+    return len(found) > 1 and None not in found and len(set(found)) == len(found)
 
 
 def run(paths, jobs=1, dask=False, scheduler=None, **options):

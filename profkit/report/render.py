@@ -8,6 +8,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from profkit import __version__
+from profkit.analysis import ranks
 from profkit.report import figures as F
 from profkit.report import findings as FND
 from profkit.report import metrics as M
@@ -98,6 +99,10 @@ def build_context(runs, trace_urls, hta=None):
     figs.update(eff.pop("figures"))
     diff = diff_runs(runs[0], runs[1], numbers[0]["n_steps"], numbers[1]["n_steps"]) if len(runs) == 2 else None
     title = runs[0].label if len(runs) == 1 else " vs ".join(r.label for r in runs)
+    job = None
+    if ranks.is_job([r.trace for r in runs]):
+        job = ranks.job([{**r.summary, **ranks.rank_fields(r.trace)} for r in runs], runs[0].path.parent)
+        title = f"{runs[0].path.parent.name}: {len(runs)} ranks"
     return {
         "title": title,
         "version": __version__,
@@ -113,6 +118,7 @@ def build_context(runs, trace_urls, hta=None):
         "kernels": _kernel_table(runs, totals),
         "eff": eff,
         "diff": diff,
+        "job": job,
         "hta": hta,
         "trace_urls": trace_urls,
         "class_colors": F.CLASS_COLORS,
