@@ -137,13 +137,13 @@ def _comparison(runs, numbers):
     return out
 
 
-def findings(runs, numbers):
-    """All findings: per run, then the comparison against eager."""
+def findings(runs, numbers, compare=True):
+    """All findings: per run, then (unless the runs are ranks of one job) the comparison against eager."""
     out = []
     for r, n in zip(runs, numbers):
         if not n["is_cpu"]:
             out += _gpu_findings(r.label, r.summary, n)
         out += _class_findings(r.label, r.summary, n["is_cpu"])
-    if len(runs) > 1:
+    if compare and len(runs) > 1:
         out += _comparison(runs, numbers)
     return out

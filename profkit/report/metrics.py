@@ -119,8 +119,9 @@ def speedups(runs, numbers):
     return [ref / n[key] for n in numbers], f"over {runs[base].label}, from {basis}"
 
 
-def headline_rows(runs, numbers):
-    """Rows of (metric, [cell per run], note) for the side-by-side table."""
+def headline_rows(runs, numbers, compare=True):
+    """Rows of (metric, [cell per run], note) for the side-by-side table; `compare`
+    adds the speed-up over eager (not for ranks of one job, which run the same code)."""
     ups, up_basis = speedups(runs, numbers)
     any_cpu = any(n["is_cpu"] for n in numbers)
     busy_name = "Busy % (GPU; CPU op coverage on CPU traces)" if any_cpu else "GPU busy %"
@@ -150,7 +151,7 @@ def headline_rows(runs, numbers):
          "launches / new tokens (profkit captures)"),
         ("CUDA-graph launches", [fmt_num(n["graph_launches"]) for n in numbers], ""),
     ]
-    if up_basis:
+    if compare and up_basis:
         rows.append(("Speed-up over eager", [f"{u:.2f}×" if u else "—" for u in ups], up_basis))
     # A row with nothing in any column only adds noise.
     return [row for row in rows if any(c not in ("—", "— / —") for c in row[1])]

@@ -110,8 +110,8 @@ def build_context(runs, trace_urls, hta=None):
         "runs": runs,
         "headers": [run_header(r) for r in runs],
         "numbers": numbers,
-        "rows": M.headline_rows(runs, numbers),
-        "findings": FND.findings(runs, numbers),
+        "rows": M.headline_rows(runs, numbers, compare=job is None),
+        "findings": FND.findings(runs, numbers, compare=job is None),
         "thresholds": FND,
         "class_unit": ("ms per step (time in the analysis window divided by the number of profiler steps)"
                        if all(per_step) else "ms in the analysis window"),
