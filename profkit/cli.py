@@ -111,6 +111,65 @@ def capture(model, mode, device, batch, prompt_len, new_tokens, dtype, warmup, s
 
 
 @cli.command()
+@click.option("--workload", type=click.Choice(["gpt2", "sdpa"]), default="gpt2", show_default=True,
+              help="gpt2: prefill + decode generations; sdpa: scaled_dot_product_attention micro-benchmark.")
+@click.option("--model", "models", help="gpt2: comma list of gpt2, gpt2-medium, gpt2-large, gpt2-xl or PATH  "
+              "[default: gpt2].")
+@click.option("--mode", "modes", help="Comma list of eager, compiled, cudagraph (CUDA only; not sdpa) or all  "
+              "[default: eager].")
+@click.option("--batch", "batches", help="Comma list of batch sizes  [default: 1; sdpa: 8,32,128].")
+@click.option("--prompt-len", "prompt_lens", help="gpt2: comma list of prompt lengths  [default: 128].")
+@click.option("--new-tokens", type=int, help="gpt2: decode steps per generation  [default: 32].")
+@click.option("--kv-groups", "kv_groups", help="gpt2: comma list of G, query heads sharing one K/V head "
+              "(G divides n_head; 1 is GPT-2)  [default: 1].")
+@click.option("--rows", help="sdpa: comma list of rows (tokens) of Q/K/V  [default: 400,800,1200,1600,2000].")
+@click.option("--cols", help="sdpa: comma list of columns (width) of Q/K/V  [default: 400].")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--dtype", default="float32", show_default=True, help="float32, float16 or bfloat16.")
+@click.option("--warmup", type=int, default=2, show_default=True, help="Untimed runs per point.")
+@click.option("--steps", type=int, default=3, show_default=True, help="Timed runs per point (medians reported).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for weights, prompts and inputs.")
+@click.option("--profile", is_flag=True, help="gpt2: also record a trace per point (traces/) and put its "
+              "analyze summary (idle %, class shares) in the row; takes about twice as long.")
+@click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
+              help="CPU calibration file for the roofline limits  [default: ~/.cache/profkit/calibration.json].")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="The sweep folder (e.g. runs/NAME): results.csv, manifest.json, traces/. "
+                   "Running the same command again resumes it.")
+def sweep(workload, models, modes, batches, prompt_lens, new_tokens, kv_groups, rows, cols, device, dtype,
+          warmup, steps, seed, profile, calibration, out):
+    """Measure a grid: model x kv-groups x mode x prompt length x batch (or SDPA shapes).
+
+    One row per point is appended to OUT/results.csv as soon as the point ends:
+    Ctrl-C or a crash loses nothing finished, and the same command resumes.
+    Render it with `profkit report OUT`.
+    """
+    import shlex
+
+    from profkit.sweep.console import SweepProgress, print_table
+    from profkit.sweep.grid import make_plan
+    from profkit.sweep.run import run_sweep
+
+    plan = make_plan(workload, device=device, dtype=dtype, warmup=warmup, steps=steps, seed=seed, models=models,
+                     modes=modes, batches=batches, prompt_lens=prompt_lens, kv_groups=kv_groups,
+                     new_tokens=new_tokens, rows=rows, cols=cols, profile=profile)
+    ctx = click.get_current_context()
+    args = ["profkit", "sweep"]
+    for p in ctx.command.params:
+        value = ctx.params[p.name]
+        if value is not None and value is not False:
+            args += [p.opts[0]] if value is True else [p.opts[0], str(value)]
+    try:
+        with SweepProgress() as progress:
+            results = run_sweep(plan, out, shlex.join(args), progress, calibration)
+    except KeyboardInterrupt:
+        click.echo(f"profkit: finished points are kept in {out / 'results.csv'}; run the same command to resume",
+                   err=True)
+        raise
+    print_table(workload, results, out)
+
+
+@cli.command()
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Where to save the JSON  [default: ~/.cache/profkit/calibration.json].")
 @click.option("--triad-mb", type=click.FloatRange(min=0, min_open=True), default=512, show_default=True,
