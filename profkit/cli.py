@@ -208,10 +208,17 @@ def report(traces, output, open_browser, no_hta):
     import webbrowser
 
     from profkit.report.build import build_report
+    from profkit.sweep.store import is_sweep
 
-    path = build_report(traces, output, hta=not no_hta)
-    click.echo(str(path))
-    click.echo(f"open it in a browser; for the Perfetto buttons run: profkit serve {path.parent}", err=True)
+    if len(traces) == 1 and is_sweep(traces[0]):  # a `profkit sweep` folder
+        from profkit.report.sweep import build_sweep_report
+
+        path = build_sweep_report(traces[0], output)
+        click.echo(str(path))
+    else:
+        path = build_report(traces, output, hta=not no_hta)
+        click.echo(str(path))
+        click.echo(f"open it in a browser; for the Perfetto buttons run: profkit serve {path.parent}", err=True)
     if open_browser:
         webbrowser.open(path.resolve().as_uri())
 
