@@ -23,15 +23,17 @@ logging.disable(logging.WARNING)
 from hta.trace_analysis import TraceAnalysis
 a = TraceAnalysis(trace_dir=sys.argv[1])
 a.get_temporal_breakdown(visualize=False)
-a.get_idle_time_breakdown(visualize=False)
+a.get_idle_time_breakdown(ranks=list(a.t.traces), visualize=False)
 """
 
 
 def measure(cmd):
-    """(wall seconds, peak RSS MB) of one run of `cmd`."""
+    """(wall seconds, peak RSS MB) of one run of `cmd`, or None if it failed."""
     r = subprocess.run(["/usr/bin/time", "-v", *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if r.returncode != 0:
-        raise SystemExit(f"failed: {' '.join(cmd)}\n{r.stderr[-2000:]}")
+        last = [line for line in r.stderr.splitlines() if line and not line.startswith(("\t", " "))]
+        print(f"  {cmd[0]} ... failed: {last[-2] if len(last) > 1 else r.returncode}", file=sys.stderr)
+        return None
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", r.stderr).group(1)
     seconds = sum(float(x) * 60 ** i for i, x in enumerate(reversed(wall.split(":"))))
     rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", r.stderr).group(1))
@@ -40,6 +42,8 @@ def measure(cmd):
 
 def best(cmd, repeat):
     runs = [measure(cmd) for _ in range(repeat)]
+    if None in runs:
+        return None
     return min(r[0] for r in runs), min(r[1] for r in runs)
 
 
@@ -60,6 +64,11 @@ def main():
             shutil.copy(trace, Path(d) / trace.name)
             hta = best([args.hta_python, "-c", HTA_SCRIPT, d], args.repeat)
         size = trace.stat().st_size / 2**20
+        if ours is None:
+            raise SystemExit(f"profkit failed on {trace}")
+        if hta is None:
+            print(f"{trace.name[:58]:58} {size:6.1f} {ours[0]:9.2f} {'failed':>7} {'':8} {ours[1]:10.0f}")
+            continue
         print(f"{trace.name[:58]:58} {size:6.1f} {ours[0]:9.2f} {hta[0]:7.2f} {hta[0] / ours[0]:8.1f} "
               f"{ours[1]:10.0f} {hta[1]:7.0f} {ours[1] / hta[1]:9.2f}")
 

@@ -60,7 +60,7 @@ def event(cat, name, ts, dur, **args):
 
 SAMPLE = [
     event("cpu_op", "aten::mm", 10, 20, **{"External id": 5, "Input Dims": [[4, 8], [8, 16]],
-                                           "Input type": ["float", "float"]}),
+                                           "Input type": ["float", "float"], "Concrete Inputs": ["", ""]}),
     event("cuda_runtime", "cudaLaunchKernel", 12, 3, correlation=77, **{"External id": 5}),
     event("kernel", "gemm}, {lambda}] weird", 40, 5, device=0, stream=7, correlation=77, grid=[1, 2, 3]),
     event("user_annotation", "ProfilerStep#3", 0, 100),
@@ -88,6 +88,7 @@ def test_formats(tmp_path, monkeypatch, compress, compact, bare):
     assert trace.gpu_launches()["launch_ts"].tolist() == [12]
     assert trace.gpu.loc[0, "grid"] == "[1,2,3]"
     assert trace.cpu_ops.loc[0, "input_dims"] == [[4, 8], [8, 16]]
+    assert trace.gpu_ops()["op_input_concrete"].tolist() == [["", ""]]
     assert trace.steps["step"].tolist() == [3]
     if not bare:
         assert (trace.rank, trace.world_size) == (3, 8)

@@ -66,8 +66,8 @@ def _aligned(classes, frame):
     return pd.Series(values, index=frame.index)
 
 
-def _costs(names, dims, types):
-    out = [op_cost(n, d, t) if isinstance(n, str) else None for n, d, t in zip(names, dims, types)]
+def _costs(names, dims, types, concrete):
+    out = [op_cost(n, d, t, c) if isinstance(n, str) else None for n, d, t, c in zip(names, dims, types, concrete)]
     flops = [c.flops if c else np.nan for c in out]
     nbytes = [c.bytes if c else np.nan for c in out]
     kinds = [c.kind if c else op_kind(n) if isinstance(n, str) else None for c, n in zip(out, names)]
@@ -89,7 +89,7 @@ def _gpu_units(trace, classes):
     u = g.groupby("unit", sort=False).agg(
         name=("op_name", "first"), cls=("cls", "first"), time_us=("dur", "sum"),
         kernels=("dur", "size"), host=("host", "all"), dims=("op_input_dims", "first"),
-        types=("op_input_types", "first"))
+        types=("op_input_types", "first"), concrete=("op_input_concrete", "first"))
     u["name"] = u["name"].astype(object)
     return u.reset_index(drop=True)
 
@@ -108,7 +108,7 @@ def _cpu_units(trace, classes):
     sel = ops[keep]
     return pd.DataFrame({"name": names[keep], "cls": cls[keep].to_numpy(), "time_us": sel["dur"].to_numpy(),
                          "kernels": 0, "host": False, "dims": sel["input_dims"].to_numpy(),
-                         "types": sel["input_types"].to_numpy()})
+                         "types": sel["input_types"].to_numpy(), "concrete": sel["input_concrete"].to_numpy()})
 
 
 def op_table(trace, classes, device=None):
@@ -118,7 +118,7 @@ def op_table(trace, classes, device=None):
     activity whose launching CPU op is not in the trace).
     """
     u = _gpu_units(trace, classes) if trace.has_gpu else _cpu_units(trace, classes)
-    flops, nbytes, kinds = _costs(u["name"], u["dims"], u["types"])
+    flops, nbytes, kinds = _costs(u["name"], u["dims"], u["types"], u["concrete"])
     u["flops"], u["bytes"], u["kind"] = flops, nbytes, kinds
     has_shapes = np.array([isinstance(d, list) and len(d) > 0 for d in u["dims"]], dtype=bool)
     no_op = u["name"].isna().to_numpy()
@@ -135,7 +135,7 @@ def op_table(trace, classes, device=None):
     u["mue_pct"] = u["bytes"] / (u["time_us"] * 1e3 * device.bandwidth_gbs) * 100 \
         if device is not None and device.bandwidth_gbs else np.nan
     u["compute_pct"] = u["ideal_us"] / u["time_us"] * 100
-    return u.drop(columns=["dims", "host", "kind"])
+    return u.drop(columns=["dims", "concrete", "host", "kind"])
 
 
 def _num(x):

@@ -45,7 +45,7 @@ GPU = {"name": "q", "kind": "b", "device": "q", "stream": "q", "ts": "d", "dur":
 RUNTIME = {"name": "q", "cat": "q", "pid": "q", "tid": "q", "ts": "d", "dur": "d",
            "correlation": "q", "external_id": "q"}
 CPU = {"name": "q", "pid": "q", "tid": "q", "ts": "d", "dur": "d", "external_id": "q",
-       "dims": "q", "types": "q"}
+       "dims": "q", "types": "q", "concrete": "q"}
 ANNOT = {"name": "q", "on_gpu": "b", "pid": "q", "tid": "q", "ts": "d", "dur": "d"}
 SYNC = {"name": "q", "device": "q", "stream": "q", "ts": "d", "dur": "d"}
 FLOW = {"id": "q", "phase": "b", "cat": "q", "pid": "q", "tid": "q", "ts": "d"}
@@ -142,6 +142,7 @@ class Columns:
                     t["external_id"].append(as_int(args.get("External id", args.get("external id", -1))))
                     t["dims"].append(self._shape(args.get("Input Dims", args.get("Input dims"))))
                     t["types"].append(self._shape(args.get("Input type")))
+                    t["concrete"].append(self._shape(args.get("Concrete Inputs")))
                 elif lcat in _ANNOT_CATS:
                     t = self.annot
                     t["name"].append(nid)

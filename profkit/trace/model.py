@@ -66,6 +66,7 @@ class Trace:
         cpu = _frame(cols.cpu, C.CPU, {"name": names})
         cpu["input_dims"] = _decode_shapes(cpu.pop("dims"), cols.shapes.strings)
         cpu["input_types"] = _decode_shapes(cpu.pop("types"), cols.shapes.strings)
+        cpu["input_concrete"] = _decode_shapes(cpu.pop("concrete"), cols.shapes.strings)
         # Enclosing ops first on ties, so nesting can be read off in order.
         cpu["_neg_dur"] = -cpu["dur"]
         cpu = cpu.sort_values(["pid", "tid", "ts", "_neg_dur"], kind="stable", ignore_index=True)
@@ -150,6 +151,7 @@ class Trace:
         out["op_name"] = ext.map(ops["name"].astype(object)).astype("category")
         out["op_input_dims"] = ext.map(ops["input_dims"])
         out["op_input_types"] = ext.map(ops["input_types"])
+        out["op_input_concrete"] = ext.map(ops["input_concrete"])
         return out
 
     def __repr__(self):
