@@ -23,6 +23,7 @@ def cli():
               help="gpu: first to last GPU activity; steps: the ProfilerStep range; "
                    "hta: HTA's window (drops the last step), to compare with HTA.")
 @click.option("--top", type=click.IntRange(1), default=10, show_default=True, help="Kernels to list.")
+@click.option("--all-gaps", is_flag=True, help="--json: list every idle gap (gaps.all), not only the 20 largest.")
 @click.option("--peak-bw", type=click.FloatRange(min=0, min_open=True), help="Peak memory bandwidth, GB/s "
               "(overrides the device table or CPU calibration).")
 @click.option("--peak-tflops", type=click.FloatRange(min=0, min_open=True), help="Peak TFLOP/s for the "
@@ -34,7 +35,8 @@ def cli():
 @click.option("--dask", "use_dask", is_flag=True, help="DIR: analyse the ranks on Dask workers (a local "
               "cluster on 127.0.0.1 unless --scheduler is given; needs profkit[dask]).")
 @click.option("--scheduler", metavar="ADDRESS", help="DIR: an existing Dask scheduler, e.g. tcp://host:8786.")
-def analyze(trace_path, as_json, window, top, peak_bw, peak_tflops, calibration, jobs, use_dask, scheduler):
+def analyze(trace_path, as_json, window, top, all_gaps, peak_bw, peak_tflops, calibration, jobs, use_dask,
+            scheduler):
     """Explain where the time goes in a PyTorch profiler trace (.json or .json.gz).
 
     Given a folder of per-rank traces, analyse every rank and name the stragglers."""
@@ -44,7 +46,8 @@ def analyze(trace_path, as_json, window, top, peak_bw, peak_tflops, calibration,
     from profkit.analysis import ranks
     from profkit.report import console
 
-    options = {"window": window, "peak_bw": peak_bw, "peak_tflops": peak_tflops, "calibration": calibration}
+    options = {"window": window, "peak_bw": peak_bw, "peak_tflops": peak_tflops, "calibration": calibration,
+               "every_gap": all_gaps}
     if trace_path.is_dir():
         paths = ranks.find_traces(trace_path)
         result = ranks.job(ranks.run(paths, jobs=jobs, dask=use_dask, scheduler=scheduler, **options), trace_path)

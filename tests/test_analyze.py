@@ -169,3 +169,14 @@ def test_sidecar_without_model_config_gives_a_warning_not_an_error():
     s = summarize(trace, sidecar={"mode": "eager", "dtype": "float32"})
     assert s["roofline"] is None
     assert any(w.startswith("no roofline: capture metadata lacks model") for w in s["warnings"])
+
+
+def test_all_gaps_lists_every_gap_with_its_neighbours():
+    path = real_trace("kineto-rtx5080-mlp-train-eager.json.gz")
+    r = analyze_cli(path, "--json", "--all-gaps")
+    s = json.loads(r.stdout)
+    gaps = s["gaps"]["all"]
+    assert len(gaps) == s["gaps"]["count"]
+    assert sum(g["dur_us"] for g in gaps) == pytest.approx(s["gaps"]["total_us"])
+    assert all(g["before"] and g["after"] and g["cause"] in ("host_bound", "sync", "other") for g in gaps)
+    assert sorted(g["dur_us"] for g in gaps)[-1] == s["gaps"]["largest"][0]["dur_us"]

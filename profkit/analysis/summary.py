@@ -22,8 +22,11 @@ PHASES = ("prefill", "decode")
 NON_COMPUTE = ("memory", "communication")
 
 
-def summarize(trace, sidecar=None, window="gpu", top=50, peak_bw=None, peak_tflops=None, calibration=None):
+def summarize(trace, sidecar=None, window="gpu", top=50, peak_bw=None, peak_tflops=None, calibration=None,
+              every_gap=False):
     """Analyse a loaded Trace. `sidecar`: the capture's .meta.json dict, if any.
+
+    every_gap: also list every idle gap under gaps.all (not only the largest).
 
     peak_bw (GB/s) / peak_tflops (TFLOP/s) override the device's peaks;
     `calibration` is the path of a `profkit calibrate` file for CPU traces.
@@ -47,6 +50,10 @@ def summarize(trace, sidecar=None, window="gpu", top=50, peak_bw=None, peak_tflo
             warnings.append(f"{len(trace.runtime)} CUDA/HIP runtime calls but no GPU activity recorded "
                             "(kernels missing from the trace): only CPU ops are analysed")
         out.update(_cpu_summary(trace, classes, top, warnings))
+    if every_gap:
+        out["gaps"]["all"] = [{"device": int(r.device), "start_us": float(r.start_us), "dur_us": float(r.dur_us),
+                               "cause": r.cause, "before": r.before, "after": r.after}
+                              for r in all_gaps(trace, window).itertuples()]
     out["warnings"] = warnings
     return out
 
