@@ -90,6 +90,6 @@ def _fmt(value):
         number = float(value)
     except (TypeError, ValueError):
         return str(value)
-    if number.is_integer() and abs(number) < 1e6:
-        return str(int(number))
+    if number.is_integer() or abs(number) >= 1000:
+        return f"{number:.0f}"
     return f"{number:.1f}" if abs(number) >= 100 else f"{number:.2f}"

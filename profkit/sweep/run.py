@@ -38,9 +38,9 @@ def run_sweep(plan, out, command="", progress=None, calibration=None):
     peaks = _peak_device(plan, calibration)
     with store.sweep_lock(out):
         results, rows = _open(plan, out, command)
-        if progress:
-            progress.begin(len(plan.points), sum(p.key in {r["point"] for r in rows} for p in plan.points))
         done = {r["point"]: r for r in rows}
+        if progress:
+            progress.begin(len(plan.points), sum(p.key in done for p in plan.points))
         stopped = {}  # family -> smallest batch that ran out of memory
         for r in rows:
             if r["status"] in ("oom", "killed"):
@@ -66,8 +66,9 @@ def run_sweep(plan, out, command="", progress=None, calibration=None):
             # Ctrl-C or a bug: the process did not die in the point, so it is not a death.
             store.clear_running(out)
             raise
-        _write_manifest(plan, out, command, complete=True)
-    return [done[p.key] for p in plan.points]
+        final = [done[p.key] for p in plan.points]
+        _write_manifest(plan, out, command, complete=all(r["status"] in FINAL for r in final))
+    return final
 
 
 def _open(plan, out, command):
