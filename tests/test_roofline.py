@@ -94,3 +94,11 @@ def test_bad_sidecar():
         roofline(sidecar(model={"name": "gpt2"}))
     with pytest.raises(ProfkitError, match="dtype"):
         roofline(sidecar(dtype="int8"))
+
+
+def test_faster_than_the_limit_means_the_peaks_are_wrong():
+    slow_cpu = Device(name="cpu (calibrated)", bandwidth_gbs=1.0, tflops={"fp32": 0.01}, source="test")
+    r = roofline(sidecar(dtype="float32"), slow_cpu)
+    assert r["decode_step"]["pct_of_limit"] < 100
+    assert "peak figures are too low" in r["decode_step"]["warning"]
+    assert "warning" not in roofline(sidecar(), match_device("NVIDIA GeForce RTX 4090"))["decode_step"]

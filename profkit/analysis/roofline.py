@@ -65,6 +65,10 @@ def _phase(flops, nbytes, device, dtype, measured_ms):
         out["bound"] += " (other peak unknown)"
     if isinstance(measured_ms, (int, float)) and measured_ms > 0 and limit > 0:
         out["pct_of_limit"] = measured_ms / (limit * 1e3) * 100
+        if out["pct_of_limit"] < 100:
+            # Faster than a lower bound is impossible: the peaks are what is wrong.
+            out["warning"] = ("measured faster than the limit: the peak figures are too low "
+                              "(on a CPU, re-run `profkit calibrate` on an idle machine)")
     return out
 
 

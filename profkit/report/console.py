@@ -117,6 +117,9 @@ def _roofline(con, roof):
         tab.add_row(name, _num(p.get("limit_ms"), ".3f") + " ms", _num(p.get("measured_ms"), ".3f") + " ms",
                     _num(p.get("pct_of_limit"), ".0f"), p.get("bound") or "–")
     con.print(tab)
+    for key in ("prefill", "decode_step"):
+        if roof[key].get("warning"):
+            con.print(f"[yellow]roofline ({key}):[/yellow] {roof[key]['warning']}")
     if roof.get("unavailable"):
         con.print(f"[yellow]no roofline:[/yellow] {escape(roof['unavailable'])}")
 
