@@ -7,6 +7,7 @@ groups, mode and length) are recorded as "skipped" without running: they would
 run out of memory too.
 """
 
+import ctypes
 import gc
 import json
 from datetime import datetime
@@ -148,12 +149,27 @@ def _run_point(plan, point, out, command, peaks, calibration, stopped, deaths, p
         except Exception as e:  # one broken point must not cost the rest of the sweep
             row.update(status="error", note=f"{type(e).__name__}: {str(e).strip()[:300]}")
         finally:
-            gc.collect()
-            if plan.device.type == "cuda":
-                torch.cuda.empty_cache()
+            _release_memory(plan.device)
     row.update(elapsed_s=round(perf_counter() - t, 2),
                finished=datetime.now().astimezone().isoformat(timespec="seconds"))
     return row
+
+
+def _release_memory(device):
+    """Give the point's memory back, so the next point's peak starts from a clean baseline.
+
+    On a CPU the peak is the process's resident-set high-water mark, reset to the
+    current RSS before each timing pass; glibc keeps freed heap pages resident,
+    so without malloc_trim a point after a large one would inherit its memory.
+    """
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    else:
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc: nothing to trim
+            pass
 
 
 def _gpt2(plan, point, out, command, peaks, calibration, report):
