@@ -60,7 +60,8 @@ def fmt(value, digits=None):
     if value is None or pd.isna(value):
         return "—"
     if digits is None:
-        digits = 0 if abs(value) >= 100 or float(value).is_integer() else 1 if abs(value) >= 10 else 2
+        size = abs(value)
+        digits = 0 if size >= 100 or float(value).is_integer() else 1 if size >= 10 else 2 if size >= 1 else 3
     return f"{value:,.{digits}f}"
 
 
