@@ -88,6 +88,7 @@ def test_gpt2_sweep_page_content(sweeps, tmp_path):
     ratio = cells(table_html(page, "TTFT / roofline limit"), 1)
     assert float(ratio[0].replace(",", "")) == pytest.approx(float(r["ttft_ms"]) / float(r["ttft_limit_ms"]), rel=0.01)
     assert ratio[2] == "—" and rows["2", "8", "1"]["ttft_limit_ms"] == ""
+    assert "Some points ran faster than the limit" not in page  # the test's peaks are far too high for that
     kv1, kv2 = float(rows["1", "16", "1"]["kv_cache_mib"]), float(rows["2", "16", "1"]["kv_cache_mib"])
     assert kv1 == pytest.approx(2 * kv2, rel=1e-4)  # G=2 halves the KV cache
     assert kv1 == pytest.approx(2 * 1 * 1 * 16 * (16 + 3) * 4 / 2**20, rel=1e-4)  # K,V x layer x batch x h x pos x 4 B
@@ -150,3 +151,14 @@ def test_sweep_page_in_a_browser(sweeps, tmp_path):
         assert len(charts) == 6 and all(c["rendered"] == "1" and c["traces"] > 0 for c in charts), charts
     finally:
         b.close()
+
+
+def test_ratio_below_one_is_called_out(tmp_path):
+    """A point faster than its roofline limit means the peaks are wrong; the page says so."""
+    slow_peaks = tmp_path / "calibration.json"
+    slow_peaks.write_text(json.dumps({"bandwidth_gbs": 1e-6, "tflops": {"fp32": 1e-9}}))
+    folder = tmp_path / "sweep"
+    run_sweep(make_plan("sdpa", batches="2", rows="16", cols="8", **FAST), folder, calibration=slow_peaks)
+    row = rows_of(folder)[0]
+    assert float(row["attention_ms"]) < float(row["attention_limit_ms"])
+    assert "Some points ran faster than the limit" in build_sweep_report(folder, tmp_path / "r.html").read_text()

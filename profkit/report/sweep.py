@@ -163,13 +163,15 @@ def _sdpa(df):
 def sweep_context(folder):
     manifest, df, dropped = load_sweep(folder)
     figs, tables = (_gpt2 if manifest["workload"] == "gpt2" else _sdpa)(df) if len(df) else ({}, [])
+    ratios = [df[c] for c in ("ttft_ratio", "decode_ratio", "attention_ratio") if c in df]
+    below = bool(any((r < 1).any() for r in ratios))  # faster than a lower bound: the peaks are wrong
     counts = df["status"].value_counts().to_dict()
     shown = [c for c in df.columns if c not in ("point", "series", "finished", "size") and df[c].notna().any()
              and not (df[c] == "").all()]
     return {
         "title": Path(folder).resolve().name, "version": __version__, "manifest": manifest,
         "generated": _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        "counts": counts, "done": len(df), "dropped": dropped, "tables": tables,
+        "counts": counts, "done": len(df), "below_limit": below, "dropped": dropped, "tables": tables,
         "columns": shown, "rows": [[r[c] for c in shown] for r in df.to_dict("records")],
         "numeric": [c not in TEXT for c in shown], "fmt": fmt,
         "figures_json": script_json(figs), "figure_ids": list(figs),
