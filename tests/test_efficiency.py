@@ -213,3 +213,20 @@ def test_cpu_profile_with_calibrated_peaks(tmp_path):
     assert tc["mue_pct"] is not None and tc["compute_pct"] is not None
     assert s["classes"]["normalization"]["flops"] == 5 * 32 * 512
     assert s["device"]["bandwidth_gbs"] == 20.0 and s["unavailable"] is None
+
+
+def test_cpu_op_without_a_formula_still_counts_its_whole_time(tmp_path):
+    # aten::cat has no formula (no dtype recorded for tensor lists) and a child:
+    # its 100 µs belong to its class, once, not to the child alone.
+    f = "float"
+    events = [
+        _op("aten::cat", 0, 100, 1, [[], []], ["TensorList", "Scalar"]),
+        _op("aten::resize_", 10, 5, 2, [[16, 64], []], [f, "ScalarList"]),
+        _op("aten::mm", 200, 50, 3, [[16, 32], [32, 64]], [f, f]),
+    ]
+    trace = _write(tmp_path, events, props=[])
+    s = efficiency_summary(trace, classify_cpu_ops(trace))
+    assert s["classes"]["memory"]["time_us"] == 100
+    assert s["classes"]["memory"]["unmodeled"] == {"count": 1, "time_us": 100.0}
+    assert s["classes"]["tensor_contraction"]["time_us"] == 50
+    assert s["total"]["time_us"] == 150

@@ -98,13 +98,16 @@ def _cpu_units(trace, classes):
     ops = trace.cpu_ops
     cls = _aligned(classes, ops) if len(ops) else pd.Series([], dtype=object)
     names = ops["name"].astype(str).to_numpy()
-    modeled = np.array([op_kind(n) is not None for n in names], bool)
+    # A unit is the outermost op that has a formula or a class: its whole time is
+    # counted once, so ops like aten::cat (no formula: Kineto records no dtype
+    # for tensor lists) still count, and nothing inside a unit counts again.
+    unit = np.array([op_kind(n) is not None for n in names], bool) | cls.notna().to_numpy()
     parent = ops["parent"].to_numpy()
-    inside = np.zeros(len(ops), bool)  # some enclosing op has a formula
+    inside = np.zeros(len(ops), bool)  # some enclosing op is a unit
     for i, p in enumerate(parent):     # parents precede their children in cpu_ops
         if p >= 0:
-            inside[i] = inside[p] or modeled[p]
-    keep = ~inside & (modeled | ops["is_leaf"].to_numpy())
+            inside[i] = inside[p] or unit[p]
+    keep = ~inside & (unit | ops["is_leaf"].to_numpy())
     sel = ops[keep]
     return pd.DataFrame({"name": names[keep], "cls": cls[keep].to_numpy(), "time_us": sel["dur"].to_numpy(),
                          "kernels": 0, "host": False, "dims": sel["input_dims"].to_numpy(),
