@@ -282,6 +282,12 @@ def main(argv=None):
         # `profkit analyze ... | head` must not print a traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
+    except Exception as e:  # a bug in profkit, not the user's input
+        if os.environ.get("PROFKIT_DEBUG"):
+            raise
+        click.echo(f"profkit: internal error: {type(e).__name__}: {e} "
+                   "(please report it; PROFKIT_DEBUG=1 shows the traceback)", err=True)
+        sys.exit(1)
     sys.exit(0)
 
 
