@@ -1,7 +1,6 @@
 """profkit sweep: grid checks, resume after Ctrl-C / SIGKILL, OOM handling, SDPA on CPU (tiny models)."""
 
 import csv
-import os
 import signal
 import subprocess
 import sys
