@@ -1,5 +1,6 @@
 """Load any PyTorch profiler (Kineto) Chrome trace into one Trace object."""
 
+import gc
 from pathlib import Path
 
 from profkit.trace.columns import Columns
@@ -17,8 +18,17 @@ def load(path) -> Trace:
     """
     stream = EventStream(Path(path))
     cols = Columns()
-    for batch in stream.batches():
-        cols.add(batch)
+    # Parsing makes millions of short-lived dicts and no reference cycles: the
+    # cyclic garbage collector only rescans them (a third of the load time on
+    # a 500 MB trace); reference counting frees every batch as before.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for batch in stream.batches():
+            cols.add(batch)
+    finally:
+        if collecting:
+            gc.enable()
     warnings = []
     if stream.truncated:
         warnings.append(f"{stream.truncated}; analysing the events read before that point")
