@@ -45,11 +45,12 @@ def analyze(trace_path, as_json, window, top, all_gaps, peak_bw, peak_tflops, ca
 
     from profkit.analysis import ranks
     from profkit.report import console
+    from profkit.trace.sidecar import traces_in
 
     options = {"window": window, "peak_bw": peak_bw, "peak_tflops": peak_tflops, "calibration": calibration,
                "every_gap": all_gaps}
     if trace_path.is_dir():
-        paths = ranks.find_traces(trace_path)
+        paths = traces_in(trace_path)
         result = ranks.job(ranks.run(paths, jobs=jobs, dask=use_dask, scheduler=scheduler, **options), trace_path)
         show = console.render_job
     else:

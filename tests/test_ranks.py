@@ -12,6 +12,7 @@ import profkit
 from profkit.analysis import ranks
 from profkit.analysis.summary import summarize
 from profkit.errors import ProfkitError
+from profkit.trace.sidecar import traces_in
 from tests.conftest import REPO, SHARED, real_trace
 
 DLRM = [f"kineto-v100x8-dlrm-train-rank{i}.json.gz" for i in range(8)]
@@ -29,7 +30,7 @@ def dlrm_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def serial(dlrm_dir):
-    return ranks.job(ranks.run(ranks.find_traces(dlrm_dir)), dlrm_dir)
+    return ranks.job(ranks.run(traces_in(dlrm_dir)), dlrm_dir)
 
 
 def dump(job):
@@ -63,7 +64,7 @@ def test_late_ranks_match_the_raw_step_starts(serial, dlrm_dir):
 
 
 def test_processes_and_dask_give_the_serial_result(serial, dlrm_dir):
-    paths = ranks.find_traces(dlrm_dir)
+    paths = traces_in(dlrm_dir)
     assert dump(ranks.job(ranks.run(paths, jobs=2), dlrm_dir)) == dump(serial)
     pytest.importorskip("dask.distributed")
     assert dump(ranks.job(ranks.run(paths, dask=True), dlrm_dir)) == dump(serial)
@@ -80,14 +81,14 @@ def test_cli_folder_json(dlrm_dir):
 def test_two_rank_sample_pair(tmp_path):
     for name in ("sampled_rank-0.json.gz", "sampled_rank-1.json.gz"):
         (tmp_path / name).symlink_to(real_trace(f"hta/trace_filter/{name}"))
-    job = ranks.job(ranks.run(ranks.find_traces(tmp_path)), tmp_path)
+    job = ranks.job(ranks.run(traces_in(tmp_path)), tmp_path)
     assert [s["rank"] for s in job["ranks"]] == [0, 1] and job["world_size"] == 128
     assert job["alignment"]["step"] == 552
 
 
 def test_bad_folders(tmp_path):
     with pytest.raises(ProfkitError, match="no .json"):
-        ranks.find_traces(tmp_path)
+        traces_in(tmp_path)
     src = real_trace("kineto-v100x8-dlrm-train-rank0.json.gz")
     for name in ("a.json.gz", "b.json.gz"):
         (tmp_path / name).symlink_to(src)

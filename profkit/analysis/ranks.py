@@ -5,27 +5,14 @@ or on Dask workers); only the small summaries travel back, never the traces.
 The job view then aligns the ranks' clocks and names stragglers.
 """
 
-from pathlib import Path
-
 import numpy as np
 
 from profkit.errors import ProfkitError
 
-TRACE_SUFFIXES = (".json", ".json.gz")
 # Straggler thresholds (stated in every result so a reader can check them).
 LATE_START_FRACTION = 0.10  # of the median step time
 SLOW_COMPUTE_FACTOR = 1.10  # x the median compute time
 IDLE_MARGIN_PP = 10.0  # percentage points over the median idle share
-
-
-def find_traces(folder):
-    """Trace files in a folder (not capture sidecars), sorted by name."""
-    folder = Path(folder)
-    paths = sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(TRACE_SUFFIXES)
-                   and not p.name.endswith(".meta.json") and not p.name.startswith("."))
-    if not paths:
-        raise ProfkitError(f"{folder}: no .json or .json.gz traces in this folder")
-    return paths
 
 
 def summarize_rank(path, **options):

@@ -10,7 +10,8 @@ from profkit.report.annotate import annotate
 from profkit.report.hta_section import hta_section
 from profkit.report.metrics import step_timing
 from profkit.report.render import render_html
-from profkit.report.runs import find_traces, load_runs, trace_stem
+from profkit.report.runs import find_traces, load_runs
+from profkit.trace.sidecar import trace_stem
 
 REPORTS_DIR = Path("reports")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

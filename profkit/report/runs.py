@@ -4,25 +4,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from profkit.errors import ProfkitError
-from profkit.trace.sidecar import read_sidecar
+from profkit.trace.sidecar import read_sidecar, trace_stem, traces_in
 
 # Comparison columns read left to right in the order a user optimises.
 MODE_ORDER = ["eager", "compiled", "cudagraph", "compiled+cudagraph"]
-TRACE_SUFFIXES = (".json.gz", ".json")
-
-
-def trace_stem(path):
-    """'traces/gpt2-eager.json.gz' -> 'gpt2-eager' (also for .pt.trace.json)."""
-    name = Path(path).name
-    for suffix in TRACE_SUFFIXES:
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return Path(path).stem
-
-
-def _is_trace_file(path):
-    name = path.name
-    return name.endswith(TRACE_SUFFIXES) and not name.endswith(".meta.json") and not name.startswith(".")
 
 
 def find_traces(inputs):
@@ -31,10 +16,7 @@ def find_traces(inputs):
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            inside = sorted(p for p in path.iterdir() if p.is_file() and _is_trace_file(p))
-            if not inside:
-                raise ProfkitError(f"no .json or .json.gz traces in folder {path}")
-            found.extend(inside)
+            found.extend(traces_in(path))
         elif path.is_file():
             found.append(path)
         else:

@@ -1,4 +1,4 @@
-"""The metadata sidecar `profkit capture` writes beside each trace."""
+"""Trace files on disk and the metadata sidecar `profkit capture` writes beside each."""
 
 from pathlib import Path
 
@@ -7,15 +7,37 @@ import orjson
 from profkit.errors import ProfkitError
 
 
+TRACE_SUFFIXES = (".json.gz", ".json")
+
+
+def trace_stem(path):
+    """'traces/gpt2-eager.json.gz' -> 'gpt2-eager' (also for .pt.trace.json)."""
+    name = Path(path).name
+    for suffix in TRACE_SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return Path(path).stem
+
+
+def is_trace_file(path):
+    """A .json/.json.gz file that is not a sidecar and not hidden."""
+    name = Path(path).name
+    return name.endswith(TRACE_SUFFIXES) and not name.endswith(".meta.json") and not name.startswith(".")
+
+
+def traces_in(folder):
+    """The trace files of a folder, sorted by name; a folder with none is an error."""
+    folder = Path(folder)
+    paths = sorted(p for p in folder.iterdir() if p.is_file() and is_trace_file(p))
+    if not paths:
+        raise ProfkitError(f"{folder}: no .json or .json.gz traces in this folder")
+    return paths
+
+
 def sidecar_path(trace_path) -> Path:
     """`run.json.gz` / `run.json` -> `run.meta.json`."""
     p = Path(trace_path)
-    name = p.name
-    for suffix in (".json.gz", ".json", ".gz"):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    return p.with_name(name + ".meta.json")
+    return p.with_name(trace_stem(p) + ".meta.json")
 
 
 def read_sidecar(trace_path):
