@@ -191,7 +191,7 @@ def other_share(trace):
     return float(t.loc[OTHER, "time_us"] / total) if total > 0 else float("nan")
 
 
-def cpu_breakdown(trace):
+def cpu_breakdown(trace, classes=None):
     """Where CPU time went in a CPU-only trace, by self time (an op's duration
     minus its children's), so nested ops (aten::linear > aten::addmm > aten::copy_)
     are counted once each for their own work.
@@ -201,14 +201,14 @@ def cpu_breakdown(trace):
     CompiledFunction: Inductor's generated C++ kernels run there without profiler
     events unless `torch._inductor.config.cpp.enable_kernel_profile` is on.
     Framework overhead is the rest of the window: dispatch, views, allocation,
-    Python between ops."""
+    Python between ops. `classes`: classify_cpu_ops(trace), if already computed."""
     ops = trace.cpu_ops
     if ops.empty:
         return None
     span = ops.groupby(["pid", "tid"])[["ts", "end"]].agg({"ts": "min", "end": "max"})
     window = float((span["end"] - span["ts"]).sum())
     self_t = self_time(ops)
-    cls = classify_cpu_ops(trace)
+    cls = classify_cpu_ops(trace) if classes is None else classes
     keep = cls.notna().to_numpy()
     table = _table(cls[keep], self_t[keep])
     classified = float(table["time_us"].sum())

@@ -193,7 +193,7 @@ def _cpu_summary(trace, classes, top, warnings):
     busy = temporal.covered(starts, ends, lo, hi)
     gap_rows = _cpu_gaps(ops, lo, hi)
     table, kernels = _class_table(classes[units], own[units].to_numpy(), ops.loc[units, "name"].astype(str), top)
-    breakdown = cpu_breakdown(trace)
+    breakdown = cpu_breakdown(trace, classes)
     return {
         "window_us": {"start": lo, "end": hi, "span": span, "kind": "steps" if len(trace.steps) else "cpu"},
         "temporal": {"busy_us": busy, "idle_us": span - busy, "busy_pct": _pct(busy, span),
