@@ -115,7 +115,7 @@ def _gpu_summary(trace, classes, window_kind, top, warnings):
         span_total += hi - lo
         if not timeline:
             timeline = temporal.timeline(starts, ends, lo, hi)
-    gaps = _device_gaps(gpu, lo, hi, _syncs(trace))
+    gaps = _device_gaps(gpu, lo, hi, temporal.sync_intervals(trace))
     idle = span_total - busy
     rt = trace.runtime
     classes, kernels = _class_table(gpu["cls"], gpu["dur"].to_numpy(), gpu["name"].astype(str), top)
@@ -134,14 +134,6 @@ def _gpu_summary(trace, classes, window_kind, top, warnings):
         "cpu": None,
         "phases": _phases(trace, gpu["launch_ts"], gpu["dur"], gpu["cls"]),
     }
-
-
-def _syncs(trace):
-    """(ts, end) of blocking host syncs and cuda_sync events."""
-    rt = trace.runtime
-    is_sync = rt["name"].astype(str).str.contains(temporal.SYNC_CALLS, regex=True).to_numpy()
-    return (np.concatenate([rt["ts"].to_numpy()[is_sync], trace.syncs["ts"].to_numpy()]),
-            np.concatenate([rt["end"].to_numpy()[is_sync], trace.syncs["end"].to_numpy()]))
 
 
 def _device_gaps(gpu, lo, hi, syncs):
@@ -170,7 +162,7 @@ def all_gaps(trace, window="gpu"):
     if trace.has_gpu:
         gpu = trace.gpu_launches()
         lo, hi, mask = temporal.window(trace, gpu, window)
-        return _device_gaps(gpu[mask], lo, hi, _syncs(trace))
+        return _device_gaps(gpu[mask], lo, hi, temporal.sync_intervals(trace))
     ops = trace.cpu_ops
     return _cpu_gaps(ops, *_cpu_window(trace, ops))
 

@@ -79,6 +79,14 @@ def window(trace, gpu, kind):
     return float(sel["ts"].min()), float(sel["end"].max()), mask
 
 
+def sync_intervals(trace):
+    """(ts, end) arrays of blocking host syncs (SYNC_CALLS) and cuda_sync events: `syncs` for gaps()."""
+    rt = trace.runtime
+    is_sync = rt["name"].astype(str).str.contains(SYNC_CALLS, regex=True).to_numpy()
+    return (np.concatenate([rt["ts"].to_numpy()[is_sync], trace.syncs["ts"].to_numpy()]),
+            np.concatenate([rt["end"].to_numpy()[is_sync], trace.syncs["end"].to_numpy()]))
+
+
 def gaps(gpu, lo, hi, syncs):
     """Idle gaps of one device's activities in [lo, hi], with cause and neighbours.
 

@@ -1,0 +1,381 @@
+"""What-if: predict from an eager trace what CUDA graphs (or compilation) would buy.
+
+CUDA graphs (one graph per profiler step, replayed with one launch call)
+change when GPU work starts, not how long it runs. Per step, on the GPU
+timeline from the step's first activity to the next step's first activity:
+
+    measured period = work + removed gaps + kept gaps          (exactly)
+    predicted       = work + kept gaps + segments x d
+
+- work: union of the step's kernels/copies/memsets (each keeps its duration);
+- removed gaps: host-bound idle gaps (temporal.gaps cause "host_bound": the
+  launch of the next activity began after the GPU went idle). In a graph the
+  next node is already on the GPU, so the gap goes;
+- kept gaps: "sync" gaps (the host was blocked in a synchronisation; it still
+  is, between graph segments) and "other" gaps (work was queued and still did
+  not start: dependencies, launch-path latency);
+- segments: one graph launch per step, plus one more per host sync inside the
+  step (capture stops at a sync, so the step becomes several graphs);
+- d: the GPU-side cost of a graph launch, taken from the same trace: the median
+  "other" gap, i.e. how long this GPU took to start work it already had queued.
+
+Bounds on the speed-up: high = every non-sync gap goes and launches cost
+nothing (work + sync gaps); low = each removed gap still costs d (the graph
+dispatches its nodes no faster than a queued eager stream).
+
+The measured period is the median over steps of the time from one step's first
+GPU activity to the next one's (both the measured and predicted periods are
+medians over the same steps). Blockers (what stops a step from being captured:
+host syncs, `.item()`, `.cpu()`/host copies, data-dependent shapes) are found
+with the CPU op that caused them. See docs/whatif.md.
+"""
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from profkit.analysis import temporal
+from profkit.analysis.graphs import GRAPH_LAUNCH_RE
+
+__all__ = ["Blocker", "StepPrediction", "CudaGraphWhatIf", "CompiledWhatIf", "Validation", "WhatIf",
+           "cudagraph_whatif", "compiled_whatif", "whatif", "measured_period", "validate"]
+
+# Ops whose output size depends on tensor values: the host must read the size back.
+DATA_DEPENDENT = ("aten::nonzero", "aten::argwhere", "aten::masked_select", "aten::unique", "aten::_unique",
+                  "aten::_unique2", "aten::unique_consecutive", "aten::unique_dim", "aten::bincount",
+                  "aten::repeat_interleave", "aten::nonzero_numpy")
+ITEM_OPS = ("aten::item", "aten::_local_scalar_dense", "aten::is_nonzero")  # .item(), bool(tensor)
+COPY_OPS = ("aten::to", "aten::_to_copy", "aten::copy_", "aten::cpu")
+# Memcpys that involve host memory the graph cannot own.
+HOST_COPY = r"DtoH|Pageable"
+VALIDATION_TOLERANCE = 0.10  # the issue's bar: within 10% of the measured graph period
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """Something inside the steps that stops whole-step graph capture."""
+    kind: str  # "item", "cpu_copy", "data_dependent_shape", "host_sync", "host_copy"
+    what: str  # the runtime call or memcpy that shows it
+    ops: tuple  # ((op name, count), ...), most frequent first: the CPU ops that caused it
+    count: int
+    steps: int  # in how many steps it occurs
+
+
+@dataclass(frozen=True)
+class StepPrediction:
+    step: int
+    measured_us: float  # this step's first GPU activity to the next step's (last step: to its last end)
+    work_us: float
+    removed_gaps: int
+    removed_gap_us: float
+    kept_gap_us: float
+    sync_gap_us: float
+    launches: int  # launch calls a graph replaces (one per GPU activity launched in the step)
+    launch_cpu_us: float  # host time those launch calls took
+    segments: int  # graph launches needed: 1 + host syncs inside the step
+    predicted_us: float
+    best_us: float
+    worst_us: float
+    full_period: bool  # measured to the next step's start (False: the last step, measured to its end)
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The prediction against a measured CUDA-graph run of the same workload."""
+    trace: str
+    measured_us: float
+    error_pct: float  # (predicted - measured) / measured
+    within_tolerance: bool
+
+
+@dataclass(frozen=True)
+class CudaGraphWhatIf:
+    measured_step_us: float
+    step_us: float  # predicted step period under CUDA graphs
+    speedup: float
+    low: float
+    high: float
+    best_step_us: float
+    worst_step_us: float
+    work_us: float
+    removed_gap_us: float
+    kept_gap_us: float
+    graph_launch_us: float  # d: GPU-side cost of one graph launch
+    launches_replaced: int  # per step (median)
+    launch_cpu_us: float  # per step (median)
+    basis: str  # "steps" (ProfilerStep periods) or "window" (no steps: the whole GPU range)
+    already_graphed_pct: float  # share of the steps' GPU activities already replayed from graphs
+    blockers: tuple
+    assumptions: tuple
+    steps: tuple = field(repr=False)
+    validation: Validation | None = None
+
+    @property
+    def validated(self):
+        return self.validation is not None
+
+
+@dataclass(frozen=True)
+class CompiledWhatIf:
+    """CPU traces: framework overhead is the part compilation can remove."""
+    window_us: float
+    overhead_us: float
+    overhead_pct: float
+    step_us: float  # the window with the overhead removed
+    speedup: float  # upper bound: window / (window - overhead)
+    compiled_window_us: float | None = None  # a compiled run's window, when given
+    measured_speedup: float | None = None
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    cudagraph: CudaGraphWhatIf | None
+    compiled: CompiledWhatIf | None
+
+
+# -- step attribution -----------------------------------------------------------
+def _step_rows(trace, gpu):
+    """(step numbers, index of each GPU row's step or -1): the CPU-side ProfilerStep
+    whose range holds the row's launch call; graph nodes share their graph launch's."""
+    steps = trace.steps
+    which = np.full(len(gpu), -1, np.int64)
+    launch = gpu["launch_ts"].to_numpy()
+    for i, (s, e) in enumerate(zip(steps["ts"].to_numpy(), steps["end"].to_numpy())):
+        which[(launch >= s) & (launch <= e) & (which < 0)] = i
+    return steps["step"].to_numpy(), which
+
+
+def _gpu(trace):
+    """GPU activities of the busiest device, with their launch calls."""
+    gpu = trace.gpu_launches()
+    if gpu["device"].nunique() > 1:
+        dev = gpu.groupby("device")["dur"].sum().idxmax()
+        gpu = gpu[gpu["device"] == dev]
+    return gpu.reset_index(drop=True)
+
+
+def _segments(trace, gpu):
+    """Step number, GPU rows, [start, end) on the GPU timeline, and CPU range of each step.
+
+    With no ProfilerStep (or none that launched GPU work) the whole GPU range is one step."""
+    nums, which = _step_rows(trace, gpu)
+    used = [i for i in range(len(nums)) if (which == i).any()]
+    if not used:
+        lo, hi = float(gpu["ts"].min()), float(gpu["end"].max())
+        return "window", [(0, np.ones(len(gpu), bool), lo, hi, False, (-np.inf, np.inf))]
+    firsts = [float(gpu["ts"][which == i].min()) for i in used]
+    steps = trace.steps
+    out = []
+    for k, i in enumerate(used):
+        rows = which == i
+        last = k == len(used) - 1
+        end = float(gpu["end"][rows].max()) if last else firsts[k + 1]
+        cpu = (float(steps["ts"].iloc[i]), float(steps["end"].iloc[i]))
+        out.append((int(nums[i]), rows, firsts[k], end, not last, cpu))
+    return "steps", out
+
+
+def measured_period(trace):
+    """Median GPU step period of a trace (µs): first activity of a step to the next
+    step's; a single step (or none) gives its GPU span. None without GPU activity."""
+    if not trace.has_gpu:
+        return None
+    _, segs = _segments(trace, _gpu(trace))
+    full = [hi - lo for _, _, lo, hi, f, _ in segs if f]
+    return float(np.median(full)) if full else float(segs[0][3] - segs[0][2])
+
+
+# -- blockers -------------------------------------------------------------------
+class _Ops:
+    """Outermost aten:: op enclosing a host event on the same thread."""
+
+    def __init__(self, trace):
+        ops = trace.cpu_ops
+        self.names = ops["name"].astype(str).to_numpy()
+        self.parent = ops["parent"].to_numpy()
+        self.end = ops["end"].to_numpy()
+        self.by_thread = {}
+        for key, g in ops.groupby(["tid"], sort=False):
+            self.by_thread[key[0]] = (g["ts"].to_numpy(), g.index.to_numpy())
+
+    def outer_aten(self, tid, ts):
+        found = self.by_thread.get(tid)
+        if found is None:
+            return None
+        starts, idx = found
+        k = np.searchsorted(starts, ts, side="right") - 1
+        if k < 0:
+            return None
+        i = int(idx[k])
+        while i >= 0 and self.end[i] < ts:  # walk out to the first op that encloses ts
+            i = int(self.parent[i])
+        best = None
+        while i >= 0:
+            if self.names[i].startswith("aten::"):
+                best = self.names[i]
+            i = int(self.parent[i])
+        return best
+
+
+def _kind(op, call):
+    if op in ITEM_OPS:
+        return "item"
+    if op in DATA_DEPENDENT or (op and op.startswith(("aten::unique", "aten::_unique"))):
+        return "data_dependent_shape"
+    if op in COPY_OPS:
+        return "cpu_copy"
+    return "host_sync" if call else "host_copy"
+
+
+def _blockers(trace, gpu, segs):
+    """Host syncs and host copies inside the steps, grouped by kind and call."""
+    ops = _Ops(trace)
+    rt = trace.runtime
+    found = []  # (kind, what, op, step)
+    sync = rt[rt["name"].astype(str).str.contains(temporal.SYNC_CALLS, regex=True)]
+    mem = gpu[(gpu["kind"] == "memcpy") & gpu["name"].astype(str).str.contains(HOST_COPY, regex=True)]
+    for step, rows, _, _, _, (c0, c1) in segs:
+        s = sync[(sync["ts"] >= c0) & (sync["ts"] <= c1)]
+        for r in s.itertuples():
+            op = ops.outer_aten(r.tid, r.ts)
+            found.append((_kind(op, True), str(r.name), op, step))
+        m = mem[rows[mem.index]] if len(mem) else mem
+        for r in m.itertuples():
+            op = ops.outer_aten(r.launch_tid, r.launch_ts) if not np.isnan(r.launch_ts) else None
+            found.append((_kind(op, False), str(r.name), op, step))
+    df = pd.DataFrame(found, columns=["kind", "what", "op", "step"])
+    out = []
+    for (kind, what), g in df.groupby(["kind", "what"], sort=False):
+        counts = g["op"].fillna("(no aten op)").value_counts()
+        out.append(Blocker(kind=kind, what=what, ops=tuple((str(o), int(n)) for o, n in counts.items()),
+                           count=int(len(g)), steps=int(g["step"].nunique())))
+    return tuple(sorted(out, key=lambda b: -b.count))
+
+
+def _sync_counts(trace, segs):
+    rt = trace.runtime
+    sync = rt[rt["name"].astype(str).str.contains(temporal.SYNC_CALLS, regex=True)]
+    return [int(((sync["ts"] >= c0) & (sync["ts"] <= c1)).sum()) for *_, (c0, c1) in segs]
+
+
+# -- the model ------------------------------------------------------------------
+def cudagraph_whatif(trace):
+    """Predicted step period under CUDA graphs (a CudaGraphWhatIf), or None without GPU work."""
+    if not trace.has_gpu:
+        return None
+    gpu = _gpu(trace)
+    basis, segs = _segments(trace, gpu)
+    lo, hi = segs[0][2], segs[-1][3]
+    inside = ((gpu["ts"] < hi) & (gpu["end"] > lo)).to_numpy()
+    g = temporal.gaps(gpu[inside], lo, hi, temporal.sync_intervals(trace))
+    starts, ends = temporal.union(gpu["ts"].to_numpy()[inside], gpu["end"].to_numpy()[inside])
+    other = g["dur_us"][g["cause"] == "other"].to_numpy()
+    d = float(np.median(other)) if len(other) else 0.0
+    n_sync = _sync_counts(trace, segs)
+    is_graph = gpu["launch_name"].astype(str).str.match(GRAPH_LAUNCH_RE.pattern).to_numpy() | (
+        gpu["graph_id"].to_numpy() > 0)
+    has_launch = gpu["launch_ts"].notna().to_numpy()
+
+    preds = []
+    for (step, rows, s0, s1, full, _), syncs in zip(segs, n_sync):
+        here = g[(g["start_us"] >= s0) & (g["start_us"] < s1)]
+        dur, cause = here["dur_us"].to_numpy(), here["cause"].to_numpy()
+        removed = cause == "host_bound"
+        work = temporal.covered(starts, ends, s0, s1)
+        kept = float(dur[~removed].sum())
+        sync_gap = float(dur[cause == "sync"].sum())
+        launched = rows & has_launch & ~is_graph
+        segments = 1 + syncs
+        predicted = work + kept + segments * d
+        preds.append(StepPrediction(
+            step=step, measured_us=s1 - s0, work_us=work, removed_gaps=int(removed.sum()),
+            removed_gap_us=float(dur[removed].sum()), kept_gap_us=kept, sync_gap_us=sync_gap,
+            launches=int(launched.sum()), launch_cpu_us=float(gpu["launch_dur"].to_numpy()[launched].sum()),
+            segments=segments, predicted_us=predicted, best_us=work + sync_gap,
+            worst_us=predicted + int(removed.sum()) * d, full_period=full))
+
+    use = [p for p in preds if p.full_period] or preds
+
+    def med(attr):
+        return float(np.median([getattr(p, attr) for p in use]))
+
+    measured, step_us, best, worst = med("measured_us"), med("predicted_us"), med("best_us"), med("worst_us")
+    blockers = _blockers(trace, gpu, segs)
+    in_steps = np.zeros(len(gpu), bool)
+    for seg in segs:
+        in_steps |= seg[1]
+    graphed = float(100 * is_graph[in_steps].sum() / max(1, in_steps.sum()))
+    return CudaGraphWhatIf(
+        measured_step_us=measured, step_us=step_us, speedup=_ratio(measured, step_us),
+        low=_ratio(measured, worst), high=_ratio(measured, best), best_step_us=best, worst_step_us=worst,
+        work_us=med("work_us"), removed_gap_us=med("removed_gap_us"), kept_gap_us=med("kept_gap_us"),
+        graph_launch_us=d, launches_replaced=int(round(med("launches"))), launch_cpu_us=med("launch_cpu_us"),
+        basis=basis, already_graphed_pct=graphed, blockers=blockers,
+        assumptions=_assumptions(basis, d, len(other), max(n_sync), blockers, graphed), steps=tuple(preds))
+
+
+def _ratio(a, b):
+    return float(a / b) if b > 0 else float("nan")
+
+
+def _assumptions(basis, d, n_other, max_sync, blockers, graphed):
+    out = [
+        "kernels and copies keep their eager durations (a graph does not make kernels faster)",
+        "host-bound gaps (the next launch began after the GPU went idle) vanish: a graph's nodes are "
+        "already on the GPU",
+        "sync gaps and gaps the host did not cause (queued work that still waited) stay as measured",
+        (f"a graph launch costs the GPU {d:.1f} µs, the median wait of queued work in this trace "
+         f"({n_other} such gaps)") if n_other else
+        "no queued-work gaps in the trace: a graph launch is taken to cost the GPU nothing",
+        "the host's remaining per-step work (input copies, the replay call, the loop) stays shorter than "
+        "the predicted GPU step, so the GPU stays fed",
+        "the step's allocations and shapes are the same every step (graph capture needs static memory)",
+    ]
+    if basis == "steps":
+        out.insert(1, "each profiler step is captured whole as one graph")
+    else:
+        out.insert(1, "no profiler steps: the whole GPU range is taken as one step captured as one graph")
+    if max_sync:
+        out.append(f"host syncs split a step into up to {max_sync + 1} graphs, one launch each; the step "
+                   "cannot be captured whole until the blockers are removed")
+    elif blockers:
+        out.append("host copies inside the step must move out of the graph or into pinned, "
+                   "pre-allocated buffers")
+    if graphed >= 1:
+        out.append(f"{graphed:.0f}% of the GPU work already replays from CUDA graphs: the prediction "
+                   "only covers the rest")
+    return tuple(out)
+
+
+# -- validation -----------------------------------------------------------------
+def validate(prediction, graph_trace):
+    """Compare a CudaGraphWhatIf with the measured period of a CUDA-graph run."""
+    measured = measured_period(graph_trace)
+    if measured is None or measured <= 0:
+        return None
+    err = (prediction.step_us - measured) / measured
+    return Validation(trace=str(graph_trace.path), measured_us=measured, error_pct=100 * err,
+                      within_tolerance=abs(err) <= VALIDATION_TOLERANCE)
+
+
+# -- compiled mode (CPU traces) -----------------------------------------------------
+def compiled_whatif(breakdown, compiled_breakdown=None):
+    """From cpu_breakdown() of an eager CPU run (and of a compiled run, if given)."""
+    if not breakdown or breakdown["window_us"] <= 0:
+        return None
+    window, over = breakdown["window_us"], breakdown["framework_overhead_us"]
+    rest = window - over
+    comp = compiled_breakdown["window_us"] if compiled_breakdown else None
+    return CompiledWhatIf(window_us=window, overhead_us=over, overhead_pct=100 * over / window, step_us=rest,
+                          speedup=_ratio(window, rest), compiled_window_us=comp,
+                          measured_speedup=_ratio(window, comp) if comp else None)
+
+
+def whatif(trace, graph_trace=None, breakdown=None, compiled_breakdown=None):
+    """Both what-ifs a trace supports: CUDA graphs for GPU traces, compilation for CPU ones."""
+    cg = cudagraph_whatif(trace)
+    if cg is not None and graph_trace is not None:
+        cg = replace(cg, validation=validate(cg, graph_trace))
+    comp = None if trace.has_gpu else compiled_whatif(breakdown, compiled_breakdown)
+    return WhatIf(cudagraph=cg, compiled=comp)

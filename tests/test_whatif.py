@@ -1,0 +1,171 @@
+"""What-if model: predictions checked against measured CUDA-graph runs, recomputed
+from the raw JSON (GPU-side annotations, launch correlation) without profkit's tables."""
+
+import gzip
+import json
+import re
+
+import numpy as np
+import pytest
+
+from profkit.analysis import whatif as W
+from profkit.trace import load
+from tests.conftest import real_trace
+
+EAGER = "kineto-rtx5080-mlp-train-eager.json.gz"
+EAGER_B = "kineto-rtx5080-mlp-train-eager-b.json.gz"
+MANUAL = "kineto-rtx5080-mlp-train-cudagraph-manual.json.gz"
+CALLABLES = "kineto-rtx5080-mlp-train-cudagraph-graphed-callables.json.gz"
+EVENT_SYNC = "hta/critical_path/cuda_event_sync/event_sync_trace.json.gz"
+DLRM = "kineto-v100x8-dlrm-train-rank0.json.gz"
+GPU_CATS = ("kernel", "gpu_memcpy", "gpu_memset")
+
+
+def raw(name):
+    with gzip.open(real_trace(name)) as f:
+        return json.load(f)["traceEvents"]
+
+
+def gpu_annotation_period(events, name):
+    """Median start-to-start time of a GPU-side user annotation (one per step)."""
+    ts = sorted(e["ts"] for e in events if e.get("cat") == "gpu_user_annotation" and e.get("name") == name)
+    return float(np.median(np.diff(ts)))
+
+
+@pytest.fixture(scope="module")
+def eager():
+    return W.cudagraph_whatif(load(real_trace(EAGER)))
+
+
+def test_mlp_eager_predicts_the_manual_graph_run_within_10pct(eager):
+    # Measured graph period, independently: the GPU-side "## graph.replay ##" annotation, start to start.
+    graph = gpu_annotation_period(raw(MANUAL), "## graph.replay ##")
+    assert graph == pytest.approx(902, abs=5)
+    assert abs(eager.step_us - graph) / graph < 0.10
+    # The eager period the same way: "## forward_pass ##" opens every step on the GPU.
+    assert eager.measured_step_us == pytest.approx(gpu_annotation_period(raw(EAGER), "## forward_pass ##"),
+                                                   rel=0.01)
+    assert eager.measured_step_us == pytest.approx(2430, abs=10)
+    assert eager.speedup == pytest.approx(eager.measured_step_us / eager.step_us)
+    assert eager.low <= eager.speedup <= eager.high
+    assert eager.best_step_us <= eager.step_us <= eager.worst_step_us
+    assert not eager.blockers and not eager.validated
+    assert eager.basis == "steps" and len(eager.steps) == 7
+
+
+def test_validate_against_the_graph_run(eager):
+    v = W.validate(eager, load(real_trace(MANUAL)))
+    assert v.within_tolerance
+    assert v.measured_us == pytest.approx(gpu_annotation_period(raw(MANUAL), "## graph.replay ##"), rel=0.01)
+    assert v.error_pct == pytest.approx(100 * (eager.step_us - v.measured_us) / v.measured_us)
+
+
+def test_other_mlp_traces_predict_the_same_graph_run():
+    """Independent inputs of the same MLP on the same machine: the second script's eager run, and
+    the make_graphed_callables run (forward/backward graphed, loss and optimizer eager)."""
+    graph = gpu_annotation_period(raw(MANUAL), "## graph.replay ##")
+    for name in (EAGER_B, CALLABLES):
+        w = W.cudagraph_whatif(load(real_trace(name)))
+        assert abs(w.step_us - graph) / graph < 0.10, name
+    # A run already captured whole predicts itself: nothing is left to remove.
+    own = W.cudagraph_whatif(load(real_trace(MANUAL)))
+    assert own.removed_gap_us == 0 and own.speedup == pytest.approx(1, abs=0.01)
+    assert own.already_graphed_pct > 85
+
+
+def _hand_step(events, k):
+    """Work, host-bound gap total and launches of ProfilerStep#k's period, from the raw events."""
+    steps = {int(e["name"].split("#")[1]): e for e in events
+             if e.get("ph") == "X" and re.match(r"^ProfilerStep#\d+$", e.get("name", ""))
+             and e.get("cat") != "gpu_user_annotation"}
+    launch = {e["args"]["correlation"]: e for e in events
+              if e.get("cat") in ("cuda_runtime", "cuda_driver") and "correlation" in e.get("args", {})}
+    gpu = sorted((e for e in events if e.get("cat") in GPU_CATS), key=lambda e: e["ts"])
+
+    def step_of(e):
+        lt = launch[e["args"]["correlation"]]["ts"]
+        return next((n for n, s in steps.items() if s["ts"] <= lt <= s["ts"] + s["dur"]), None)
+    first = {}
+    for e in gpu:
+        first.setdefault(step_of(e), e["ts"])
+    lo, hi = first[k], first[k + 1]
+    work = removed = 0.0
+    launches = 0
+    prev_end = None
+    for e in gpu:
+        if not lo <= e["ts"] < hi:
+            continue
+        work += e["dur"]  # one stream, no overlap: the sum is the union
+        launches += 1
+        if prev_end is not None and e["ts"] > prev_end and launch[e["args"]["correlation"]]["ts"] > prev_end:
+            removed += e["ts"] - prev_end
+        prev_end = e["ts"] + e["dur"]
+    # The gap into the next step's first activity belongs to this step too.
+    nxt = next(e for e in gpu if e["ts"] == hi)
+    if launch[nxt["args"]["correlation"]]["ts"] > prev_end:
+        removed += hi - prev_end
+    return hi - lo, work, removed, launches
+
+
+def test_step_terms_match_a_hand_count(eager):
+    events = raw(EAGER)
+    for p in eager.steps[:-1]:
+        period, work, removed, launches = _hand_step(events, p.step)
+        assert p.measured_us == pytest.approx(period, abs=0.01)
+        assert p.work_us == pytest.approx(work, abs=0.01)
+        assert p.removed_gap_us == pytest.approx(removed, abs=0.01)
+        assert p.launches == launches == 36
+        # measured = work + removed + kept, exactly; predicted drops the removed gaps.
+        assert p.work_us + p.removed_gap_us + p.kept_gap_us == pytest.approx(p.measured_us, abs=0.01)
+        assert p.predicted_us == pytest.approx(p.work_us + p.kept_gap_us + p.segments * eager.graph_launch_us)
+    assert not eager.steps[-1].full_period
+
+
+def test_host_syncs_inside_the_step_are_blockers():
+    w = W.cudagraph_whatif(load(real_trace(EVENT_SYNC)))
+    events = raw(EVENT_SYNC)
+    step = next(e for e in events if e.get("name", "").startswith("ProfilerStep#") and e.get("ph") == "X")
+    syncs = [e for e in events if e.get("cat") == "cuda_runtime" and "Synchronize" in e["name"]
+             and step["ts"] <= e["ts"] <= step["ts"] + step["dur"]]
+    by_what = {b.what: b for b in w.blockers}
+    assert sum(b.count for b in w.blockers if "Synchronize" in b.what) == len(syncs) == 3
+    # `if tensor:` (aten::is_nonzero) reads the value back: a stream sync and a pageable DtoH copy.
+    item = by_what["cudaStreamSynchronize"]
+    assert item.kind == "item" and item.ops == (("aten::is_nonzero", 1),)
+    assert by_what["Memcpy DtoH (Device -> Pageable)"].ops == (("aten::is_nonzero", 1),)
+    assert by_what["cudaDeviceSynchronize"].kind == "host_sync"
+    assert w.steps[0].segments == 4
+    assert any("split a step" in a for a in w.assumptions)
+
+
+def test_dlrm_blockers_name_their_ops():
+    w = W.cudagraph_whatif(load(real_trace(DLRM)))
+    events = raw(DLRM)
+    step = next(e for e in events if e.get("name", "").startswith("ProfilerStep#") and e.get("ph") == "X")
+    inside = [e for e in events if e.get("cat") == "cuda_runtime" and "Synchronize" in e["name"]
+              and step["ts"] <= e["ts"] <= step["ts"] + step["dur"]]
+    assert sum(b.count for b in w.blockers if "Synchronize" in b.what) == len(inside) == 10
+    cpu = next(b for b in w.blockers if b.kind == "cpu_copy" and b.what == "cudaStreamSynchronize")
+    assert cpu.ops == (("aten::to", 6),)
+    assert w.basis == "steps" and w.steps[0].full_period is False
+
+
+def test_trace_without_steps_is_one_window():
+    w = W.cudagraph_whatif(load(real_trace("kineto-b200-vllm-tp8-rank0-eager.json.gz")))
+    assert w.basis == "window" and len(w.steps) == 1
+    assert any("no profiler steps" in a for a in w.assumptions)
+    assert w.low <= w.speedup <= w.high
+
+
+def test_no_gpu_work_gives_no_cudagraph_prediction():
+    assert W.cudagraph_whatif(load(real_trace("kineto-a100-edgecase-no-kernel-events.json.gz"))) is None
+
+
+def test_compiled_whatif_from_cpu_breakdown():
+    b = {"window_us": 1000.0, "framework_overhead_us": 400.0}
+    c = W.compiled_whatif(b)
+    assert c.overhead_pct == pytest.approx(40) and c.step_us == 600 and c.speedup == pytest.approx(1000 / 600)
+    assert c.measured_speedup is None
+    c = W.compiled_whatif(b, {"window_us": 800.0, "framework_overhead_us": 100.0})
+    assert c.compiled_window_us == 800 and c.measured_speedup == pytest.approx(1.25)
+    assert W.compiled_whatif({"window_us": 0.0, "framework_overhead_us": 0.0}) is None
