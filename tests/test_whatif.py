@@ -169,3 +169,16 @@ def test_compiled_whatif_from_cpu_breakdown():
     c = W.compiled_whatif(b, {"window_us": 800.0, "framework_overhead_us": 100.0})
     assert c.compiled_window_us == 800 and c.measured_speedup == pytest.approx(1.25)
     assert W.compiled_whatif({"window_us": 0.0, "framework_overhead_us": 0.0}) is None
+
+
+@pytest.mark.parametrize("name", ["kineto-fmt-libkineto-test-cudasync-beforefix.json.gz",
+                                  "kineto-fmt-libkineto-test-cudasync-afterfix.json.gz"])
+def test_cuda_sync_events_are_blockers_when_no_sync_call_is_recorded(name):
+    """The libkineto fixture records the host's event sync only as a cuda_sync event (External id 300,
+    op_evt_sync); the 'Stream Wait Event' is device-side and capturable."""
+    events = raw(name)
+    host = [e for e in events if e.get("cat") == "cuda_sync" and e["name"] in W.HOST_SYNC_EVENTS]
+    op = next(e for e in events if e.get("cat") == "cpu_op"
+              and e["args"]["External id"] == host[0]["args"]["External id"])
+    (b,) = W.cudagraph_whatif(load(real_trace(name))).blockers
+    assert (b.kind, b.what, b.ops, b.count) == ("host_sync", "Event Sync", ((op["name"], 1),), len(host))

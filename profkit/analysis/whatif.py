@@ -37,6 +37,7 @@ import pandas as pd
 
 from profkit.analysis import temporal
 from profkit.analysis.graphs import GRAPH_LAUNCH_RE
+from profkit.analysis.steps import NO_STEPS, step_of, step_ranges, steps_summary
 
 __all__ = ["Blocker", "StepPrediction", "CudaGraphWhatIf", "CompiledWhatIf", "Validation", "WhatIf",
            "cudagraph_whatif", "compiled_whatif", "whatif", "measured_period", "validate"]
@@ -134,18 +135,7 @@ class WhatIf:
     compiled: CompiledWhatIf | None
 
 
-# -- step attribution -----------------------------------------------------------
-def _step_rows(trace, gpu):
-    """(step numbers, index of each GPU row's step or -1): the CPU-side ProfilerStep
-    whose range holds the row's launch call; graph nodes share their graph launch's."""
-    steps = trace.steps
-    which = np.full(len(gpu), -1, np.int64)
-    launch = gpu["launch_ts"].to_numpy()
-    for i, (s, e) in enumerate(zip(steps["ts"].to_numpy(), steps["end"].to_numpy())):
-        which[(launch >= s) & (launch <= e) & (which < 0)] = i
-    return steps["step"].to_numpy(), which
-
-
+# -- steps ----------------------------------------------------------------------
 def _gpu(trace):
     """GPU activities of the busiest device, with their launch calls."""
     gpu = trace.gpu_launches()
@@ -156,66 +146,91 @@ def _gpu(trace):
 
 
 def _segments(trace, gpu):
-    """Step number, GPU rows, [start, end) on the GPU timeline, and CPU range of each step.
+    """Basis and, per step with GPU work: (number, its GPU rows, [start, end) on the GPU
+    timeline, whether that is a full period, its [start, end] range for host events).
 
-    With no ProfilerStep (or none that launched GPU work) the whole GPU range is one step."""
-    nums, which = _step_rows(trace, gpu)
-    used = [i for i in range(len(nums)) if (which == i).any()]
-    if not used:
-        lo, hi = float(gpu["ts"].min()), float(gpu["end"].max())
-        return "window", [(0, np.ones(len(gpu), bool), lo, hi, False, (-np.inf, np.inf))]
-    firsts = [float(gpu["ts"][which == i].min()) for i in used]
-    steps = trace.steps
+    Attribution and GPU intervals are steps.py's: a step runs from its first activity
+    to the next step's first (the last step to its last end). Without steps the whole
+    trace is one pseudo-step."""
+    ranges = step_ranges(trace)
+    idx = step_of(trace, gpu, ranges)
+    summary = steps_summary(trace, gpu, ranges)
     out = []
-    for k, i in enumerate(used):
-        rows = which == i
-        last = k == len(used) - 1
-        end = float(gpu["end"][rows].max()) if last else firsts[k + 1]
-        cpu = (float(steps["ts"].iloc[i]), float(steps["end"].iloc[i]))
-        out.append((int(nums[i]), rows, firsts[k], end, not last, cpu))
-    return "steps", out
+    for i, row in enumerate(summary.per_step):
+        if row.gpu_start_us is None:
+            continue
+        end = row.gpu_start_us + row.period_us if row.period_us is not None else row.gpu_end_us
+        host = (float(ranges.start[i]), float(ranges.end[i])) if len(ranges) else (-np.inf, np.inf)
+        out.append((row.step if row.step is not None else 0, idx == i, row.gpu_start_us, end,
+                    row.period_us is not None, host))
+    return ("window" if ranges.source == NO_STEPS else "steps"), out
 
 
 def measured_period(trace):
-    """Median GPU step period of a trace (µs): first activity of a step to the next
-    step's; a single step (or none) gives its GPU span. None without GPU activity."""
+    """Median GPU step period of a trace (µs, steps.py's); a single step (or none)
+    gives its GPU span. None without GPU activity."""
     if not trace.has_gpu:
         return None
     _, segs = _segments(trace, _gpu(trace))
+    if not segs:
+        return None
     full = [hi - lo for _, _, lo, hi, f, _ in segs if f]
     return float(np.median(full)) if full else float(segs[0][3] - segs[0][2])
 
 
 # -- blockers -------------------------------------------------------------------
+HOST_SYNC_EVENTS = ("Event Sync", "Stream Sync", "Context Sync")  # cuda_sync records of host waits
+
+
+def _host_syncs(trace):
+    """Blocking host syncs: runtime calls (SYNC_CALLS), else, in traces that record
+    none, the cuda_sync events of host waits. Columns name, ts, tid (-1: unknown thread)."""
+    rt = trace.runtime
+    calls = rt[rt["name"].astype(str).str.contains(temporal.SYNC_CALLS, regex=True)]
+    if len(calls):
+        return pd.DataFrame({"name": calls["name"].astype(str), "ts": calls["ts"], "tid": calls["tid"]})
+    ev = trace.syncs[trace.syncs["name"].astype(str).isin(HOST_SYNC_EVENTS)]
+    return pd.DataFrame({"name": ev["name"].astype(str), "ts": ev["ts"], "tid": -1})
+
+
 class _Ops:
-    """Outermost aten:: op enclosing a host event on the same thread."""
+    """The CPU op behind a host event: its outermost aten:: op, else its innermost op."""
 
     def __init__(self, trace):
         ops = trace.cpu_ops
         self.names = ops["name"].astype(str).to_numpy()
         self.parent = ops["parent"].to_numpy()
         self.end = ops["end"].to_numpy()
+        self.dur = ops["dur"].to_numpy()
         self.by_thread = {}
-        for key, g in ops.groupby(["tid"], sort=False):
-            self.by_thread[key[0]] = (g["ts"].to_numpy(), g.index.to_numpy())
+        for tid, g in ops.groupby("tid", sort=False):
+            g = g.sort_values("ts", kind="stable")
+            self.by_thread[tid] = (g["ts"].to_numpy(), g.index.to_numpy())
 
-    def outer_aten(self, tid, ts):
-        found = self.by_thread.get(tid)
-        if found is None:
-            return None
-        starts, idx = found
+    def _innermost(self, tid, ts):
+        """Position of the innermost op of thread `tid` that encloses ts, or -1."""
+        starts, idx = self.by_thread.get(tid, (np.empty(0), None))
         k = np.searchsorted(starts, ts, side="right") - 1
         if k < 0:
-            return None
+            return -1
         i = int(idx[k])
         while i >= 0 and self.end[i] < ts:  # walk out to the first op that encloses ts
             i = int(self.parent[i])
-        best = None
+        return i
+
+    def cause(self, tid, ts):
+        """tid -1 (an event on the GPU's timeline): the innermost enclosing op of any thread."""
+        if tid == -1:
+            found = [i for i in (self._innermost(t, ts) for t in self.by_thread) if i >= 0]
+            i = min(found, key=lambda j: self.dur[j]) if found else -1
+        else:
+            i = self._innermost(tid, ts)
+        inner, best = (self.names[i] if i >= 0 else None), None
         while i >= 0:
             if self.names[i].startswith("aten::"):
                 best = self.names[i]
             i = int(self.parent[i])
-        return best
+        return best or inner
 
 
 def _kind(op, call):
@@ -231,32 +246,28 @@ def _kind(op, call):
 def _blockers(trace, gpu, segs):
     """Host syncs and host copies inside the steps, grouped by kind and call."""
     ops = _Ops(trace)
-    rt = trace.runtime
     found = []  # (kind, what, op, step)
-    sync = rt[rt["name"].astype(str).str.contains(temporal.SYNC_CALLS, regex=True)]
+    sync = _host_syncs(trace)
     mem = gpu[(gpu["kind"] == "memcpy") & gpu["name"].astype(str).str.contains(HOST_COPY, regex=True)]
     for step, rows, _, _, _, (c0, c1) in segs:
-        s = sync[(sync["ts"] >= c0) & (sync["ts"] <= c1)]
-        for r in s.itertuples():
-            op = ops.outer_aten(r.tid, r.ts)
-            found.append((_kind(op, True), str(r.name), op, step))
-        m = mem[rows[mem.index]] if len(mem) else mem
-        for r in m.itertuples():
-            op = ops.outer_aten(r.launch_tid, r.launch_ts) if not np.isnan(r.launch_ts) else None
+        for r in sync[(sync["ts"] >= c0) & (sync["ts"] <= c1)].itertuples():
+            op = ops.cause(r.tid, r.ts)
+            found.append((_kind(op, True), r.name, op, step))
+        for r in mem[rows[mem.index]].itertuples():
+            op = ops.cause(r.launch_tid, r.launch_ts) if not np.isnan(r.launch_ts) else None
             found.append((_kind(op, False), str(r.name), op, step))
     df = pd.DataFrame(found, columns=["kind", "what", "op", "step"])
     out = []
     for (kind, what), g in df.groupby(["kind", "what"], sort=False):
-        counts = g["op"].fillna("(no aten op)").value_counts()
+        counts = g["op"].fillna("(no CPU op)").value_counts()
         out.append(Blocker(kind=kind, what=what, ops=tuple((str(o), int(n)) for o, n in counts.items()),
                            count=int(len(g)), steps=int(g["step"].nunique())))
     return tuple(sorted(out, key=lambda b: -b.count))
 
 
 def _sync_counts(trace, segs):
-    rt = trace.runtime
-    sync = rt[rt["name"].astype(str).str.contains(temporal.SYNC_CALLS, regex=True)]
-    return [int(((sync["ts"] >= c0) & (sync["ts"] <= c1)).sum()) for *_, (c0, c1) in segs]
+    ts = _host_syncs(trace)["ts"].to_numpy()
+    return [int(((ts >= c0) & (ts <= c1)).sum()) for *_, (c0, c1) in segs]
 
 
 # -- the model ------------------------------------------------------------------
@@ -266,6 +277,8 @@ def cudagraph_whatif(trace):
         return None
     gpu = _gpu(trace)
     basis, segs = _segments(trace, gpu)
+    if not segs:
+        return None
     lo, hi = segs[0][2], segs[-1][3]
     inside = ((gpu["ts"] < hi) & (gpu["end"] > lo)).to_numpy()
     g = temporal.gaps(gpu[inside], lo, hi, temporal.sync_intervals(trace))
