@@ -114,6 +114,11 @@ class StepRanges:
     def __len__(self):
         return len(self.numbers)
 
+    @property
+    def count(self):
+        """Steps to report: the ranges, or 1 (the whole-trace pseudo-step) when there are none."""
+        return 1 if self.source == NO_STEPS else len(self.numbers)
+
 
 def step_ranges(trace):
     """Steps of a trace: CPU-side ProfilerStep ranges, else GPU-side ones, else none."""
@@ -191,7 +196,7 @@ def steps_summary(trace, gpu=None, ranges=None):
     warning = None
     if ranges.source == NO_STEPS:
         warning = "no ProfilerStep in the trace: per-step figures are for the whole trace (one pseudo-step)"
-    n = max(len(ranges), 1 if ranges.source == NO_STEPS else 0)
+    n = ranges.count
     if gpu is None or not len(gpu):
         rows = [_row(ranges, i, None, None, 0, 0, 0.0, 0.0, None, 0.0, 0.0) for i in range(n)]
         return Steps(count=n, source=ranges.source, outside=Outside(), period_us=Period(), per_step=rows,

@@ -17,8 +17,6 @@ CPU side of the activity that ends it:
 import numpy as np
 import pandas as pd
 
-# Runtime calls that block the host until the device catches up.
-SYNC_CALLS = r"Synchronize|^cudaMemcpy$|^hipMemcpy$|^cuMemcpyDtoH|^cuCtxSynchronize"
 # Gap histogram bin edges (µs); log-spaced like nsys's gap buckets.
 GAP_EDGES = [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 1e5, np.inf]
 HTA_KERNEL_WAIT_US = 30  # HTA's default consecutive_kernel_delay
@@ -77,14 +75,6 @@ def window(trace, gpu, kind):
     if not len(sel):
         return 0.0, 0.0, mask
     return float(sel["ts"].min()), float(sel["end"].max()), mask
-
-
-def sync_intervals(trace):
-    """(ts, end) arrays of blocking host syncs (SYNC_CALLS) and cuda_sync events: `syncs` for gaps()."""
-    rt = trace.runtime
-    is_sync = rt["name"].astype(str).str.contains(SYNC_CALLS, regex=True).to_numpy()
-    return (np.concatenate([rt["ts"].to_numpy()[is_sync], trace.syncs["ts"].to_numpy()]),
-            np.concatenate([rt["end"].to_numpy()[is_sync], trace.syncs["end"].to_numpy()]))
 
 
 def gaps(gpu, lo, hi, syncs):

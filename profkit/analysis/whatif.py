@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from profkit.analysis import temporal
-from profkit.analysis.graphs import GRAPH_LAUNCH_RE
+from profkit.analysis.launches import blocking, is_kind
 from profkit.analysis.steps import NO_STEPS, step_of, step_ranges, steps_summary
 
 __all__ = ["Blocker", "StepPrediction", "CudaGraphWhatIf", "CompiledWhatIf", "Validation", "WhatIf",
@@ -182,11 +182,19 @@ def measured_period(trace):
 HOST_SYNC_EVENTS = ("Event Sync", "Stream Sync", "Context Sync")  # cuda_sync records of host waits
 
 
-def _host_syncs(trace):
-    """Blocking host syncs: runtime calls (SYNC_CALLS), else, in traces that record
-    none, the cuda_sync events of host waits. Columns name, ts, tid (-1: unknown thread)."""
+def _sync_intervals(trace):
+    """(ts, end) of blocking calls and cuda_sync events, as summary passes them to temporal.gaps."""
     rt = trace.runtime
-    calls = rt[rt["name"].astype(str).str.contains(temporal.SYNC_CALLS, regex=True)]
+    is_sync = blocking(rt["name"]) if len(rt) else np.zeros(0, bool)
+    return (np.concatenate([rt["ts"].to_numpy()[is_sync], trace.syncs["ts"].to_numpy()]),
+            np.concatenate([rt["end"].to_numpy()[is_sync], trace.syncs["end"].to_numpy()]))
+
+
+def _host_syncs(trace):
+    """Blocking host calls (launches.blocking), else, in traces that record none, the
+    cuda_sync events of host waits. Columns name, ts, tid (-1: unknown thread)."""
+    rt = trace.runtime
+    calls = rt[blocking(rt["name"])] if len(rt) else rt
     if len(calls):
         return pd.DataFrame({"name": calls["name"].astype(str), "ts": calls["ts"], "tid": calls["tid"]})
     ev = trace.syncs[trace.syncs["name"].astype(str).isin(HOST_SYNC_EVENTS)]
@@ -281,13 +289,12 @@ def cudagraph_whatif(trace):
         return None
     lo, hi = segs[0][2], segs[-1][3]
     inside = ((gpu["ts"] < hi) & (gpu["end"] > lo)).to_numpy()
-    g = temporal.gaps(gpu[inside], lo, hi, temporal.sync_intervals(trace))
+    g = temporal.gaps(gpu[inside], lo, hi, _sync_intervals(trace))
     starts, ends = temporal.union(gpu["ts"].to_numpy()[inside], gpu["end"].to_numpy()[inside])
     other = g["dur_us"][g["cause"] == "other"].to_numpy()
     d = float(np.median(other)) if len(other) else 0.0
     n_sync = _sync_counts(trace, segs)
-    is_graph = gpu["launch_name"].astype(str).str.match(GRAPH_LAUNCH_RE.pattern).to_numpy() | (
-        gpu["graph_id"].to_numpy() > 0)
+    is_graph = is_kind(gpu["launch_name"].astype(str), "graph") | (gpu["graph_id"].to_numpy() > 0)
     has_launch = gpu["launch_ts"].notna().to_numpy()
 
     preds = []
