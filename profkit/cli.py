@@ -35,8 +35,11 @@ def cli():
 @click.option("--dask", "use_dask", is_flag=True, help="DIR: analyse the ranks on Dask workers (a local "
               "cluster on 127.0.0.1 unless --scheduler is given; needs profkit[dask]).")
 @click.option("--scheduler", metavar="ADDRESS", help="DIR: an existing Dask scheduler, e.g. tcp://host:8786.")
+@click.option("--whatif-against", type=click.Path(dir_okay=False, path_type=Path), metavar="TRACE",
+              help="A CUDA-graph run (GPU trace) or compiled run (CPU trace) of the same workload: "
+                   "check the what-if prediction against its measured step.")
 def analyze(trace_path, as_json, window, top, all_gaps, peak_bw, peak_tflops, calibration, jobs, use_dask,
-            scheduler):
+            scheduler, whatif_against):
     """Explain where the time goes in a PyTorch profiler trace (.json or .json.gz).
 
     Given a folder of per-rank traces, analyse every rank and name the stragglers."""
@@ -50,11 +53,13 @@ def analyze(trace_path, as_json, window, top, all_gaps, peak_bw, peak_tflops, ca
     options = {"window": window, "peak_bw": peak_bw, "peak_tflops": peak_tflops, "calibration": calibration,
                "every_gap": all_gaps}
     if trace_path.is_dir():
+        if whatif_against:
+            raise ProfkitError("--whatif-against compares one trace with one run, not a folder of ranks")
         paths = traces_in(trace_path)
         result = ranks.job(ranks.run(paths, jobs=jobs, dask=use_dask, scheduler=scheduler, **options), trace_path)
         show = console.render_job
     else:
-        result = ranks.summarize_rank(trace_path, **options)
+        result = ranks.summarize_rank(trace_path, whatif_against=whatif_against, **options)
         show = lambda s: console.render(s, top=top)  # noqa: E731
     if as_json:
         click.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY

@@ -182,3 +182,28 @@ def test_cuda_sync_events_are_blockers_when_no_sync_call_is_recorded(name):
               and e["args"]["External id"] == host[0]["args"]["External id"])
     (b,) = W.cudagraph_whatif(load(real_trace(name))).blockers
     assert (b.kind, b.what, b.ops, b.count) == ("host_sync", "Event Sync", ((op["name"], 1),), len(host))
+
+
+def test_analyze_prints_and_writes_the_prediction():
+    import json as js
+    import subprocess
+    import sys
+    eager, graph = str(real_trace(EAGER)), str(real_trace(MANUAL))
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "profkit", "analyze", *args], capture_output=True, text=True,
+                              env={**__import__("os").environ, "COLUMNS": "200"})
+    out = cli(eager, "--json", "--whatif-against", graph)
+    assert out.returncode == 0, out.stderr
+    cg = js.loads(out.stdout)["whatif"]["cudagraph"]
+    measured = gpu_annotation_period(raw(MANUAL), "## graph.replay ##")
+    assert abs(cg["step_us"] - measured) / measured < 0.10
+    assert cg["validation"]["within_tolerance"] and cg["blockers"] == []
+    assert {"step_us", "speedup", "low", "high", "blockers", "assumptions", "measured_step_us"} <= set(cg)
+    text = cli(eager).stdout
+    line = next(s for s in text.splitlines() if s.startswith("what if CUDA graphs"))
+    assert f"-> {cg['step_us']:.1f} µs predicted" in line and f"x{cg['speedup']:.2f}" in line
+    assert f"(x{cg['low']:.2f}-x{cg['high']:.2f})" in line and "unvalidated" in line
+    assert "assumes: kernels and copies keep their eager durations" in text
+    bad = cli(str(real_trace(EAGER)).rsplit("/", 1)[0], "--whatif-against", graph)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr

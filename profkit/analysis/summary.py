@@ -18,7 +18,9 @@ from profkit.analysis.hardware import trace_device
 from profkit.analysis.launches import blocking, launch_summary
 from profkit.analysis.roofline import roofline
 from profkit.analysis.steps import step_ranges, steps_summary
+from profkit.analysis.whatif import whatif
 from profkit.errors import ProfkitError
+from profkit.trace import load
 
 SCHEMA_VERSION = 1
 PHASES = ("prefill", "decode")
@@ -26,10 +28,12 @@ NON_COMPUTE = ("memory", "communication")
 
 
 def summarize(trace, sidecar=None, window="gpu", top=50, peak_bw=None, peak_tflops=None, calibration=None,
-              every_gap=False):
+              every_gap=False, whatif_against=None):
     """Analyse a loaded Trace. `sidecar`: the capture's .meta.json dict, if any.
 
     every_gap: also list every idle gap under gaps.all (not only the largest).
+    whatif_against: path of a CUDA-graph (GPU) or compiled (CPU) run of the same
+    workload, to check the what-if prediction against.
 
     peak_bw (GB/s) / peak_tflops (TFLOP/s) override the device's peaks;
     `calibration` is the path of a `profkit calibrate` file for CPU traces.
@@ -59,6 +63,8 @@ def summarize(trace, sidecar=None, window="gpu", top=50, peak_bw=None, peak_tflo
         out["gaps"]["all"] = [{"device": int(r.device), "start_us": float(r.start_us), "dur_us": float(r.dur_us),
                                "cause": r.cause, "before": r.before, "after": r.after}
                               for r in all_gaps(trace, window).itertuples()]
+    out["whatif"] = asdict(whatif(trace, against=load(whatif_against) if whatif_against else None,
+                                  breakdown=out.get("cpu")))
     out["warnings"] = warnings
     return out
 

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from profkit.analysis import temporal
+from profkit.analysis.classify import cpu_breakdown
 from profkit.analysis.launches import blocking, is_kind
 from profkit.analysis.steps import NO_STEPS, step_of, step_ranges, steps_summary
 
@@ -392,10 +393,15 @@ def compiled_whatif(breakdown, compiled_breakdown=None):
                           measured_speedup=_ratio(window, comp) if comp else None)
 
 
-def whatif(trace, graph_trace=None, breakdown=None, compiled_breakdown=None):
-    """Both what-ifs a trace supports: CUDA graphs for GPU traces, compilation for CPU ones."""
-    cg = cudagraph_whatif(trace)
-    if cg is not None and graph_trace is not None:
-        cg = replace(cg, validation=validate(cg, graph_trace))
-    comp = None if trace.has_gpu else compiled_whatif(breakdown, compiled_breakdown)
-    return WhatIf(cudagraph=cg, compiled=comp)
+def whatif(trace, against=None, breakdown=None):
+    """Both what-ifs a trace supports: CUDA graphs for GPU traces, compilation for CPU ones.
+
+    against: a loaded CUDA-graph run (GPU) or compiled run (CPU) of the same workload,
+    to check the prediction with; breakdown: cpu_breakdown(trace) of a CPU trace."""
+    if trace.has_gpu:
+        cg = cudagraph_whatif(trace)
+        if cg is not None and against is not None:
+            cg = replace(cg, validation=validate(cg, against))
+        return WhatIf(cudagraph=cg, compiled=None)
+    other = cpu_breakdown(against) if against is not None and not against.has_gpu else None
+    return WhatIf(cudagraph=None, compiled=compiled_whatif(breakdown, other))

@@ -80,6 +80,7 @@ def render(summary, console=None, top=10):
     cg = summary["cuda_graphs"]
     if cg and cg.get("launches"):
         con.print(f"CUDA graphs: {cg['launches']} launches replaying {cg['kernels']} GPU activities")
+    _whatif(con, summary.get("whatif"))
     if summary.get("phases"):
         tab = _table("Phases (profkit capture)", "", "count", "wall", "work")
         for name, p in summary["phases"].items():
@@ -87,6 +88,36 @@ def render(summary, console=None, top=10):
         con.print(tab)
     for warning in summary["warnings"]:
         con.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+
+
+def _whatif(con, w):
+    """The what-if prediction: CUDA graphs for GPU traces, compilation for CPU ones."""
+    cg = (w or {}).get("cudagraph")
+    if cg:
+        v = cg["validation"]
+        check = (f"measured {_us(v['measured_us'])} in {escape(v['trace'])}: {v['error_pct']:+.1f}%"
+                 if v else "unvalidated: no CUDA-graph run given (--whatif-against)")
+        con.print(f"[bold]what if CUDA graphs[/bold] (one graph per {'step' if cg['basis'] == 'steps' else 'trace'}):"
+                  f" step {_us(cg['measured_step_us'])} -> {_us(cg['step_us'])} predicted, "
+                  f"speed-up x{cg['speedup']:.2f} (x{cg['low']:.2f}-x{cg['high']:.2f}); {check}")
+        con.print(f"  per step: work {_us(cg['work_us'])} + kept gaps {_us(cg['kept_gap_us'])} + graph launch "
+                  f"{_us(cg['graph_launch_us'])}; removes {_us(cg['removed_gap_us'])} of host-bound gaps and "
+                  f"{cg['launches_replaced']} launch calls ({_us(cg['launch_cpu_us'])} of CPU)")
+        for b in cg["blockers"]:
+            ops = ", ".join(f"{escape(o)} x{n}" for o, n in b["ops"])
+            con.print(f"  [yellow]blocker[/yellow] {b['kind']}: {escape(b['what'])} x{b['count']} in "
+                      f"{b['steps']} step(s), from {ops}")
+        for a in cg["assumptions"]:
+            con.print(f"  assumes: {escape(a)}")
+    comp = (w or {}).get("compiled")
+    if comp:
+        line = (f"[bold]what if compiled[/bold]: framework overhead {comp['overhead_pct']:.1f}% of the CPU window "
+                f"({_us(comp['overhead_us'])}) is what compilation can remove: window {_us(comp['window_us'])} -> "
+                f"at best {_us(comp['step_us'])} (x{comp['speedup']:.2f})")
+        if comp["compiled_window_us"] is not None:
+            line += (f"; the compiled run measured {_us(comp['compiled_window_us'])} "
+                     f"(x{comp['measured_speedup']:.2f})")
+        con.print(line)
 
 
 def _num(v, fmt):
