@@ -207,3 +207,29 @@ def test_analyze_prints_and_writes_the_prediction():
     assert "assumes: kernels and copies keep their eager durations" in text
     bad = cli(str(real_trace(EAGER)).rsplit("/", 1)[0], "--whatif-against", graph)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_report_draws_measured_and_predicted_steps_side_by_side():
+    from profkit.report.render import build_context, render_html
+    from profkit.report.runs import load_runs
+
+    runs = load_runs([real_trace(MANUAL), real_trace(EAGER)])
+    assert [r.mode for r in runs] == ["eager", "cudagraph"]
+    ctx = build_context(runs, ["a", "b"])
+    cg = ctx["whatif"][0]["cudagraph"]
+    graph = gpu_annotation_period(raw(MANUAL), "## graph.replay ##")
+    assert cg["validation"]["measured_us"] == pytest.approx(graph, rel=0.01)  # paired with the graph run
+    fig = __import__("orjson").loads(str(ctx["figures_json"]))["whatif-0"]
+    bars = {(d["name"], y): x for d in fig["data"] if d["type"] == "bar" for y, x in zip(d["y"], d["x"])}
+    ms = {k: cg[k] / 1000 for k in ("work_us", "removed_gap_us", "kept_gap_us", "launch_gpu_us")}
+    assert bars[("GPU work", "measured (this run)")] == bars[("GPU work", "predicted (CUDA graphs)")] == ms["work_us"]
+    assert bars[("host-bound gaps", "measured (this run)")] == ms["removed_gap_us"]
+    assert bars[("host-bound gaps", "predicted (CUDA graphs)")] == 0
+    assert bars[("graph launches", "predicted (CUDA graphs)")] == ms["launch_gpu_us"]
+    assert bars[("measured graph step", "measured (CUDA-graph run)")] == pytest.approx(graph / 1000, rel=0.01)
+    (mark,) = [d for d in fig["data"] if d["type"] == "scatter"]
+    assert mark["x"][:2] == [cg["measured_step_us"] / 1000, cg["step_us"] / 1000]
+    assert mark["error_x"]["array"][1] == pytest.approx((cg["worst_step_us"] - cg["step_us"]) / 1000)
+    html = render_html(runs, ["a", "b"])
+    assert f"×{cg['speedup']:.2f}" in html and "within 10%" in html
+    assert "already replays 90% of" in html  # the graph run is not offered a prediction it already is

@@ -93,6 +93,8 @@ class Validation:
 
 @dataclass(frozen=True)
 class CudaGraphWhatIf:
+    """Step periods and their terms are medians over the steps with a full period
+    (each term on its own, so the terms need not add up to the median period)."""
     measured_step_us: float
     step_us: float  # predicted step period under CUDA graphs
     speedup: float
@@ -104,6 +106,7 @@ class CudaGraphWhatIf:
     removed_gap_us: float
     kept_gap_us: float
     graph_launch_us: float  # d: GPU-side cost of one graph launch
+    launch_gpu_us: float  # segments x d per step (median)
     launches_replaced: int  # per step (median)
     launch_cpu_us: float  # per step (median)
     basis: str  # "steps" (ProfilerStep periods) or "window" (no steps: the whole GPU range)
@@ -331,7 +334,7 @@ def cudagraph_whatif(trace):
         measured_step_us=measured, step_us=step_us, speedup=_ratio(measured, step_us),
         low=_ratio(measured, worst), high=_ratio(measured, best), best_step_us=best, worst_step_us=worst,
         work_us=med("work_us"), removed_gap_us=med("removed_gap_us"), kept_gap_us=med("kept_gap_us"),
-        graph_launch_us=d, launches_replaced=int(round(med("launches"))), launch_cpu_us=med("launch_cpu_us"),
+        graph_launch_us=d, launch_gpu_us=float(np.median([p.segments * d for p in use])), launches_replaced=int(round(med("launches"))), launch_cpu_us=med("launch_cpu_us"),
         basis=basis, already_graphed_pct=graphed, blockers=blockers,
         assumptions=_assumptions(basis, d, len(other), max(n_sync), blockers, graphed), steps=tuple(preds))
 

@@ -144,3 +144,48 @@ def gap_histogram(runs):
         xaxis={"title": {"text": "gap length"}, "categoryorder": "array",
                "categoryarray": sorted(bins, key=bins.get)},
         yaxis={"title": {"text": "gaps"}, "gridcolor": "#eee"})}
+
+
+WHATIF_PARTS = (("work_us", "GPU work", "#4c78a8"), ("removed_gap_us", "host-bound gaps", CAUSE_COLORS["host_bound"]),
+                ("kept_gap_us", "kept gaps", CAUSE_COLORS["other"]), ("launch_us", "graph launches", "#54a24b"))
+
+
+def whatif_step(cg):
+    """Measured step beside the predicted CUDA-graph step (and the measured graph run
+    when there is one), stacked by the model's terms (per-step medians), with a mark
+    at each median period and the predicted range as an error bar.
+    `cg`: a summary's whatif.cudagraph."""
+    measured, predicted = "measured (this run)", "predicted (CUDA graphs)"
+    rows = {measured: {"work_us": cg["work_us"], "removed_gap_us": cg["removed_gap_us"],
+                       "kept_gap_us": cg["kept_gap_us"]},
+            predicted: {"work_us": cg["work_us"], "kept_gap_us": cg["kept_gap_us"], "launch_us": cg["launch_gpu_us"]}}
+    labels = list(rows)
+    data = []
+    for key, name, color in WHATIF_PARTS:
+        xs = [rows[r].get(key, 0.0) / 1000.0 for r in labels]
+        if any(xs):
+            data.append({"type": "bar", "orientation": "h", "name": name, "y": labels, "x": xs,
+                         "marker": {"color": color},
+                         "hovertemplate": "%{y}<br>" + name + ": %{x:.3f} ms (median per step)<extra></extra>"})
+    marks = {measured: cg["measured_step_us"], predicted: cg["step_us"]}
+    v = cg.get("validation")
+    if v:
+        label = "measured (CUDA-graph run)"
+        labels.append(label)
+        marks[label] = v["measured_us"]
+        data.append({"type": "bar", "orientation": "h", "name": "measured graph step", "y": [label],
+                     "x": [v["measured_us"] / 1000.0], "marker": {"color": "#72b7b2"},
+                     "hovertemplate": "%{y}: %{x:.3f} ms<extra></extra>"})
+    data.append({"type": "scatter", "mode": "markers", "name": "median step", "y": list(marks),
+                 "x": [us / 1000.0 for us in marks.values()],
+                 "marker": {"color": "#222", "symbol": "line-ns-open", "size": 18, "line": {"width": 2}},
+                 "error_x": {"type": "data", "symmetric": False,
+                             "array": [(cg["worst_step_us"] - cg["step_us"]) / 1000.0 if k == predicted else 0
+                                       for k in marks],
+                             "arrayminus": [(cg["step_us"] - cg["best_step_us"]) / 1000.0 if k == predicted else 0
+                                            for k in marks]},
+                 "hovertemplate": "%{y}: median step %{x:.3f} ms<extra></extra>"})
+    return {"data": data, "layout": _layout(
+        barmode="stack", height=140 + 45 * len(labels),
+        xaxis={"title": {"text": "ms per step"}, "gridcolor": "#eee", "rangemode": "tozero"},
+        yaxis={"autorange": "reversed", "automargin": True, "categoryorder": "array", "categoryarray": labels})}

@@ -95,6 +95,10 @@ def build_context(runs, trace_urls, hta=None):
     for i, r in enumerate(runs):
         if r.summary.get("timeline"):
             figs[f"timeline-{i}"] = F.timeline(r)
+    whatif = [(r.summary.get("whatif") or {}) for r in runs]
+    for i, w in enumerate(whatif):
+        if w.get("cudagraph"):
+            figs[f"whatif-{i}"] = F.whatif_step(w["cudagraph"])
     eff = efficiency_view(runs)
     figs.update(eff.pop("figures"))
     diff = diff_runs(runs[0], runs[1], numbers[0]["n_steps"], numbers[1]["n_steps"]) if len(runs) == 2 else None
@@ -117,6 +121,7 @@ def build_context(runs, trace_urls, hta=None):
                        if all(per_step) else "ms in the analysis window"),
         "kernels": _kernel_table(runs, totals),
         "eff": eff,
+        "whatif": whatif,
         "diff": diff,
         "job": job,
         "hta": hta,

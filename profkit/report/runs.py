@@ -79,4 +79,23 @@ def load_runs(inputs):
         sidecar = read_sidecar(path)
         runs.append(Run(path=path, trace=trace, summary=summarize(trace, sidecar=sidecar), sidecar=sidecar))
     unique_labels(runs)
-    return order_runs(runs)
+    runs = order_runs(runs)
+    check_whatif(runs)
+    return runs
+
+
+def check_whatif(runs):
+    """An eager run's what-if, checked against the run that did what it predicts: a
+    CUDA-graph run for a GPU trace, a compiled run for a CPU one (the first such run)."""
+    from dataclasses import asdict
+
+    from profkit.analysis.whatif import whatif
+
+    for run in runs:
+        if run.mode != "eager":
+            continue
+        gpu = run.trace.has_gpu
+        target = next((r for r in runs if r.trace.has_gpu == gpu
+                       and ("cudagraph" in r.mode if gpu else r.mode == "compiled")), None)
+        if target is not None:
+            run.summary["whatif"] = asdict(whatif(run.trace, against=target.trace, breakdown=run.summary.get("cpu")))
