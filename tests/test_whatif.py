@@ -233,3 +233,37 @@ def test_report_draws_measured_and_predicted_steps_side_by_side():
     html = render_html(runs, ["a", "b"])
     assert f"×{cg['speedup']:.2f}" in html and "within 10%" in html
     assert "already replays 90% of" in html  # the graph run is not offered a prediction it already is
+
+
+def test_against_a_run_without_steps_warns_and_stays_unvalidated():
+    from profkit.analysis.summary import summarize
+    cpu_only = real_trace("hta/cpu_only/rank-34.Jul_15_10_52_41.1074.pt.trace.json.gz")
+    s = summarize(load(real_trace("kineto-h100-transformer-train-tiny.json.gz")), whatif_against=cpu_only)
+    assert s["whatif"]["cudagraph"]["validation"] is None
+    assert any("stays unvalidated" in w for w in s["warnings"])
+
+
+@pytest.mark.slow
+def test_cpu_capture_compiled_whatif_against_the_compiled_run(tmp_path):
+    """profkit's own CPU captures: eager's framework overhead is what compilation can remove;
+    the report pairs it with the compiled run of the same capture."""
+    pytest.importorskip("torch")
+    from profkit.analysis.classify import cpu_breakdown
+    from profkit.report.runs import load_runs
+    from tests.test_capture_e2e import capture, tiny_config
+
+    ckpt = tmp_path / "tiny"
+    ckpt.mkdir()
+    tiny_config().to_json_file(ckpt / "config.json")
+    out = tmp_path / "out"
+    capture("--model", str(ckpt), "--mode", "eager,compiled", "--device", "cpu", "--prompt-len", "8",
+            "--new-tokens", "4", "--warmup", "1", "--steps", "2", "--out", str(out))
+    runs = {r.mode: r for r in load_runs([out])}
+    comp = runs["eager"].summary["whatif"]["compiled"]
+    eager_b, compiled_b = cpu_breakdown(runs["eager"].trace), cpu_breakdown(runs["compiled"].trace)
+    assert comp["overhead_us"] == pytest.approx(eager_b["framework_overhead_us"])
+    assert comp["overhead_pct"] == pytest.approx(eager_b["framework_overhead_pct"])
+    assert comp["step_us"] == pytest.approx(eager_b["window_us"] - eager_b["framework_overhead_us"])
+    assert comp["compiled_window_us"] == pytest.approx(compiled_b["window_us"])
+    assert comp["measured_speedup"] == pytest.approx(eager_b["window_us"] / compiled_b["window_us"])
+    assert runs["compiled"].summary["whatif"]["compiled"]["compiled_window_us"] is None

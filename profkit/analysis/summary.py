@@ -63,8 +63,11 @@ def summarize(trace, sidecar=None, window="gpu", top=50, peak_bw=None, peak_tflo
         out["gaps"]["all"] = [{"device": int(r.device), "start_us": float(r.start_us), "dur_us": float(r.dur_us),
                                "cause": r.cause, "before": r.before, "after": r.after}
                               for r in all_gaps(trace, window).itertuples()]
-    out["whatif"] = asdict(whatif(trace, against=load(whatif_against) if whatif_against else None,
-                                  breakdown=out.get("cpu")))
+    w = whatif(trace, against=load(whatif_against) if whatif_against else None, breakdown=out.get("cpu"))
+    if whatif_against and not (w.cudagraph and w.cudagraph.validation or w.compiled and w.compiled.compiled_window_us):
+        warnings.append(f"{whatif_against} has no {'GPU step' if trace.has_gpu else 'CPU op'} to compare the what-if "
+                        "prediction with: it stays unvalidated")
+    out["whatif"] = asdict(w)
     out["warnings"] = warnings
     return out
 
