@@ -156,6 +156,7 @@ def gap_histogram(runs):
                      "hovertemplate": "%{x}: %{y} gaps, %{customdata} ms total<extra>" + text(r.label) + "</extra>"})
     return {"data": data, "layout": _layout(
         barmode="group", height=320, showlegend=len(runs) > 1,
-        xaxis={"title": {"text": "gap length"}, "categoryorder": "array",
+        # automargin + standoff: the rotated bin labels push the title down instead of running into it
+        xaxis={"title": {"text": "gap length", "standoff": 14}, "automargin": True, "categoryorder": "array",
                "categoryarray": sorted(bins, key=bins.get)},
         yaxis={"title": {"text": "gaps"}, "gridcolor": "#eee"})}
