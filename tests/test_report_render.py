@@ -79,7 +79,7 @@ def test_headline_rows_and_speedup(tmp_path):
     assert numbers[0]["step_us"] == pytest.approx(190.0) and numbers[1]["step_us"] == pytest.approx(100.0)
     rows = {name: cells for name, cells, _ in M.headline_rows(runs, numbers)}
     assert rows["Speed-up over eager"] == ["1.00×", "1.90×"]
-    assert rows["Launches per step"] == ["2.0", "2.0"]
+    assert rows["Launches per step"] == ["2", "2"]  # a whole count prints without decimals
     assert "TTFT" not in rows  # no sidecar: the row would be empty
 
 
