@@ -5,12 +5,15 @@ The schema is versioned (SCHEMA_VERSION) and documented in the README
 CPU-only traces (profkit's CPU captures) by their leaf CPU ops.
 """
 
+from dataclasses import asdict
+
 import numpy as np
 import pandas as pd
 
 from profkit.analysis import temporal
 from profkit.analysis.classify import CLASSES, classify_cpu_ops, classify_gpu, cpu_breakdown, self_time
 from profkit.analysis.efficiency import efficiency_summary
+from profkit.analysis.findings import findings
 from profkit.analysis.graphs import cuda_graph_summary, detect_mode
 from profkit.analysis.hardware import trace_device
 from profkit.analysis.roofline import roofline
@@ -55,6 +58,8 @@ def summarize(trace, sidecar=None, window="gpu", top=50, peak_bw=None, peak_tflo
                                "cause": r.cause, "before": r.before, "after": r.after}
                               for r in all_gaps(trace, window).itertuples()]
     out["warnings"] = warnings
+    syncs = _syncs(trace) if trace.has_gpu else (np.empty(0), np.empty(0))
+    out["findings"] = [asdict(f) for f in findings(trace, out, sidecar, syncs)]
     return out
 
 
