@@ -216,6 +216,30 @@ def test_timing_only_writes_nothing(tmp_path, tiny_dir):
     assert t["decode_ms_per_token"] == pytest.approx(median_decode_s * 1e3 / 4, rel=1e-3)
     assert result["peak_memory_kind"] == "rss_hwm" and result["peak_memory_bytes"] > 50 * 2**20
     assert {"load model", "warm-up", "timing"} <= set(phases) and "profile" not in phases
+    # Noise of the timed runs, recomputed from the samples by hand.
+    n = t["noise"]
+    totals = [p + d for p, d in t["samples_ms"]]
+    assert (n["samples"], n["min_ms"], n["max_ms"]) == (2, pytest.approx(min(totals), abs=2e-3),
+                                                          pytest.approx(max(totals), abs=2e-3))
+    m = sum(totals) / 2
+    sd = (sum((x - m) ** 2 for x in totals) / 1) ** 0.5
+    assert n["cv_pct"] == pytest.approx(100 * sd / m, abs=0.02)
+    assert n["verdict"] in ("quiet", "noisy") and n["rule"] and n["cpus"] >= 1
+    assert set(n["load_avg"]) == {"before", "after"}
+    assert (n["verdict"] == "noisy") == bool(n["reasons"])
+
+
+def test_decoder_uses_the_current_cache_keyword():
+    # transformers deprecates forward(past_key_values=...) for cache=... (removed in 5.40):
+    # the capture must not trigger the FutureWarning.
+    model = tiny_model()
+    prompt = synthetic_prompt(1, 4, 97, seed=0, device=CPU)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        generate_tokens(EagerDecoder(model), prompt, 2)
+        generate_tokens(StaticDecoder(model, batch=1, max_len=6), prompt, 2)
 
 
 def _median(xs):

@@ -13,6 +13,7 @@ import pandas as pd
 from profkit.analysis import temporal
 from profkit.analysis.classify import CLASSES, classify_cpu_ops, classify_gpu, cpu_breakdown, self_time
 from profkit.analysis.efficiency import efficiency_summary
+from profkit.analysis.findings import findings
 from profkit.analysis.graphs import cuda_graph_summary, detect_mode
 from profkit.analysis.hardware import trace_device
 from profkit.analysis.launches import blocking, launch_summary
@@ -69,6 +70,8 @@ def summarize(trace, sidecar=None, window="gpu", top=50, peak_bw=None, peak_tflo
                         "prediction with: it stays unvalidated")
     out["whatif"] = asdict(w)
     out["warnings"] = warnings
+    syncs = _syncs(trace) if trace.has_gpu else (np.empty(0), np.empty(0))
+    out["findings"] = [asdict(f) for f in findings(trace, out, sidecar, syncs)]
     return out
 
 

@@ -17,9 +17,10 @@ def fmt_pct(p):
 
 
 def fmt_num(x, digits=0):
+    """Thousands separators; a whole number (a count) never gets decimals: 5,470 not 5,470.0."""
     if x is None:
         return "—"
-    return f"{x:,.{digits}f}"
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.{digits}f}"
 
 
 def step_timing(trace, summary):

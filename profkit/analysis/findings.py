@@ -1,0 +1,566 @@
+"""Findings: what to try next, each from one rule of a table, with its evidence.
+
+A finding is a typed record (`Finding`): a stable rule id, a severity, the
+sentence, the action to try, the evidence (numbers, and the ops, gaps and
+kernels of the trace they rest on) and the preconditions that were checked
+(`applies_when`). `RULES` is the one table: every rule names its thresholds and
+preconditions, and docs/findings.md documents them. `analyze --json`, the
+terminal and the HTML report all print what `findings()` returns.
+
+Preconditions (PRECONDITIONS) keep advice where it applies: no GPU advice for
+CPU runs, no torch.compile advice for compiled runs nor CUDA-graph advice for
+graphed ones, no shape-based advice without recorded shapes. Measurement
+quality is checked for every rule whose effect is a share of time: the effect
+must clear its threshold by more than the run's noise (the CV of its profiler
+steps, or of the capture's timed runs when larger), so a share inflated by a
+busy machine near the threshold does not become advice.
+"""
+
+import re
+from dataclasses import dataclass, field
+from statistics import mean, stdev
+
+import numpy as np
+import pandas as pd
+
+from profkit.analysis.classify import self_time
+from profkit.analysis.temporal import covered, union
+
+# -- the record --------------------------------------------------------------------------------
+
+
+@dataclass
+class Item:
+    """One thing of the trace a finding rests on: an op, a gap, a kernel or a class."""
+
+    kind: str           # "op" | "gap" | "kernel" | "class"
+    name: str
+    time_us: float
+    count: int | None = None
+    start_us: float | None = None   # trace time, for gaps and single ops: find it in Perfetto
+    detail: str = ""    # e.g. "after: <kernel> / before: <kernel>", "shapes [1,12,8,64] -> [1,12,40,64]"
+
+
+@dataclass
+class Evidence:
+    numbers: dict = field(default_factory=dict)   # name -> number (or short text), units in the name
+    items: list = field(default_factory=list)     # [Item]
+
+
+@dataclass
+class Finding:
+    rule: str
+    severity: str        # "warn" | "info" | "good"
+    text: str
+    action: str
+    evidence: Evidence
+    applies_when: list   # the preconditions checked, in words
+
+
+# -- what the rules read -------------------------------------------------------------------------
+
+
+@dataclass
+class Facts:
+    """Everything the rules read, computed once from the trace, its summary and the sidecar."""
+
+    trace: object
+    summary: dict
+    sidecar: dict | None
+    gpu: bool
+    compiled: bool
+    graphed: bool
+    static_cache: bool
+    shapes: bool
+    noise_pct: float | None      # the larger of the step CV and the capture's timed-run CV
+    noise_source: str
+    syncs: tuple                 # (ts, end) arrays of blocking host calls
+    _gaps: object = None
+
+    def pct(self, cls):
+        return ((self.summary.get("classes") or {}).get(cls) or {}).get("pct", 0.0) or 0.0
+
+    @property
+    def idle_pct(self):
+        return (self.summary.get("temporal") or {}).get("idle_pct") or 0.0
+
+    def gap_share(self, cause):
+        g = self.summary.get("gaps") or {}
+        total = g.get("total_us") or 0.0
+        part = ((g.get("by_cause") or {}).get(cause) or {}).get("total_us", 0.0)
+        return 100.0 * part / total if total else 0.0
+
+    def gaps(self):
+        """Every idle gap of the window (DataFrame), computed on first use."""
+        if self._gaps is None:
+            from profkit.analysis.summary import all_gaps
+
+            w = (self.summary.get("window_us") or {}).get("kind", "gpu")
+            self._gaps = all_gaps(self.trace, w if w in ("gpu", "steps", "all") else "gpu")
+        return self._gaps
+
+
+def step_noise_pct(trace):
+    """CV (%) of the ProfilerStep durations, None below two steps."""
+    d = [float(x) for x in trace.steps["dur"]] if len(trace.steps) else []
+    return 100.0 * stdev(d) / mean(d) if len(d) >= 2 and mean(d) > 0 else None
+
+
+def facts(trace, summary, sidecar=None, syncs=(np.empty(0), np.empty(0))):
+    mode = (summary.get("mode") or {}).get("name", "")
+    side_mode = (sidecar or {}).get("mode")
+    step_cv = step_noise_pct(trace)
+    run_cv = (((sidecar or {}).get("timing") or {}).get("noise") or {}).get("cv_pct")
+    known = [(v, s) for v, s in ((step_cv, "profiler steps"), (run_cv, "timed runs")) if v is not None]
+    noise_pct, source = max(known) if known else (None, "")
+    ops = trace.cpu_ops
+    return Facts(
+        trace=trace, summary=summary, sidecar=sidecar, gpu=bool(trace.has_gpu),
+        compiled="compiled" in mode or side_mode == "compiled",
+        graphed="cudagraph" in mode or side_mode == "cudagraph",
+        static_cache=((sidecar or {}).get("compile") or {}).get("kv_cache") == "static",
+        shapes=bool(len(ops)) and any(d is not None for d in ops["input_dims"]),
+        noise_pct=noise_pct, noise_source=source, syncs=syncs)
+
+
+# -- preconditions -------------------------------------------------------------------------------
+
+PRECONDITIONS = {
+    "gpu": (lambda f: f.gpu, "the trace recorded GPU activity (no GPU advice for a CPU run)"),
+    "not_compiled": (lambda f: not f.compiled, "the run is not compiled (no torch.compile advice to a compiled run)"),
+    "not_graphed": (lambda f: not f.graphed, "the run replays no CUDA graphs (no CUDA-graph advice to a graphed run)"),
+    "shapes": (lambda f: f.shapes, "the trace recorded input shapes (record_shapes=True)"),
+    "growing_cache": (lambda f: not f.static_cache, "the capture did not use a static KV cache"),
+}
+
+
+def _quality(effect, threshold, f):
+    """(ok, words): the effect clears its threshold by more than the measured noise."""
+    if f.noise_pct is None:
+        return True, "noise not measured (fewer than two profiler steps and no capture sidecar)"
+    margin = 100.0 * (effect - threshold) / threshold if threshold else float("inf")
+    words = (f"margin over the threshold {margin:.0f}% > noise {f.noise_pct:.1f}% "
+             f"(CV of the {f.noise_source})")
+    return margin > f.noise_pct, words
+
+
+# -- rules ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    severity: str
+    needs: tuple          # keys of PRECONDITIONS
+    thresholds: dict
+    check: object         # (Facts, thresholds) -> None | (effect, threshold or None, text, action, Evidence)
+    summary: str
+
+
+def _gap_items(f, cause, n=3):
+    g = f.gaps()
+    g = g[g["cause"] == cause].nlargest(n, "dur_us")
+    return [Item("gap", f"{cause.replace('_', '-')} gap", float(r.dur_us), start_us=float(r.start_us),
+                 detail=f"after {r.before or '—'}; before {r.after or '—'}") for r in g.itertuples()]
+
+
+def _kernels(f, classes, n=3):
+    return [Item("kernel", k["name"], k["time_us"], count=k["count"], detail=k["class"])
+            for k in (f.summary.get("kernels") or []) if k["class"] in classes][:n]
+
+
+def _launch_bound(f, t):
+    host = f.gap_share("host_bound")
+    if f.idle_pct < t["idle_pct"] or host < t["host_bound_share"]:
+        return None
+    g = f.summary["gaps"]["by_cause"]["host_bound"]
+    all_gaps = f.gaps()
+    largest = float(all_gaps.loc[all_gaps["cause"] == "host_bound", "dur_us"].max())
+    if largest > g["total_us"] * t["one_gap_max_share"] / 100:
+        return None  # one long pause (data loading, a sleep), not launch overhead: see large_gap
+    kernels = sum((c or {}).get("count", 0) for c in f.summary["classes"].values())
+    busy_kernel = sum((c or {}).get("time_us", 0.0) for c in f.summary["classes"].values())
+    steps = len(f.trace.steps)
+    launches = (f.summary.get("launches") or {}).get("count", 0)
+    ev = Evidence({"idle_pct": round(f.idle_pct, 1), "host_bound_share_of_idle_pct": round(host, 1),
+                   "host_bound_gaps": g["count"], "host_bound_us": round(g["total_us"], 1),
+                   "mean_kernel_us": round(busy_kernel / kernels, 2) if kernels else None,
+                   "launches": launches, **({"launches_per_step": round(launches / steps)} if steps else {})},
+                  _gap_items(f, "host_bound"))
+    action = ("Switch the compile mode to \"reduce-overhead\" (it replays the compiled step as a CUDA graph)"
+              if f.compiled else
+              "Replay the step as a CUDA graph: torch.compile(model, mode=\"reduce-overhead\"), or capture it "
+              "with torch.cuda.graphs (static input buffers)")
+    text = (f"Launch-bound: the GPU is idle {f.idle_pct:.0f}% of the window and {host:.0f}% of that idle time is "
+            f"in host-bound gaps ({g['count']} gaps, {g['total_us'] / 1000:.2f} ms): the CPU does not issue "
+            "kernels fast enough to keep the GPU busy.")
+    return f.idle_pct, t["idle_pct"], text, action + "; launch work (one call per step) then replaces "\
+        "one launch per kernel.", ev
+
+
+_SYNC_ADVICE = (  # innermost CPU op around the blocking call -> what caused it, what to do
+    (r"_local_scalar_dense|::item$|is_nonzero", ".item() (or a Python bool/if on a tensor)",
+     "keep the value on the device (torch.where, masks) or read it once per step, not per iteration"),
+    (r"::nonzero|masked_select|::unique", "an op whose output size depends on the data (nonzero, masked_select)",
+     "use a fixed-size form (torch.where, nonzero_static) so the host does not wait"),
+    (r"::to$|_to_copy|::copy_|::cpu$|::tolist", ".cpu() / .to() / .tolist() (a device-to-host copy)",
+     "copy with non_blocking=True into pinned memory, or move the read out of the loop"),
+)
+
+
+def _sync_gaps(f, t):
+    sync = f.gap_share("sync")
+    if f.idle_pct < t["idle_pct"] or sync < t["sync_share"]:
+        return None
+    g = f.gaps()
+    gs = g[g["cause"] == "sync"]
+    ops = _blocking_ops(f, gs)
+    top = ops[0] if ops else None
+    cause, advice = ("a blocking synchronisation", "find the .item()/.cpu()/synchronize() in the loop")
+    if top:
+        for regex, what, fix in _SYNC_ADVICE:
+            if re.search(regex, top.name):
+                cause, advice = what, fix
+                break
+    by = f.summary["gaps"]["by_cause"]["sync"]
+    text = (f"Sync-bound: {sync:.0f}% of the GPU's idle time ({by['total_us'] / 1000:.2f} ms in {by['count']} gaps) "
+            "is spent while the host waits for the device"
+            + (f"; the blocking call sits in {top.name} ({top.count}×, {top.time_us / 1000:.2f} ms), i.e. {cause}."
+               if top else "."))
+    ev = Evidence({"idle_pct": round(f.idle_pct, 1), "sync_share_of_idle_pct": round(sync, 1),
+                   "sync_gaps": by["count"], "sync_gap_us": round(by["total_us"], 1)},
+                  ops[:3] + _gap_items(f, "sync", 2))
+    return sync, t["sync_share"], text, advice[0].upper() + advice[1:] + ".", ev
+
+
+def _blocking_ops(f, gap_rows):
+    """The innermost CPU op around each blocking host call that overlaps a sync gap, by name."""
+    ts, end = (np.asarray(a, dtype=float) for a in f.syncs)
+    if not len(ts) or not len(gap_rows):
+        return []
+    gs, ge = gap_rows["start_us"].to_numpy(), (gap_rows["start_us"] + gap_rows["dur_us"]).to_numpy()
+    order = np.argsort(gs)
+    gs, ge = gs[order], ge[order]
+    # a call overlaps a gap when it starts before the gap ends and ends after it starts
+    i = np.searchsorted(gs, end, side="left") - 1
+    hit = (i >= 0) & (ts < ge[np.clip(i, 0, None)])
+    ops = f.trace.cpu_ops
+    o_ts, o_end, names = ops["ts"].to_numpy(), ops["end"].to_numpy(), ops["name"].astype(str).to_numpy()
+    o_dur = o_end - o_ts
+    agg = {}
+    for s, e in zip(ts[hit], end[hit]):
+        inside = np.flatnonzero((o_ts <= s) & (o_end >= e))
+        name = names[inside[np.argmin(o_dur[inside])]] if len(inside) else "(no CPU op around the call)"
+        n, tot, first = agg.get(name, (0, 0.0, s))
+        agg[name] = (n + 1, tot + (e - s), first)
+    items = [Item("op", name, tot, count=n, start_us=float(first), detail="host blocked in this op")
+             for name, (n, tot, first) in agg.items()]
+    return sorted(items, key=lambda x: -x.time_us)
+
+
+_COPY = re.compile(r"^Memcpy (?:HtoD|DtoH)")
+
+
+def _host_copies(f, t):
+    gpu = f.trace.gpu
+    copies = gpu[gpu["name"].astype(str).str.contains(_COPY)]
+    busy = (f.summary.get("temporal") or {}).get("busy_us") or 0.0
+    total = float(copies["dur"].sum())
+    share = 100.0 * total / busy if busy else 0.0
+    if share < t["copy_pct_of_busy"]:
+        return None
+    by = copies.groupby(copies["name"].astype(str), observed=True)["dur"].agg(["count", "sum"])
+    by = by.sort_values("sum", ascending=False)
+    items = [Item("kernel", name, float(r["sum"]), count=int(r["count"])) for name, r in by.iterrows()]
+    pageable = any("Pageable" in i.name for i in items)
+    action = ("Pin the host buffers (tensor.pin_memory(), DataLoader(pin_memory=True)) and copy with "
+              "non_blocking=True so copies overlap compute" if pageable else
+              "Keep tensors on the device across steps, or batch small copies into one")
+    text = (f"Host↔device copies take {share:.0f}% of the GPU's busy time ({total / 1000:.2f} ms, "
+            f"{int(by['count'].sum())} copies)" + ("; some come from pageable host memory, which the GPU "
+                                                   "cannot read asynchronously." if pageable else "."))
+    return share, t["copy_pct_of_busy"], text, action + ".", Evidence(
+        {"copy_pct_of_busy": round(share, 1), "copy_us": round(total, 1), "copies": int(by["count"].sum())}, items)
+
+
+def _memory_bound(f, t):
+    share = f.pct("normalization") + f.pct("elementwise")
+    if share < t["norm_elementwise_pct"]:
+        return None
+    eff = ((f.summary.get("efficiency") or {}).get("classes") or {})
+    mue = {c: (eff.get(c) or {}).get("mue_pct") for c in ("normalization", "elementwise")}
+    nums = {"normalization_pct": round(f.pct("normalization"), 1), "elementwise_pct": round(f.pct("elementwise"), 1),
+            **{f"{c}_mue_pct": round(v, 1) for c, v in mue.items() if v is not None}}
+    text = (f"Memory-bound classes take {share:.0f}% of kernel time (normalization {f.pct('normalization'):.0f}%, "
+            f"elementwise {f.pct('elementwise'):.0f}%): they move data rather than compute, and each unfused "
+            "kernel reads and writes its whole tensor.")
+    action = ("Fuse them: torch.compile (Inductor fuses chains of elementwise and normalization ops into one "
+              "kernel), or fused library kernels (fused LayerNorm/RMSNorm, fused activations)")
+    return share, t["norm_elementwise_pct"], text, action + ".", Evidence(
+        nums, _kernels(f, ("normalization", "elementwise")))
+
+
+# Dynamo/Inductor compile regions as torch.profiler records them ("_compile.compile_inner (dynamo_timed)",
+# "entire_frame_compile", "compile_attempt_0", "inductor_compile", autotuning, codecache loads).
+_COMPILE = re.compile(r"\(dynamo_timed\)$|^_compile\.|^entire_frame_compile$|^compile_attempt_\d|^dynamo$|"
+                      r"^TorchDynamo|^OutputGraph\.call_user_compiler|^compile_fx|^inductor_compile|"
+                      r"^CachingAutotuner|^async_compile|^PyCodeCache|^create_aot_dispatcher|^backend_compile")
+
+
+def _compile_in_window(f, t):
+    lo, hi = (f.summary.get("window_us") or {}).get("start"), (f.summary.get("window_us") or {}).get("end")
+    rows = []
+    for table in (f.trace.cpu_ops, f.trace.annotations):
+        names = table["name"].astype(str)
+        hit = table[names.str.contains(_COMPILE)]
+        rows.append(hit[["name", "ts", "dur", "end"]])
+    hits = pd.concat(rows, ignore_index=True)
+    if lo is not None and len(hits):
+        hits = hits[(hits["end"] > lo) & (hits["ts"] < hi)]
+    if not len(hits):
+        return None
+    s, e = union(hits["ts"].to_numpy(), hits["end"].to_numpy())
+    span = (hi - lo) if lo is not None else float(hits["end"].max() - hits["ts"].min())
+    spent = covered(s, e, lo, hi) if lo is not None else float((e - s).sum())
+    share = 100.0 * spent / span if span else 0.0
+    if share < t["compile_pct"]:
+        return None
+    top = hits.assign(name=hits["name"].astype(str)).nlargest(3, "dur")
+    items = [Item("op", r.name, float(r.dur), start_us=float(r.ts)) for r in top.itertuples()]
+    text = (f"Compilation ran inside the profiled window: {spent / 1000:.1f} ms ({share:.0f}% of it) in "
+            "Dynamo/Inductor compile regions, so the window times the compiler, not the model.")
+    action = ("Call the compiled model once (or a few times) before starting the profiler, or give "
+              "torch.profiler.schedule a warmup so the first, compiling calls are not recorded")
+    return share, t["compile_pct"], text, action + ".", Evidence(
+        {"compile_us": round(spent, 1), "compile_pct_of_window": round(share, 1)}, items)
+
+
+_GEMM_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::linear", "aten::matmul")
+
+
+def _small_gemms(f, t):
+    tc = ((f.summary.get("efficiency") or {}).get("classes") or {}).get("tensor_contraction") or {}
+    achieved = tc.get("compute_pct")
+    if achieved is None or f.pct("tensor_contraction") < t["gemm_pct"] or achieved >= t["gemm_efficiency_pct"]:
+        return None
+    ops = f.trace.cpu_ops
+    mm = ops[ops["name"].astype(str).isin(_GEMM_OPS)]
+    rows = []
+    for name, dims, dur in zip(mm["name"].astype(str), mm["input_dims"], mm["dur"]):
+        m = _gemm_rows(name, dims)
+        if m:
+            rows.append((m, float(dur)))
+    if not rows:
+        return None
+    rows.sort()
+    total, acc, median_m = sum(d for _, d in rows), 0.0, rows[-1][0]
+    for m, d in rows:  # time-weighted median of M, the rows each GEMM multiplies
+        acc += d
+        if acc >= total / 2:
+            median_m = m
+            break
+    if median_m > t["small_rows"]:
+        return None
+    text = (f"GEMMs take {f.pct('tensor_contraction'):.0f}% of the time but reach only {achieved:.0f}% of the "
+            f"device's limit; most multiply {median_m} rows (time-weighted median M), too few to fill the GPU.")
+    action = ("Batch more work per call: more sequences (or tokens) per forward pass, or concatenate the "
+              "small matmuls that share a weight into one")
+    return f.pct("tensor_contraction"), t["gemm_pct"], text, action + ".", Evidence(
+        {"tensor_contraction_pct": round(f.pct("tensor_contraction"), 1), "gemm_pct_of_limit": round(achieved, 1),
+         "median_rows_m": median_m, "gemm_ops": len(rows)},
+        _kernels(f, ("tensor_contraction",)))
+
+
+def _gemm_rows(name, dims):
+    """M of a GEMM op from its recorded input shapes (rows of the left operand, batch folded in)."""
+    if not dims:
+        return None
+    shapes = [d for d in dims if isinstance(d, list) and len(d) >= 2]
+    if not shapes:
+        return None
+    rows = 1  # addmm's bias is 1-D, so the first 2-D+ input is the left operand for every op here
+    for x in shapes[0][:-1]:
+        rows *= int(x)
+    return rows
+
+
+def _gpu_bound(f, t):
+    busy = (f.summary.get("temporal") or {}).get("busy_pct") or 0.0
+    if busy < t["busy_pct"]:
+        return None
+    text = (f"GPU-bound: the GPU is busy {busy:.0f}% of the window, so launch overhead no longer matters; "
+            "speed-ups now come from faster kernels.")
+    return busy, t["busy_pct"], text, "Work on the top kernels and classes below (fusion, precision, shapes).", \
+        Evidence({"busy_pct": round(busy, 1)}, _kernels(f, ("tensor_contraction", "attention", "normalization",
+                                                            "elementwise", "memory", "communication", "other")))
+
+
+def _large_gap(f, t):
+    g = f.gaps()
+    span = (f.summary.get("window_us") or {}).get("span") or 0.0
+    if not len(g) or not span:
+        return None
+    r = g.loc[g["dur_us"].idxmax()]
+    share = 100.0 * float(r["dur_us"]) / span
+    if share < t["gap_pct_of_window"]:
+        return None
+    text = (f"One idle gap of {float(r['dur_us']) / 1000:.2f} ms ({share:.0f}% of the window, cause "
+            f"{r['cause'].replace('_', '-')}) stands out, after {r['before'] or '—'}.")
+    return share, t["gap_pct_of_window"], text, ("Open the trace in Perfetto at that time and see what the CPU "
+                                                 "does there (data loading, logging, a host sync)."), Evidence(
+        {"gap_us": round(float(r["dur_us"]), 1), "gap_pct_of_window": round(share, 1)},
+        [Item("gap", f"{r['cause'].replace('_', '-')} gap", float(r["dur_us"]), start_us=float(r["start_us"]),
+              detail=f"after {r['before'] or '—'}; before {r['after'] or '—'}")])
+
+
+def _unclassified(f, t):
+    other = f.pct("other")
+    if other < t["other_pct"]:
+        return None
+    what = "kernel" if f.gpu else "op"
+    text = f"{other:.0f}% of {what} time is in {what}s profkit could not classify (class \"other\")."
+    return other, t["other_pct"], text, ("Check the top rows of class other below; report the names so a "
+                                         "rule can be added (profkit/analysis/rules.py)."), Evidence(
+        {"other_pct": round(other, 1)}, _kernels(f, ("other",)))
+
+
+def _growing_kv_cache(f, t):
+    """aten::cat on the same tensors with one dimension growing call after call: a KV cache re-concatenated."""
+    ops = f.trace.cpu_ops
+    cats = ops[ops["name"].astype(str) == "aten::cat"]
+    if not len(cats):
+        return None
+    firsts = []
+    for dims in cats["input_dims"]:
+        inner = dims[0] if dims and isinstance(dims[0], list) and dims[0] and isinstance(dims[0][0], list) else None
+        firsts.append(tuple(inner[0]) if inner else None)
+    grown = _growing(s for s in firsts if s)
+    if grown is None:
+        return None
+    axis, grown = grown
+    phases = f.summary.get("phases") or {}
+    window = phases.get("decode") if phases.get("decode") else None
+    cat_time, total = _cat_share(f, cats, window)
+    share = 100.0 * cat_time / total if total else 0.0
+    if share < t["cat_pct"]:
+        return None
+    where = "of the decode phase's op time" if window else "of op time"
+    if f.gpu:
+        where = where.replace("op time", "GPU time")
+    text = (f"The KV cache grows by concatenation: aten::cat copies the whole cache again at every step "
+            f"(dimension {axis} grows from {grown[0][axis]} to {grown[-1][axis]}) and takes {share:.0f}% {where}; "
+            "the cost grows with the sequence.")
+    action = ("Use a static KV cache allocated once: transformers StaticCache / "
+              "generate(..., cache_implementation=\"static\"), which writes each new key/value in place")
+    items = [Item("op", "aten::cat", cat_time, count=len(cats), start_us=float(cats["ts"].iloc[0]),
+                  detail=f"shapes {list(grown[0])} → {list(grown[-1])}")]
+    return share, t["cat_pct"], text, action + ".", Evidence(
+        {"cat_pct": round(share, 1), "cat_us": round(cat_time, 1), "cat_calls": int(len(cats)),
+         "grows_from": grown[0][axis], "grows_to": grown[-1][axis]}, items)
+
+
+def _growing(shapes):
+    """(axis, shapes sorted along it) for the largest set of >= 3 shapes equal but in one axis; else None."""
+    by_rest = {}
+    for s in set(shapes):
+        for ax in range(len(s)):
+            by_rest.setdefault((ax, s[:ax] + s[ax + 1:]), set()).add(s)
+    best = max(by_rest.items(), key=lambda kv: len(kv[1]), default=None)
+    if best is None or len(best[1]) < 3:
+        return None
+    axis = best[0][0]
+    return axis, sorted(best[1], key=lambda s: s[axis])
+
+
+def _cat_share(f, cats, phase):
+    """(time in aten::cat, total) in the decode regions when recorded, else the whole trace.
+
+    CPU traces: self time of the ops (as the class table counts them); GPU traces: the
+    kernels aten::cat launched against all kernel time."""
+    ann = f.trace.annotations
+    regions = ann[(~ann["on_gpu"]) & (ann["name"].astype(str) == "decode")] if phase else ann.iloc[0:0]
+
+    def inside(ts):
+        ts = np.asarray(ts, dtype=float)
+        if not len(regions):
+            return np.ones(len(ts), bool)
+        m = np.zeros(len(ts), bool)
+        for s, e in zip(regions["ts"], regions["end"]):
+            m |= (ts >= s) & (ts <= e)
+        return m
+
+    if f.gpu:
+        k = f.trace.gpu_ops()
+        k = k[k["kind"] == "kernel"] if "kind" in k else k
+        launched = f.trace.gpu_launches()["launch_ts"].reindex(k.index)
+        m = inside(launched.fillna(-1).to_numpy())
+        is_cat = (k["op_name"].astype(str) == "aten::cat").to_numpy()
+        return float(k["dur"].to_numpy()[m & is_cat].sum()), float(k["dur"].to_numpy()[m].sum())
+    ops = f.trace.cpu_ops
+    own = np.asarray(self_time(ops), dtype=float)
+    m = inside(ops["ts"].to_numpy())
+    is_cat = (ops["name"].astype(str) == "aten::cat").to_numpy()
+    return float(own[m & is_cat].sum()), float(own[m].sum())
+
+
+def _cuda_graphs(f, t):
+    cg = f.summary.get("cuda_graphs") or {}
+    if not cg.get("launches"):
+        return None
+    text = (f"{cg['launches']} CUDA-graph launches replay {cg.get('kernels', 0)} kernels "
+            f"({cg.get('kernels_per_launch') or 0:.0f} per launch).")
+    return None, None, text, "Nothing to do: launch overhead is already amortised inside the graphs.", Evidence(
+        {"graph_launches": cg["launches"], "graph_kernels": cg.get("kernels", 0)})
+
+
+RULES = (
+    Rule("kv_cache_growth", "warn", ("shapes", "growing_cache"), {"cat_pct": 2.0}, _growing_kv_cache,
+         "aten::cat with one dimension growing call after call takes >= cat_pct% of (decode) time -> static KV cache"),
+    Rule("launch_bound", "warn", ("gpu", "not_graphed"), {"idle_pct": 20.0, "host_bound_share": 50.0, "one_gap_max_share": 50.0}, _launch_bound,
+         "GPU idle >= idle_pct% and host-bound gaps >= host_bound_share% of idle, no single gap above "
+         "one_gap_max_share% of them -> CUDA graphs"),
+    Rule("sync_gaps", "warn", ("gpu",), {"idle_pct": 10.0, "sync_share": 30.0}, _sync_gaps,
+         "GPU idle >= idle_pct% and sync gaps >= sync_share% of idle -> the op that blocked the host"),
+    Rule("host_copies", "warn", ("gpu",), {"copy_pct_of_busy": 10.0}, _host_copies,
+         "HtoD/DtoH memcpy >= copy_pct_of_busy% of GPU busy time -> pinned memory, non_blocking"),
+    Rule("memory_bound_fusion", "warn", ("gpu", "not_compiled"), {"norm_elementwise_pct": 30.0}, _memory_bound,
+         "normalization + elementwise >= norm_elementwise_pct% of kernel time -> fusion"),
+    Rule("compile_in_window", "warn", (), {"compile_pct": 5.0}, _compile_in_window,
+         "Dynamo/Inductor compile regions cover >= compile_pct% of the window -> warm up before profiling"),
+    Rule("small_gemm_batching", "info", ("shapes",),
+         {"gemm_pct": 20.0, "gemm_efficiency_pct": 25.0, "small_rows": 256}, _small_gemms,
+         "GEMMs >= gemm_pct% of time below gemm_efficiency_pct% of the limit, median M <= small_rows -> batch"),
+    Rule("large_gap", "info", ("gpu",), {"gap_pct_of_window": 10.0}, _large_gap,
+         "one idle gap >= gap_pct_of_window% of the window -> look at it in Perfetto"),
+    Rule("gpu_bound", "good", ("gpu",), {"busy_pct": 90.0}, _gpu_bound,
+         "GPU busy >= busy_pct% -> faster kernels, not launch overhead"),
+    Rule("cuda_graphs", "info", ("gpu",), {}, _cuda_graphs, "CUDA-graph launches present"),
+    Rule("unclassified", "info", (), {"other_pct": 10.0}, _unclassified,
+         "class other >= other_pct% -> names to add to the classifier"),
+)
+
+
+def findings(trace, summary, sidecar=None, syncs=(np.empty(0), np.empty(0))):
+    """Every rule of RULES whose preconditions hold and whose check fires, in table order."""
+    f = facts(trace, summary, sidecar, syncs)
+    out = []
+    for rule in RULES:
+        checked = []
+        for key in rule.needs:
+            ok, words = PRECONDITIONS[key]
+            if not ok(f):
+                break
+            checked.append(words)
+        else:
+            hit = rule.check(f, rule.thresholds)
+            if hit is None:
+                continue
+            effect, threshold, text, action, evidence = hit
+            if threshold is not None:
+                ok, words = _quality(effect, threshold, f)
+                if not ok:
+                    continue
+                checked.append(words)
+            checked += [f"{k} = {v:g}" for k, v in rule.thresholds.items()]
+            out.append(Finding(rule.id, rule.severity, text, action, evidence, checked))
+    return out
