@@ -121,12 +121,17 @@ def test_step_terms_match_a_hand_count(eager):
     assert not eager.steps[-1].full_period
 
 
+def syncs_in_first_step(name):
+    """Sync runtime calls inside the trace's first ProfilerStep, from the raw events."""
+    events = raw(name)
+    step = next(e for e in events if e.get("name", "").startswith("ProfilerStep#") and e.get("ph") == "X")
+    return [e for e in events if e.get("cat") == "cuda_runtime" and "Synchronize" in e["name"]
+            and step["ts"] <= e["ts"] <= step["ts"] + step["dur"]]
+
+
 def test_host_syncs_inside_the_step_are_blockers():
     w = W.cudagraph_whatif(load(real_trace(EVENT_SYNC)))
-    events = raw(EVENT_SYNC)
-    step = next(e for e in events if e.get("name", "").startswith("ProfilerStep#") and e.get("ph") == "X")
-    syncs = [e for e in events if e.get("cat") == "cuda_runtime" and "Synchronize" in e["name"]
-             and step["ts"] <= e["ts"] <= step["ts"] + step["dur"]]
+    syncs = syncs_in_first_step(EVENT_SYNC)
     by_what = {b.what: b for b in w.blockers}
     assert sum(b.count for b in w.blockers if "Synchronize" in b.what) == len(syncs) == 3
     # `if tensor:` (aten::is_nonzero) reads the value back: a stream sync and a pageable DtoH copy.
@@ -140,12 +145,9 @@ def test_host_syncs_inside_the_step_are_blockers():
 
 def test_dlrm_blockers_name_their_ops():
     w = W.cudagraph_whatif(load(real_trace(DLRM)))
-    events = raw(DLRM)
-    step = next(e for e in events if e.get("name", "").startswith("ProfilerStep#") and e.get("ph") == "X")
-    inside = [e for e in events if e.get("cat") == "cuda_runtime" and "Synchronize" in e["name"]
-              and step["ts"] <= e["ts"] <= step["ts"] + step["dur"]]
+    inside = syncs_in_first_step(DLRM)
     assert sum(b.count for b in w.blockers if "Synchronize" in b.what) == len(inside) == 10
-    cpu = next(b for b in w.blockers if b.kind == "cpu_copy" and b.what == "cudaStreamSynchronize")
+    cpu = next(b for b in w.blockers if b.kind == "to_copy" and b.what == "cudaStreamSynchronize")
     assert cpu.ops == (("aten::to", 6),)
     assert w.basis == "steps" and w.steps[0].full_period is False
 
@@ -267,3 +269,22 @@ def test_cpu_capture_compiled_whatif_against_the_compiled_run(tmp_path):
     assert comp["compiled_window_us"] == pytest.approx(compiled_b["window_us"])
     assert comp["measured_speedup"] == pytest.approx(eager_b["window_us"] / compiled_b["window_us"])
     assert runs["compiled"].summary["whatif"]["compiled"]["compiled_window_us"] is None
+
+
+def test_a_finding_cites_the_prediction():
+    from profkit.analysis.summary import summarize
+    s = summarize(load(real_trace(EAGER)))
+    cg = s["whatif"]["cudagraph"]
+    (f,) = [f for f in s["findings"] if f["rule"] == "cudagraph_whatif"]
+    n = f["evidence"]["numbers"]
+    assert n["predicted_step_us"] == round(cg["step_us"], 1) and n["speedup"] == round(cg["speedup"], 2)
+    assert n["saved_pct"] == round(100 * (1 - cg["step_us"] / cg["measured_step_us"]), 1) and n["blockers"] == 0
+    assert f"×{cg['speedup']:.2f}" in f["text"]
+    s = summarize(load(real_trace(DLRM)))
+    (f,) = [f for f in s["findings"] if f["rule"] == "cudagraph_whatif"]
+    assert f["evidence"]["numbers"]["blockers"] == sum(b["count"] for b in s["whatif"]["cudagraph"]["blockers"])
+    assert f["action"].startswith("Remove the blockers first")
+    assert {"aten::to", "aten::index"} <= {i["name"] for i in f["evidence"]["items"]}
+    # Already graphed: no advice to graph it.
+    s = summarize(load(real_trace(MANUAL)))
+    assert not [f for f in s["findings"] if f["rule"] == "cudagraph_whatif"]

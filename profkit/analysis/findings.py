@@ -25,6 +25,7 @@ import pandas as pd
 
 from profkit.analysis.classify import self_time
 from profkit.analysis.temporal import covered, union
+from profkit.analysis.whatif import BLOCKER_LABELS
 
 # -- the record --------------------------------------------------------------------------------
 
@@ -513,6 +514,37 @@ def _cuda_graphs(f, t):
         {"graph_launches": cg["launches"], "graph_kernels": cg.get("kernels", 0)})
 
 
+def _cudagraph_whatif(f, t):
+    """Cites the what-if model (whatif.py): the step CUDA graphs would give, from this trace."""
+    cg = (f.summary.get("whatif") or {}).get("cudagraph")
+    if not cg or not cg["measured_step_us"]:
+        return None
+    saved = 100.0 * (1 - cg["step_us"] / cg["measured_step_us"])
+    if saved < t["saved_pct"]:
+        return None
+    ms = lambda us: f"{us / 1000:.3g} ms"  # noqa: E731
+    text = (f"CUDA graphs would take the step from {ms(cg['measured_step_us'])} to {ms(cg['step_us'])} "
+            f"(×{cg['speedup']:.2f}, range ×{cg['low']:.2f}–×{cg['high']:.2f}), predicted from this trace: the GPU "
+            f"work ({ms(cg['work_us'])} per step) stays, {ms(cg['removed_gap_us'])} of host-bound gaps go, "
+            f"{ms(cg['kept_gap_us'])} of other gaps stay (the What-if section lists the assumptions).")
+    blockers = cg["blockers"]
+    items = [Item("op", op, 0.0, count=n, detail=f"{BLOCKER_LABELS[b['kind']]}: {b['what']}")
+             for b in blockers for op, n in b["ops"]]
+    if blockers:
+        text += (f" {sum(b['count'] for b in blockers)} blockers inside the steps stop a whole-step capture "
+                 f"({', '.join(sorted({BLOCKER_LABELS[b['kind']] for b in blockers}))}).")
+        action = ("Remove the blockers first (keep values on the device, move syncs and host copies out of the "
+                  "step), then capture the step as one graph")
+    else:
+        action = ("Capture the whole step as one graph: torch.cuda.graph + replay with static input buffers, or "
+                  "torch.compile(mode=\"reduce-overhead\")")
+    nums = {"measured_step_us": round(cg["measured_step_us"], 1), "predicted_step_us": round(cg["step_us"], 1),
+            "speedup": round(cg["speedup"], 2), "speedup_low": round(cg["low"], 2),
+            "speedup_high": round(cg["high"], 2), "saved_pct": round(saved, 1),
+            "blockers": sum(b["count"] for b in blockers)}
+    return saved, t["saved_pct"], text, action + ".", Evidence(nums, items)
+
+
 RULES = (
     Rule("kv_cache_growth", "warn", ("shapes", "growing_cache"), {"cat_pct": 2.0}, _growing_kv_cache,
          "aten::cat with one dimension growing call after call takes >= cat_pct% of (decode) time -> static KV cache"),
@@ -535,6 +567,8 @@ RULES = (
     Rule("gpu_bound", "good", ("gpu",), {"busy_pct": 90.0}, _gpu_bound,
          "GPU busy >= busy_pct% -> faster kernels, not launch overhead"),
     Rule("cuda_graphs", "info", ("gpu",), {}, _cuda_graphs, "CUDA-graph launches present"),
+    Rule("cudagraph_whatif", "info", ("gpu", "not_graphed"), {"saved_pct": 10.0}, _cudagraph_whatif,
+         "the what-if model predicts CUDA graphs save >= saved_pct% of the step -> capture it (blockers first)"),
     Rule("unclassified", "info", (), {"other_pct": 10.0}, _unclassified,
          "class other >= other_pct% -> names to add to the classifier"),
 )

@@ -41,7 +41,7 @@ from profkit.analysis.launches import blocking, is_kind
 from profkit.analysis.steps import NO_STEPS, step_of, step_ranges, steps_summary
 
 __all__ = ["Blocker", "StepPrediction", "CudaGraphWhatIf", "CompiledWhatIf", "Validation", "WhatIf",
-           "cudagraph_whatif", "compiled_whatif", "whatif", "measured_period", "validate"]
+           "BLOCKER_LABELS", "cudagraph_whatif", "compiled_whatif", "whatif", "measured_period", "validate"]
 
 # Ops whose output size depends on tensor values: the host must read the size back.
 DATA_DEPENDENT = ("aten::nonzero", "aten::argwhere", "aten::masked_select", "aten::unique", "aten::_unique",
@@ -51,13 +51,17 @@ ITEM_OPS = ("aten::item", "aten::_local_scalar_dense", "aten::is_nonzero")  # .i
 COPY_OPS = ("aten::to", "aten::_to_copy", "aten::copy_", "aten::cpu")
 # Memcpys that involve host memory the graph cannot own.
 HOST_COPY = r"DtoH|Pageable"
+# What each blocker kind means, in words (terminal, report, findings).
+BLOCKER_LABELS = {"item": ".item() / bool(tensor)", "to_copy": ".to() / .cpu() copy",
+                  "data_dependent_shape": "data-dependent shape", "host_sync": "host sync",
+                  "host_copy": "host memory copy"}
 VALIDATION_TOLERANCE = 0.10  # the issue's bar: within 10% of the measured graph period
 
 
 @dataclass(frozen=True)
 class Blocker:
     """Something inside the steps that stops whole-step graph capture."""
-    kind: str  # "item", "cpu_copy", "data_dependent_shape", "host_sync", "host_copy"
+    kind: str  # "item", "to_copy", "data_dependent_shape", "host_sync", "host_copy"
     what: str  # the runtime call or memcpy that shows it
     ops: tuple  # ((op name, count), ...), most frequent first: the CPU ops that caused it
     count: int
@@ -251,7 +255,7 @@ def _kind(op, call):
     if op in DATA_DEPENDENT or (op and op.startswith(("aten::unique", "aten::_unique"))):
         return "data_dependent_shape"
     if op in COPY_OPS:
-        return "cpu_copy"
+        return "to_copy"
     return "host_sync" if call else "host_copy"
 
 
@@ -334,7 +338,8 @@ def cudagraph_whatif(trace):
         measured_step_us=measured, step_us=step_us, speedup=_ratio(measured, step_us),
         low=_ratio(measured, worst), high=_ratio(measured, best), best_step_us=best, worst_step_us=worst,
         work_us=med("work_us"), removed_gap_us=med("removed_gap_us"), kept_gap_us=med("kept_gap_us"),
-        graph_launch_us=d, launch_gpu_us=float(np.median([p.segments * d for p in use])), launches_replaced=int(round(med("launches"))), launch_cpu_us=med("launch_cpu_us"),
+        graph_launch_us=d, launch_gpu_us=float(np.median([p.segments * d for p in use])),
+        launches_replaced=int(round(med("launches"))), launch_cpu_us=med("launch_cpu_us"),
         basis=basis, already_graphed_pct=graphed, blockers=blockers,
         assumptions=_assumptions(basis, d, len(other), max(n_sync), blockers, graphed), steps=tuple(preds))
 

@@ -6,6 +6,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from profkit.analysis.whatif import BLOCKER_LABELS
+
 # The part of a templated kernel name that tells elementwise kernels apart.
 _HINT = re.compile(r"(\w+(?:Functor|_kernel_cuda|_kernel_impl|Op)\w*)")
 
@@ -105,7 +107,8 @@ def _whatif(con, w):
                   f"{cg['launches_replaced']} launch calls ({_us(cg['launch_cpu_us'])} of CPU)")
         for b in cg["blockers"]:
             ops = ", ".join(f"{escape(o)} x{n}" for o, n in b["ops"])
-            con.print(f"  [yellow]blocker[/yellow] {b['kind']}: {escape(b['what'])} x{b['count']} in "
+            con.print(f"  [yellow]blocker[/yellow] {escape(BLOCKER_LABELS[b['kind']])}: {escape(b['what'])} "
+                      f"x{b['count']} in "
                       f"{b['steps']} step(s), from {ops}")
         for a in cg["assumptions"]:
             con.print(f"  assumes: {escape(a)}")

@@ -9,6 +9,7 @@ from markupsafe import Markup
 
 from profkit import __version__
 from profkit.analysis import ranks
+from profkit.analysis.whatif import BLOCKER_LABELS
 from profkit.report import figures as F
 from profkit.report import findings as FND
 from profkit.report import metrics as M
@@ -122,6 +123,7 @@ def build_context(runs, trace_urls, hta=None):
         "kernels": _kernel_table(runs, totals),
         "eff": eff,
         "whatif": whatif,
+        "blocker_labels": BLOCKER_LABELS,
         "diff": diff,
         "job": job,
         "hta": hta,
