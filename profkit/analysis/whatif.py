@@ -127,12 +127,14 @@ class CudaGraphWhatIf:
 
 @dataclass(frozen=True)
 class CompiledWhatIf:
-    """CPU traces: framework overhead is the part compilation can remove."""
+    """CPU traces: framework overhead (cpu_breakdown: the window minus the ops' own work)
+    is the part compilation removes; `speedup` is from removing it alone (fusion also
+    changes the ops' own time, so a compiled run can beat it)."""
     window_us: float
     overhead_us: float
     overhead_pct: float
     step_us: float  # the window with the overhead removed
-    speedup: float  # upper bound: window / (window - overhead)
+    speedup: float  # window / (window - overhead)
     compiled_window_us: float | None = None  # a compiled run's window, when given
     measured_speedup: float | None = None
 
