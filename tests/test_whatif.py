@@ -117,7 +117,8 @@ def test_step_terms_match_a_hand_count(eager):
         assert p.launches == launches == 36
         # measured = work + removed + kept, exactly; predicted drops the removed gaps.
         assert p.work_us + p.removed_gap_us + p.kept_gap_us == pytest.approx(p.measured_us, abs=0.01)
-        assert p.predicted_us == pytest.approx(p.work_us + p.kept_gap_us + p.segments * eager.graph_launch_us)
+        assert p.predicted_us == pytest.approx(min(p.measured_us,
+                                                   p.work_us + p.kept_gap_us + p.segments * eager.graph_launch_us))
     assert not eager.steps[-1].full_period
 
 
@@ -164,13 +165,24 @@ def test_no_gpu_work_gives_no_cudagraph_prediction():
 
 
 def test_compiled_whatif_from_cpu_breakdown():
-    b = {"window_us": 1000.0, "framework_overhead_us": 400.0}
+    b = {"window_us": 1000.0, "framework_overhead_us": 400.0, "classified_us": 600.0}
     c = W.compiled_whatif(b)
     assert c.overhead_pct == pytest.approx(40) and c.step_us == 600 and c.speedup == pytest.approx(1000 / 600)
     assert c.measured_speedup is None
-    c = W.compiled_whatif(b, {"window_us": 800.0, "framework_overhead_us": 100.0})
+    c = W.compiled_whatif(b, {"window_us": 800.0, "framework_overhead_us": 100.0, "classified_us": 700.0})
     assert c.compiled_window_us == 800 and c.measured_speedup == pytest.approx(1.25)
-    assert W.compiled_whatif({"window_us": 0.0, "framework_overhead_us": 0.0}) is None
+    assert W.compiled_whatif({"window_us": 0.0, "framework_overhead_us": 0.0, "classified_us": 0.0}) is None
+    assert W.compiled_whatif({"window_us": 9.0, "framework_overhead_us": 9.0, "classified_us": 0.0}) is None
+
+
+def test_no_prediction_is_slower_than_measured():
+    w = W.cudagraph_whatif(load(real_trace("hta/trace_compare/base/base.json.gz")))
+    assert all(p.predicted_us <= p.worst_us <= p.measured_us for p in w.steps)
+    assert 1 <= w.low <= w.speedup <= w.high
+    # A GPU run whose kernels are missing is not a CPU run: no compiled what-if either.
+    edge = load(real_trace("kineto-a100-edgecase-no-kernel-events.json.gz"))
+    assert W.whatif(edge, breakdown={"window_us": 5.0, "framework_overhead_us": 1.0, "classified_us": 4.0}) == \
+        W.WhatIf(None, None)
 
 
 @pytest.mark.parametrize("name", ["kineto-fmt-libkineto-test-cudasync-beforefix.json.gz",

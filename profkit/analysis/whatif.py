@@ -317,13 +317,14 @@ def cudagraph_whatif(trace):
         sync_gap = float(dur[cause == "sync"].sum())
         launched = rows & has_launch & ~is_graph
         segments = 1 + syncs
-        predicted = work + kept + segments * d
+        # Never slower than measured: the graph launch replaces the eager launch of the first kernel.
+        predicted = min(work + kept + segments * d, s1 - s0)
         preds.append(StepPrediction(
             step=step, measured_us=s1 - s0, work_us=work, removed_gaps=int(removed.sum()),
             removed_gap_us=float(dur[removed].sum()), kept_gap_us=kept, sync_gap_us=sync_gap,
             launches=int(launched.sum()), launch_cpu_us=float(gpu["launch_dur"].to_numpy()[launched].sum()),
             segments=segments, predicted_us=predicted, best_us=work + sync_gap,
-            worst_us=predicted + int(removed.sum()) * d, full_period=full))
+            worst_us=min(predicted + int(removed.sum()) * d, s1 - s0), full_period=full))
 
     use = [p for p in preds if p.full_period] or preds
 
@@ -393,8 +394,8 @@ def validate(prediction, graph_trace):
 # -- compiled mode (CPU traces) -----------------------------------------------------
 def compiled_whatif(breakdown, compiled_breakdown=None):
     """From cpu_breakdown() of an eager CPU run (and of a compiled run, if given)."""
-    if not breakdown or breakdown["window_us"] <= 0:
-        return None
+    if not breakdown or breakdown["window_us"] <= 0 or breakdown["classified_us"] <= 0:
+        return None  # no op work to keep: nothing to compare the overhead with
     window, over = breakdown["window_us"], breakdown["framework_overhead_us"]
     rest = window - over
     comp = compiled_breakdown["window_us"] if compiled_breakdown else None
@@ -413,5 +414,7 @@ def whatif(trace, against=None, breakdown=None):
         if cg is not None and against is not None:
             cg = replace(cg, validation=validate(cg, against))
         return WhatIf(cudagraph=cg, compiled=None)
+    if len(trace.runtime):  # a GPU run whose kernels are missing from the trace, not a CPU run
+        return WhatIf(cudagraph=None, compiled=None)
     other = cpu_breakdown(against) if against is not None and not against.has_gpu else None
     return WhatIf(cudagraph=None, compiled=compiled_whatif(breakdown, other))
