@@ -63,7 +63,7 @@ class Blocker:
     """Something inside the steps that stops whole-step graph capture."""
     kind: str  # "item", "to_copy", "data_dependent_shape", "host_sync", "host_copy"
     what: str  # the runtime call or memcpy that shows it
-    ops: tuple  # ((op name, count), ...), most frequent first: the CPU ops that caused it
+    ops: tuple[tuple[str, int], ...]  # (op name, count), most frequent first: the CPU ops that caused it
     count: int
     steps: int  # in how many steps it occurs
 
@@ -115,9 +115,9 @@ class CudaGraphWhatIf:
     launch_cpu_us: float  # per step (median)
     basis: str  # "steps" (ProfilerStep periods) or "window" (no steps: the whole GPU range)
     already_graphed_pct: float  # share of the steps' GPU activities already replayed from graphs
-    blockers: tuple
-    assumptions: tuple
-    steps: tuple = field(repr=False)
+    blockers: tuple[Blocker, ...]
+    assumptions: tuple[str, ...]
+    steps: tuple[StepPrediction, ...] = field(repr=False)
     validation: Validation | None = None
 
     @property
