@@ -281,6 +281,9 @@ def test_cpu_capture_compiled_whatif_against_the_compiled_run(tmp_path):
     assert comp["compiled_window_us"] == pytest.approx(compiled_b["window_us"])
     assert comp["measured_speedup"] == pytest.approx(eager_b["window_us"] / compiled_b["window_us"])
     assert runs["compiled"].summary["whatif"]["compiled"]["compiled_window_us"] is None
+    from profkit.report.render import render_html
+    html = render_html(list(runs.values()), ["a", "b"])
+    assert "the part compilation removes" in html and f"×{comp['measured_speedup']:.2f}" in html
 
 
 def test_a_finding_cites_the_prediction():
