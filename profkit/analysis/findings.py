@@ -18,7 +18,7 @@ busy machine near the threshold does not become advice.
 
 import re
 from dataclasses import dataclass, field
-from statistics import mean, stdev
+from statistics import median
 
 import numpy as np
 import pandas as pd
@@ -101,9 +101,13 @@ class Facts:
 
 
 def step_noise_pct(trace):
-    """CV (%) of the ProfilerStep durations, None below two steps."""
+    """Robust CV (%) of the ProfilerStep durations: 1.4826 x MAD / median (the CV of normal noise),
+    so one odd step (the first, often shorter or longer) does not pass for noise. None below 3 steps."""
     d = [float(x) for x in trace.steps["dur"]] if len(trace.steps) else []
-    return 100.0 * stdev(d) / mean(d) if len(d) >= 2 and mean(d) > 0 else None
+    if len(d) < 3:
+        return None
+    mid = median(d)
+    return 100.0 * 1.4826 * median(abs(x - mid) for x in d) / mid if mid > 0 else None
 
 
 def facts(trace, summary, sidecar=None, syncs=(np.empty(0), np.empty(0))):
@@ -111,7 +115,7 @@ def facts(trace, summary, sidecar=None, syncs=(np.empty(0), np.empty(0))):
     side_mode = (sidecar or {}).get("mode")
     step_cv = step_noise_pct(trace)
     run_cv = (((sidecar or {}).get("timing") or {}).get("noise") or {}).get("cv_pct")
-    known = [(v, s) for v, s in ((step_cv, "profiler steps"), (run_cv, "timed runs")) if v is not None]
+    known = [(v, s) for v, s in ((step_cv, "profiler steps, robust"), (run_cv, "timed runs")) if v is not None]
     noise_pct, source = max(known) if known else (None, "")
     ops = trace.cpu_ops
     return Facts(
