@@ -113,13 +113,20 @@ def _gpu_summary(trace, classes, window_kind, top, warnings):
     if unlaunched:
         warnings.append(f"{unlaunched} GPU activities have no matching launch call (cause of their gaps: other)")
 
+    # Busy time is the union of these rows; compute time that of the rows flagged compute.
+    # Under --window hta both follow HTA: its kernel types, and cuda_sync events on a stream.
+    if window_kind == "hta":
+        rows = pd.concat([gpu[["device", "ts", "end"]].assign(compute=temporal.hta_computation(gpu["name"])),
+                          temporal.hta_syncs(trace)[["device", "ts", "end"]].assign(compute=False)])
+    else:
+        rows = gpu[["device", "ts", "end"]].assign(compute=~gpu["cls"].isin(NON_COMPUTE).to_numpy())
     busy = compute = 0.0
     span_total = 0.0
     timeline = []
-    for _, g in gpu.groupby("device", sort=True):
+    for _, g in rows.groupby("device", sort=True):
         starts, ends = temporal.union(g["ts"].to_numpy(), g["end"].to_numpy())
         busy += temporal.covered(starts, ends, lo, hi)
-        c = g[~g["cls"].isin(NON_COMPUTE)]
+        c = g[g["compute"].to_numpy(bool)]
         cs, ce = temporal.union(c["ts"].to_numpy(), c["end"].to_numpy())
         compute += temporal.covered(cs, ce, lo, hi)
         span_total += hi - lo
