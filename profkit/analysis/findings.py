@@ -305,10 +305,11 @@ def _memory_bound(f, t):
 
 
 # Dynamo/Inductor compile regions as torch.profiler records them ("_compile.compile_inner (dynamo_timed)",
-# "entire_frame_compile", "compile_attempt_0", "inductor_compile", autotuning, codecache loads).
-_COMPILE = re.compile(r"\(dynamo_timed\)$|^_compile\.|^entire_frame_compile$|^compile_attempt_\d|^dynamo$|"
-                      r"^TorchDynamo|^OutputGraph\.call_user_compiler|^compile_fx|^inductor_compile|"
-                      r"^CachingAutotuner|^async_compile|^PyCodeCache|^create_aot_dispatcher|^backend_compile")
+# "entire_frame_compile", "compile_attempt_0", "inductor_compile", autotuning). Not "TorchDynamo Cache
+# Lookup": that is the guard check every call of a compiled function makes.
+_COMPILE = re.compile(r"\(dynamo_timed\)$|^_compile\.|^entire_frame_compile$|^compile_attempt_\d+$|^dynamo$|"
+                      r"^compile_fx|^inductor_compile|^CachingAutotuner|^async_compile|^create_aot_dispatcher|"
+                      r"^backend_compile$")
 
 
 def _compile_in_window(f, t):
