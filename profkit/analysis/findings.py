@@ -18,7 +18,7 @@ busy machine near the threshold does not become advice.
 
 import re
 from dataclasses import dataclass, field
-from statistics import mean, stdev
+from statistics import median
 
 import numpy as np
 import pandas as pd
@@ -102,9 +102,13 @@ class Facts:
 
 
 def step_noise_pct(trace):
-    """CV (%) of the ProfilerStep durations, None below two steps."""
+    """Robust CV (%) of the ProfilerStep durations: 1.4826 x MAD / median (the CV of normal noise),
+    so one odd step (the first, often shorter or longer) does not pass for noise. None below 3 steps."""
     d = [float(x) for x in trace.steps["dur"]] if len(trace.steps) else []
-    return 100.0 * stdev(d) / mean(d) if len(d) >= 2 and mean(d) > 0 else None
+    if len(d) < 3:
+        return None
+    mid = median(d)
+    return 100.0 * 1.4826 * median(abs(x - mid) for x in d) / mid if mid > 0 else None
 
 
 def facts(trace, summary, sidecar=None, syncs=(np.empty(0), np.empty(0))):
@@ -112,7 +116,7 @@ def facts(trace, summary, sidecar=None, syncs=(np.empty(0), np.empty(0))):
     side_mode = (sidecar or {}).get("mode")
     step_cv = step_noise_pct(trace)
     run_cv = (((sidecar or {}).get("timing") or {}).get("noise") or {}).get("cv_pct")
-    known = [(v, s) for v, s in ((step_cv, "profiler steps"), (run_cv, "timed runs")) if v is not None]
+    known = [(v, s) for v, s in ((step_cv, "profiler steps, robust"), (run_cv, "timed runs")) if v is not None]
     noise_pct, source = max(known) if known else (None, "")
     ops = trace.cpu_ops
     return Facts(
@@ -302,10 +306,11 @@ def _memory_bound(f, t):
 
 
 # Dynamo/Inductor compile regions as torch.profiler records them ("_compile.compile_inner (dynamo_timed)",
-# "entire_frame_compile", "compile_attempt_0", "inductor_compile", autotuning, codecache loads).
-_COMPILE = re.compile(r"\(dynamo_timed\)$|^_compile\.|^entire_frame_compile$|^compile_attempt_\d|^dynamo$|"
-                      r"^TorchDynamo|^OutputGraph\.call_user_compiler|^compile_fx|^inductor_compile|"
-                      r"^CachingAutotuner|^async_compile|^PyCodeCache|^create_aot_dispatcher|^backend_compile")
+# "entire_frame_compile", "compile_attempt_0", "inductor_compile", autotuning). Not "TorchDynamo Cache
+# Lookup": that is the guard check every call of a compiled function makes.
+_COMPILE = re.compile(r"\(dynamo_timed\)$|^_compile\.|^entire_frame_compile$|^compile_attempt_\d+$|^dynamo$|"
+                      r"^compile_fx|^inductor_compile|^CachingAutotuner|^async_compile|^create_aot_dispatcher|"
+                      r"^backend_compile$")
 
 
 def _compile_in_window(f, t):
