@@ -69,6 +69,7 @@ CASES = {
     "large_gap": (ALEXNET, EAGER, "gaps are many and small"),
     "gpu_bound": (NS, EAGER, "GPU idle 66%"),
     "cuda_graphs": (GRAPHED, EAGER, "no graph launches"),
+    "cudagraph_whatif": (EAGER, GRAPHED, "graphed run: precondition not_graphed"),
     "unclassified": (EVENT_SYNC, EAGER, "every kernel classified"),
 }
 

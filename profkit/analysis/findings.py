@@ -258,7 +258,7 @@ def _blocking_ops(f, gap_rows):
         name = names[inside[np.argmin(o_dur[inside])]] if len(inside) else "(no CPU op around the call)"
         n, tot, first = agg.get(name, (0, 0.0, s))
         agg[name] = (n + 1, tot + (e - s), first)
-    items = [Item("op", name, tot, count=n, start_us=float(first), detail="host blocked in this op")
+    items = [Item("op", name, float(tot), count=n, start_us=float(first), detail="host blocked in this op")
              for name, (n, tot, first) in agg.items()]
     return sorted(items, key=lambda x: -x.time_us)
 
