@@ -41,7 +41,7 @@ from profkit.analysis import temporal
 
 __all__ = ["CPU_STEP", "GPU_ANNOTATION", "NO_STEPS", "Outside", "Period", "StepRow", "Steps",
            "StepRanges", "step_ranges", "step_of", "step_of_times", "per_step_sum", "per_step_median",
-           "steps_summary"]
+           "per_step_medians", "steps_summary"]
 
 CPU_STEP = "cpu_profiler_step"
 GPU_ANNOTATION = "gpu_annotation"
@@ -188,6 +188,14 @@ def per_step_median(idx, values, count):
     return float(np.median(per_step_sum(idx, values, count)))
 
 
+def per_step_medians(idx, labels, values, count, names):
+    """{name: median over steps of the per-step sum of `values` where labels == name}
+    (e.g. classes.<class>.per_step_us from the class and duration of each activity)."""
+    labels = np.asarray(labels, dtype=object)
+    values = np.asarray(values, dtype=float)
+    return {n: per_step_median(idx, np.where(labels == n, values, 0.0), count) for n in names}
+
+
 def steps_summary(trace, gpu=None, ranges=None):
     """The Steps result of a trace (GPU traces; CPU-only traces get their step ranges, no GPU work)."""
     ranges = step_ranges(trace) if ranges is None else ranges
@@ -227,7 +235,8 @@ def steps_summary(trace, gpu=None, ranges=None):
     period = nxt - first  # NaN where either step has no GPU work
     stop = np.where(np.isnan(nxt), last, nxt)
     starts, ends = temporal.union(ts, end)
-    busy = np.array([temporal.covered(starts, ends, a, b) if h else 0.0 for a, b, h in zip(first, stop, has)])
+    a, b = np.where(has, first, 0.0), np.where(has, stop, 0.0)
+    busy = temporal.busy_before(starts, ends, b) - temporal.busy_before(starts, ends, a)
     idle = np.where(has, stop - first, 0.0) - busy
 
     rows = [_row(ranges, i, _f(first[i]), _f(last[i]), int(ops[i]), int(kernels[i]), float(ktime[i]),
