@@ -10,7 +10,6 @@ import pytest
 
 import profkit
 from profkit.analysis.classify import classify_gpu
-from profkit.analysis.summary import summarize
 from profkit.analysis.steps import (CPU_STEP, GPU_ANNOTATION, NO_STEPS, per_step_median, per_step_sum, step_of,
                                     step_ranges, steps_summary)
 from tests.conftest import real_trace
@@ -124,7 +123,6 @@ def test_contraction_per_step_agrees_between_eager_and_graph():
         got.append(per_step_median(idx, contraction, len(step_ranges(trace))))
         per = by_hand(path)[0]
         want.append(statistics.median(p["gemm_us"] for p in per.values()))
-        assert summarize(trace)["classes"]["tensor_contraction"]["per_step_us"] == pytest.approx(want[-1])
     assert got == pytest.approx(want)
     assert abs(got[0] - got[1]) / got[0] < 0.05
 

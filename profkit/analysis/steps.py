@@ -41,7 +41,7 @@ from profkit.analysis import temporal
 
 __all__ = ["CPU_STEP", "GPU_ANNOTATION", "NO_STEPS", "Outside", "Period", "StepRow", "Steps",
            "StepRanges", "step_ranges", "step_of", "step_of_times", "per_step_sum", "per_step_median",
-           "per_step_medians", "steps_summary"]
+           "steps_summary"]
 
 CPU_STEP = "cpu_profiler_step"
 GPU_ANNOTATION = "gpu_annotation"
@@ -186,14 +186,6 @@ def per_step_median(idx, values, count):
     if count <= 0:
         return None
     return float(np.median(per_step_sum(idx, values, count)))
-
-
-def per_step_medians(idx, labels, values, count, names):
-    """{name: median over steps of the per-step sum of `values` where labels == name}
-    (e.g. classes.<class>.per_step_us from the class and duration of each activity)."""
-    labels = np.asarray(labels, dtype=object)
-    values = np.asarray(values, dtype=float)
-    return {n: per_step_median(idx, np.where(labels == n, values, 0.0), count) for n in names}
 
 
 def steps_summary(trace, gpu=None, ranges=None):

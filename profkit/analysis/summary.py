@@ -17,7 +17,7 @@ from profkit.analysis.graphs import cuda_graph_summary, detect_mode
 from profkit.analysis.hardware import trace_device
 from profkit.analysis.launches import blocking, launch_summary
 from profkit.analysis.roofline import roofline
-from profkit.analysis.steps import per_step_medians, step_of, step_of_times, step_ranges, steps_summary
+from profkit.analysis.steps import step_ranges, steps_summary
 from profkit.errors import ProfkitError
 
 SCHEMA_VERSION = 1
@@ -110,7 +110,6 @@ def _gpu_summary(trace, classes, window_kind, top, warnings):
     if steps.warning:
         warnings.append(steps.warning)
     launches = launch_summary(trace, ranges, gpu)
-    per_step = per_step_medians(step_of(trace, gpu, ranges), gpu["cls"], gpu["dur"], ranges.count, CLASSES)
     lo, hi, mask = temporal.window(trace, gpu, window_kind)
     gpu = gpu[mask]
     if window_kind != "gpu" and not len(trace.steps):
@@ -141,8 +140,6 @@ def _gpu_summary(trace, classes, window_kind, top, warnings):
     gaps = _device_gaps(gpu, lo, hi, _syncs(trace))
     idle = span_total - busy
     classes, kernels = _class_table(gpu["cls"], gpu["dur"].to_numpy(), gpu["name"].astype(str), top)
-    for c in CLASSES:  # by the step that launched the work, whatever the window
-        classes[c]["per_step_us"] = per_step[c]
     return {
         "window_us": {"start": lo, "end": hi, "span": hi - lo, "kind": window_kind},
         "temporal": {"busy_us": busy, "idle_us": idle, "busy_pct": _pct(busy, span_total),
@@ -216,11 +213,6 @@ def _cpu_summary(trace, classes, top, warnings):
     busy = temporal.covered(starts, ends, lo, hi)
     gap_rows = _cpu_gaps(ops, lo, hi)
     table, kernels = _class_table(classes[units], own[units].to_numpy(), ops.loc[units, "name"].astype(str), top)
-    ranges = step_ranges(trace)  # a CPU op belongs to the step it starts in
-    per_step = per_step_medians(step_of_times(ranges, ops.loc[units, "ts"]), classes[units], own[units],
-                                ranges.count, CLASSES)
-    for c in CLASSES:
-        table[c]["per_step_us"] = per_step[c]
     breakdown = cpu_breakdown(trace, classes)
     return {
         "window_us": {"start": lo, "end": hi, "span": span, "kind": "steps" if len(trace.steps) else "cpu"},
