@@ -89,7 +89,7 @@ def _hand_step(events, k):
     for e in gpu:
         first.setdefault(step_of(e), e["ts"])
     lo, hi = first[k], first[k + 1]
-    work = removed = 0.0
+    work = removed = launch_cpu = 0.0
     launches = 0
     prev_end = None
     for e in gpu:
@@ -97,6 +97,7 @@ def _hand_step(events, k):
             continue
         work += e["dur"]  # one stream, no overlap: the sum is the union
         launches += 1
+        launch_cpu += launch[e["args"]["correlation"]]["dur"]
         if prev_end is not None and e["ts"] > prev_end and launch[e["args"]["correlation"]]["ts"] > prev_end:
             removed += e["ts"] - prev_end
         prev_end = e["ts"] + e["dur"]
@@ -104,22 +105,34 @@ def _hand_step(events, k):
     nxt = next(e for e in gpu if e["ts"] == hi)
     if launch[nxt["args"]["correlation"]]["ts"] > prev_end:
         removed += hi - prev_end
-    return hi - lo, work, removed, launches
+    return hi - lo, work, removed, launches, launch_cpu
 
 
 def test_step_terms_match_a_hand_count(eager):
     events = raw(EAGER)
     for p in eager.steps[:-1]:
-        period, work, removed, launches = _hand_step(events, p.step)
+        period, work, removed, launches, launch_cpu = _hand_step(events, p.step)
         assert p.measured_us == pytest.approx(period, abs=0.01)
         assert p.work_us == pytest.approx(work, abs=0.01)
         assert p.removed_gap_us == pytest.approx(removed, abs=0.01)
         assert p.launches == launches == 36
+        assert p.launch_cpu_us == pytest.approx(launch_cpu, abs=0.01)
         # measured = work + removed + kept, exactly; predicted drops the removed gaps.
         assert p.work_us + p.removed_gap_us + p.kept_gap_us == pytest.approx(p.measured_us, abs=0.01)
         assert p.predicted_us == pytest.approx(min(p.measured_us,
                                                    p.work_us + p.kept_gap_us + p.segments * eager.graph_launch_us))
     assert not eager.steps[-1].full_period
+    # d: the median gap before work that was already launched (single stream, no syncs in this trace).
+    launch = {e["args"]["correlation"]: e["ts"] for e in events
+              if e.get("cat") in ("cuda_runtime", "cuda_driver") and "correlation" in e.get("args", {})}
+    gpu = sorted((e for e in events if e.get("cat") in GPU_CATS), key=lambda e: e["ts"])
+    step0 = min(x["ts"] for x in events if x.get("name", "").startswith("ProfilerStep#")
+                and x.get("cat") != "gpu_user_annotation")
+    first = min(e["ts"] for e in gpu if launch[e["args"]["correlation"]] >= step0)
+    queued = [b["ts"] - a["ts"] - a["dur"] for a, b in zip(gpu, gpu[1:]) if b["ts"] >= first
+              and b["ts"] > a["ts"] + a["dur"] and launch[b["args"]["correlation"]] <= a["ts"] + a["dur"]]
+    assert len(queued) == 97
+    assert eager.graph_launch_us == pytest.approx(float(np.median(queued)), abs=1e-3)
 
 
 def syncs_in_first_step(name):
