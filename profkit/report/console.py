@@ -102,8 +102,8 @@ def _whatif(con, w):
         con.print(f"[bold]what if CUDA graphs[/bold] (one graph per {'step' if cg['basis'] == 'steps' else 'trace'}):"
                   f" step {_us(cg['measured_step_us'])} -> {_us(cg['step_us'])} predicted, "
                   f"speed-up x{cg['speedup']:.2f} (x{cg['low']:.2f}-x{cg['high']:.2f}); {check}")
-        con.print(f"  per step: work {_us(cg['work_us'])} + kept gaps {_us(cg['kept_gap_us'])} + graph launch "
-                  f"{_us(cg['graph_launch_us'])}; removes {_us(cg['removed_gap_us'])} of host-bound gaps and "
+        con.print(f"  per step: work {_us(cg['work_us'])} + kept gaps {_us(cg['kept_gap_us'])} + graph launches "
+                  f"{_us(cg['launch_gpu_us'])}; removes {_us(cg['removed_gap_us'])} of host-bound gaps and "
                   f"{cg['launches_replaced']} launch calls ({_us(cg['launch_cpu_us'])} of CPU)")
         for b in cg["blockers"]:
             ops = ", ".join(f"{escape(o)} x{n}" for o, n in b["ops"])
