@@ -51,7 +51,7 @@ def test_no_kernel_events_is_reported_not_crashed():
 
 def hta_rounding(trace):
     """HTA's ns handling: ts rounded up, end rounded down (trace_parser.round_down_time_stamps)."""
-    for df in (trace.gpu, trace.runtime):
+    for df in (trace.gpu, trace.runtime, trace.syncs):
         end, ts = np.floor(df["ts"] + df["dur"]), np.ceil(df["ts"])
         df["ts"], df["end"], df["dur"] = ts, end, end - ts
 
@@ -62,6 +62,11 @@ HTA_TRACES = [
     "kineto-h100-transformer-train-tiny.json.gz",
     "kineto-rtx5080-mlp-train-cudagraph-manual.json.gz",
     "hta/ns_resolution_trace/rank-0.Apr_03_18_51_38.1102.pt.trace.json.gz",
+    # compute% differed most here before HTA's kernel types were used (copy kernels, NCCL, cuda_sync)
+    "hta/trace_diff/control/control.json.gz",
+    "hta/trace_filter/sampled_rank-0.json.gz",
+    "hta/nccl_parser_config/nccl_data.json.gz",
+    "hta/critical_path/cuda_event_sync/event_sync_trace.json.gz",
 ]
 
 
@@ -72,13 +77,15 @@ def test_agrees_with_hta(name, tmp_path):
     shutil.copy(path, tmp_path)
     analysis = hta.TraceAnalysis(trace_dir=str(tmp_path))
     want = analysis.get_temporal_breakdown(visualize=False).iloc[0]
-    idle = analysis.get_idle_time_breakdown(visualize=False)[0]
+    idle = analysis.get_idle_time_breakdown(ranks=[int(want["rank"])], visualize=False)[0]
 
     trace = profkit.load(path)
     hta_rounding(trace)  # same input as HTA: compare the logic, not the rounding
     s = summary_json(trace, window="hta")
-    assert s["temporal"]["idle_pct"] == pytest.approx(want["idle_time_pctg"], abs=0.5)
-    span = s["window_us"]["span"]
+    t, span = s["temporal"], s["window_us"]["span"]
+    assert t["idle_pct"] == pytest.approx(want["idle_time_pctg"], abs=0.5)
+    assert 100 * t["compute_us"] / span == pytest.approx(want["compute_time_pctg"], abs=0.5)
+    assert 100 * t["non_compute_us"] / span == pytest.approx(want["non_compute_time_pctg"], abs=0.5)
     for row in s["streams"]:
         theirs = idle[idle["stream"] == row["stream"]].set_index("idle_category")["idle_time"]
         for cat in ("host_wait", "kernel_wait", "other"):

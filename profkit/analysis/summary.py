@@ -14,14 +14,14 @@ from profkit.analysis.efficiency import efficiency_summary
 from profkit.analysis.findings import run_findings
 from profkit.analysis.graphs import cuda_graph_summary, detect_mode
 from profkit.analysis.hardware import trace_device
+from profkit.analysis.launches import blocking, launch_summary
 from profkit.analysis.options import AnalysisOptions
-from profkit.analysis.result import (SCHEMA_VERSION, ClassTime, CpuBreakdown, Device, Kernel, Launches, Phase,
-                                     StepRange, Steps, Summary, Temporal, Window)
+from profkit.analysis.result import SCHEMA_VERSION, ClassTime, CpuBreakdown, Device, Kernel, Phase, Summary, Temporal, Window
 from profkit.analysis.roofline import roofline
+from profkit.analysis.steps import step_ranges, steps_summary
 from profkit.errors import ProfkitError
 
 KERNELS_LISTED = 50  # kernels[] of the result: the largest by total time
-LAUNCH_CALLS = r"Launch|^cuMemcpy|^cudaMemcpy|^cudaMemset|^hipMemcpy|^hipMemset"
 PHASES = ("prefill", "decode")
 NON_COMPUTE = ("memory", "communication")
 
@@ -51,7 +51,6 @@ def summarize(trace, sidecar=None, options=None):
         mode=detect_mode(trace, graphs),
         capture=sidecar,
         cuda_graphs=graphs,
-        steps=_steps(trace),
         efficiency=efficiency_summary(trace, classes, **options.peaks),
         roofline=_roofline(sidecar, trace, options.peaks, warnings),
         findings=[],
@@ -61,13 +60,6 @@ def summarize(trace, sidecar=None, options=None):
     kernels = int((trace.gpu["kind"] == "kernel").sum()) if trace.has_gpu else None
     summary.findings = run_findings(summary, kernels)
     return summary
-
-
-def _steps(trace):
-    steps = trace.steps
-    return Steps(count=int(len(steps)), source="cpu" if len(steps) else "none",
-                 ranges=[StepRange(step=int(r.step), start_us=float(r.ts), end_us=float(r.end))
-                         for r in steps.itertuples()])
 
 
 def _roofline(sidecar, trace, peaks, warnings):
@@ -108,6 +100,11 @@ def _class_table(cls, dur, names, top):
 def _gpu_summary(trace, classes, window_kind, warnings):
     gpu = trace.gpu_launches()
     gpu["cls"] = classes
+    ranges = step_ranges(trace)
+    steps = steps_summary(trace, gpu, ranges)
+    if steps.warning:
+        warnings.append(steps.warning)
+    launches = launch_summary(trace, ranges, gpu)
     lo, hi, mask = temporal.window(trace, gpu, window_kind)
     gpu = gpu[mask]
     if window_kind != "gpu" and not len(trace.steps):
@@ -116,13 +113,20 @@ def _gpu_summary(trace, classes, window_kind, warnings):
     if unlaunched:
         warnings.append(f"{unlaunched} GPU activities have no matching launch call (cause of their gaps: other)")
 
+    # Busy time is the union of these rows; compute time that of the rows flagged compute.
+    # Under --window hta both follow HTA: its kernel types, and cuda_sync events on a stream.
+    if window_kind == "hta":
+        rows = pd.concat([gpu[["device", "ts", "end"]].assign(compute=temporal.hta_computation(gpu["name"])),
+                          temporal.hta_syncs(trace)[["device", "ts", "end"]].assign(compute=False)])
+    else:
+        rows = gpu[["device", "ts", "end"]].assign(compute=~gpu["cls"].isin(NON_COMPUTE).to_numpy())
     busy = compute = 0.0
     span_total = 0.0
     timeline = []
-    for _, g in gpu.groupby("device", sort=True):
+    for _, g in rows.groupby("device", sort=True):
         starts, ends = temporal.union(g["ts"].to_numpy(), g["end"].to_numpy())
         busy += temporal.covered(starts, ends, lo, hi)
-        c = g[~g["cls"].isin(NON_COMPUTE)]
+        c = g[g["compute"].to_numpy(bool)]
         cs, ce = temporal.union(c["ts"].to_numpy(), c["end"].to_numpy())
         compute += temporal.covered(cs, ce, lo, hi)
         span_total += hi - lo
@@ -130,9 +134,7 @@ def _gpu_summary(trace, classes, window_kind, warnings):
             timeline = temporal.timeline(starts, ends, lo, hi)
     gaps = _device_gaps(gpu, lo, hi, _syncs(trace))
     idle = span_total - busy
-    rt = trace.runtime
     classes, kernels = _class_table(gpu["cls"], gpu["dur"].to_numpy(), gpu["name"].astype(str), KERNELS_LISTED)
-    launches = rt[rt["name"].astype(str).str.contains(LAUNCH_CALLS, regex=True)]
     return {
         "window_us": Window(start=float(lo), end=float(hi), span=float(hi - lo), kind=window_kind),
         "temporal": Temporal(busy_us=busy, idle_us=idle, busy_pct=_pct(busy, span_total),
@@ -142,7 +144,8 @@ def _gpu_summary(trace, classes, window_kind, warnings):
         "streams": temporal.stream_idle(gpu),
         "classes": classes,
         "kernels": kernels,
-        "launches": Launches(count=int(len(launches)), cpu_us=float(launches["dur"].sum())),
+        "launches": launches,
+        "steps": steps,
         "cpu": None,
         "phases": _phases(trace, gpu["launch_ts"], gpu["dur"], gpu["cls"]),
     }
@@ -151,7 +154,7 @@ def _gpu_summary(trace, classes, window_kind, warnings):
 def _syncs(trace):
     """(ts, end) of blocking host syncs and cuda_sync events."""
     rt = trace.runtime
-    is_sync = rt["name"].astype(str).str.contains(temporal.SYNC_CALLS, regex=True).to_numpy()
+    is_sync = blocking(rt["name"]) if len(rt) else np.zeros(0, bool)
     return (np.concatenate([rt["ts"].to_numpy()[is_sync], trace.syncs["ts"].to_numpy()]),
             np.concatenate([rt["end"].to_numpy()[is_sync], trace.syncs["end"].to_numpy()]))
 
@@ -217,7 +220,8 @@ def _cpu_summary(trace, classes, warnings):
         "streams": [],
         "classes": table,
         "kernels": kernels,
-        "launches": Launches(count=0, cpu_us=0.0),
+        "launches": launch_summary(trace),
+        "steps": steps_summary(trace),
         "cpu": None if breakdown is None else CpuBreakdown(**{k: v for k, v in breakdown.items() if k != "classes"}),
         "phases": _phases(trace, ops.loc[units, "ts"], own[units], classes[units]),
     }
