@@ -79,21 +79,28 @@ class Temporal(Block):
 
 
 class ClassTime(Block):
-    """One operator class: time and share of the window's kernel (or CPU-op self) time."""
+    """One operator class: time and share of the window's kernel (or CPU-op self) time;
+    per step: the median over steps of the class's time (count) in the work each step
+    launched (see `steps`; the whole trace when it has no steps)."""
 
     time_us: float
     pct: float
     count: int
+    per_step_us: float | None
+    per_step_count_median: float | None
 
 
 class Kernel(Block):
-    """One kernel name (CPU traces: op name) with its total time in the window."""
+    """One kernel name (CPU traces: op name) with its total time in the window, and its
+    medians over steps as for ClassTime."""
 
     name: str
     cls: str = msgspec.field(name="class")
     count: int
     time_us: float
     pct: float
+    per_step_us: float | None
+    per_step_count_median: float | None
 
 
 class SizeCount(Block):

@@ -18,7 +18,7 @@ from profkit.analysis.launches import blocking, launch_summary
 from profkit.analysis.options import AnalysisOptions
 from profkit.analysis.result import SCHEMA_VERSION, ClassTime, CpuBreakdown, Device, Kernel, Phase, Summary, Temporal, Window
 from profkit.analysis.roofline import roofline
-from profkit.analysis.steps import step_ranges, steps_summary
+from profkit.analysis.steps import step_of, step_of_times, step_ranges, steps_summary
 from profkit.errors import ProfkitError
 
 KERNELS_LISTED = 50  # kernels[] of the result: the largest by total time
@@ -84,17 +84,44 @@ def _device(trace):
     return Device(kind="rocm" if hip else "cuda", name=name, count=int(trace.gpu["device"].nunique()))
 
 
-def _class_table(cls, dur, names, top):
+def _class_table(cls, dur, names, top, steps):
+    """Time per class and the `top` kernels (CPU traces: ops) of the window's rows, with
+    their medians over steps from `steps` (a PerStep of all rows, attributed by launch)."""
     df = pd.DataFrame({"cls": pd.Categorical(cls, categories=CLASSES), "dur": dur, "name": names})
     total = float(df["dur"].sum()) or 1.0
     per = df.groupby("cls", observed=False)["dur"].agg(["sum", "count"])
-    classes = {c: ClassTime(time_us=float(per.loc[c, "sum"]), pct=float(100 * per.loc[c, "sum"] / total),
-                            count=int(per.loc[c, "count"])) for c in CLASSES}
     k = df.groupby("name", observed=True).agg(time_us=("dur", "sum"), n=("dur", "size"), cls=("cls", "first"))
     k = k.nlargest(top, "time_us")
+    c_us, c_n = steps.medians("cls", CLASSES)
+    k_us, k_n = steps.medians("name", list(k.index))
+    classes = {c: ClassTime(time_us=float(per.loc[c, "sum"]), pct=float(100 * per.loc[c, "sum"] / total),
+                            count=int(per.loc[c, "count"]), per_step_us=c_us[c], per_step_count_median=c_n[c])
+               for c in CLASSES}
     kernels = [Kernel(name=str(n), cls=str(r.cls), count=int(r.n), time_us=float(r.time_us),
-                      pct=float(100 * r.time_us / total)) for n, r in k.iterrows()]
+                      pct=float(100 * r.time_us / total), per_step_us=k_us[n], per_step_count_median=k_n[n])
+               for n, r in k.iterrows()]
     return classes, kernels
+
+
+class PerStep:
+    """Rows (GPU activities or CPU ops) with the step that launched each (-1: outside every step)."""
+
+    def __init__(self, cls, names, dur, idx, count):
+        self.frame = pd.DataFrame({"cls": np.asarray(cls, dtype=object), "name": np.asarray(names, dtype=object),
+                                   "dur": np.asarray(dur, dtype=float), "step": np.asarray(idx)})
+        self.frame = self.frame[self.frame["step"] >= 0]
+        self.count = count
+
+    def medians(self, key, values):
+        """({value: median over steps of its time per step}, {value: median of its count per step})."""
+        g = self.frame[self.frame[key].isin(values)].groupby([key, "step"])["dur"].agg(["sum", "size"])
+        steps = range(self.count)
+        out_us, out_n = {}, {}
+        for v in values:
+            rows = g.loc[v] if v in g.index.get_level_values(0) else g.iloc[0:0]
+            out_us[v] = float(np.median(rows["sum"].reindex(steps, fill_value=0.0))) if self.count else None
+            out_n[v] = float(np.median(rows["size"].reindex(steps, fill_value=0))) if self.count else None
+        return out_us, out_n
 
 
 def _gpu_summary(trace, classes, window_kind, warnings):
@@ -105,6 +132,7 @@ def _gpu_summary(trace, classes, window_kind, warnings):
     if steps.warning:
         warnings.append(steps.warning)
     launches = launch_summary(trace, ranges, gpu)
+    per_step = PerStep(gpu["cls"], gpu["name"].astype(str), gpu["dur"], step_of(trace, gpu, ranges), ranges.count)
     lo, hi, mask = temporal.window(trace, gpu, window_kind)
     gpu = gpu[mask]
     if window_kind != "gpu" and not len(trace.steps):
@@ -134,7 +162,8 @@ def _gpu_summary(trace, classes, window_kind, warnings):
             timeline = temporal.timeline(starts, ends, lo, hi)
     gaps = _device_gaps(gpu, lo, hi, _syncs(trace))
     idle = span_total - busy
-    classes, kernels = _class_table(gpu["cls"], gpu["dur"].to_numpy(), gpu["name"].astype(str), KERNELS_LISTED)
+    classes, kernels = _class_table(gpu["cls"], gpu["dur"].to_numpy(), gpu["name"].astype(str), KERNELS_LISTED,
+                                    per_step)
     return {
         "window_us": Window(start=float(lo), end=float(hi), span=float(hi - lo), kind=window_kind),
         "temporal": Temporal(busy_us=busy, idle_us=idle, busy_pct=_pct(busy, span_total),
@@ -207,8 +236,10 @@ def _cpu_summary(trace, classes, warnings):
     starts, ends = temporal.union(ops["ts"].to_numpy(), ops["end"].to_numpy())
     busy = temporal.covered(starts, ends, lo, hi)
     gap_rows = _cpu_gaps(ops, lo, hi)
-    table, kernels = _class_table(classes[units], own[units].to_numpy(), ops.loc[units, "name"].astype(str),
-                                  KERNELS_LISTED)
+    ranges = step_ranges(trace)
+    names = ops.loc[units, "name"].astype(str)
+    per_step = PerStep(classes[units], names, own[units], step_of_times(ranges, ops.loc[units, "ts"]), ranges.count)
+    table, kernels = _class_table(classes[units], own[units].to_numpy(), names, KERNELS_LISTED, per_step)
     breakdown = cpu_breakdown(trace, classes)
     return {
         "window_us": Window(start=lo, end=hi, span=span, kind="steps" if len(trace.steps) else "cpu"),
@@ -221,7 +252,7 @@ def _cpu_summary(trace, classes, warnings):
         "classes": table,
         "kernels": kernels,
         "launches": launch_summary(trace),
-        "steps": steps_summary(trace),
+        "steps": steps_summary(trace, ranges=ranges),
         "cpu": None if breakdown is None else CpuBreakdown(**{k: v for k, v in breakdown.items() if k != "classes"}),
         "phases": _phases(trace, ops.loc[units, "ts"], own[units], classes[units]),
     }
