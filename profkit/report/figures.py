@@ -55,19 +55,21 @@ def _layout(**kw):
 
 
 def class_time(runs, per_step):
-    """Stacked horizontal bars: time per class for each run (per step when known)."""
+    """Stacked horizontal bars: time per class for each run; `per_step`: the median per
+    step (classes.<class>.per_step_us), else the time in the analysis window."""
     labels = [text(r.label) for r in runs]
     data = []
     for cls in CLASSES:
         xs = []
-        for r, n in zip(runs, per_step):
-            xs.append(r.summary.classes[cls].time_us / 1000.0 / (n or 1))
+        for r in runs:
+            c = r.summary.classes[cls]
+            xs.append((c.per_step_us if per_step else c.time_us) / 1000.0)
         if not any(xs):
             continue
         data.append({"type": "bar", "orientation": "h", "name": class_label(cls), "y": labels, "x": xs,
                      "marker": {"color": CLASS_COLORS[cls]},
                      "hovertemplate": "%{y}<br>" + class_label(cls) + ": %{x:.3f} ms<extra></extra>"})
-    unit = "ms per step" if all(per_step) else "ms in the profiled window"
+    unit = "ms per step (median)" if per_step else "ms in the analysis window"
     return {"data": data, "layout": _layout(
         barmode="stack", height=130 + 45 * len(runs), xaxis={"title": {"text": unit}, "gridcolor": "#eee"},
         yaxis={"autorange": "reversed", "automargin": True})}

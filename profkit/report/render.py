@@ -10,6 +10,7 @@ from markupsafe import Markup
 from profkit import __version__
 from profkit.analysis import findings as thresholds
 from profkit.analysis import ranks
+from profkit.analysis.steps import NO_STEPS
 from profkit.report import figures as F
 from profkit.report import findings as FND
 from profkit.report import metrics as M
@@ -83,7 +84,7 @@ def _kernel_table(runs, per_run_totals):
 def build_context(runs, trace_urls, hta=None):
     """Everything the template shows, computed from the runs."""
     numbers = [M.compute(r) for r in runs]
-    per_step = [n["n_steps"] if all(x["n_steps"] for x in numbers) else 0 for n in numbers]
+    per_step = all(r.summary.steps.source != NO_STEPS for r in runs)
     totals = [kernel_totals(r.trace) for r in runs]
     # A chart with no bars says less than a sentence: empty figures are left out.
     figs = {}
@@ -98,7 +99,7 @@ def build_context(runs, trace_urls, hta=None):
             figs[f"timeline-{i}"] = F.timeline(r)
     eff = efficiency_view(runs)
     figs.update(eff.pop("figures"))
-    diff = diff_runs(runs[0], runs[1], numbers[0]["n_steps"], numbers[1]["n_steps"]) if len(runs) == 2 else None
+    diff = diff_runs(runs[0], runs[1]) if len(runs) == 2 else None
     title = runs[0].label if len(runs) == 1 else " vs ".join(r.label for r in runs)
     job = None
     if ranks.is_job([r.trace for r in runs]):
@@ -114,8 +115,8 @@ def build_context(runs, trace_urls, hta=None):
         "rows": M.headline_rows(runs, numbers, compare=job is None),
         "findings": FND.findings(runs, numbers, compare=job is None),
         "thresholds": thresholds,
-        "class_unit": ("ms per step (time in the analysis window divided by the number of profiler steps)"
-                       if all(per_step) else "ms in the analysis window"),
+        "class_unit": ("ms per step: the median over the profiler steps of the work each step launched"
+                       if per_step else "ms in the analysis window (no profiler steps)"),
         "kernels": _kernel_table(runs, totals),
         "eff": eff,
         "diff": diff,
