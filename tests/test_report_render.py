@@ -68,7 +68,7 @@ def test_trace_strings_render_as_text(tmp_path):
     # Plotly renders a subset of HTML in labels: run labels and hover text arrive escaped.
     assert figs["classes"]["data"][0]["y"] == ["run&lt;b&gt;\"'"]
     hover = figs["timeline-0"]["data"][1]["customdata"][0]
-    assert "<img" not in hover and "&lt;img" in hover
+    assert "<img" not in hover and "</script" not in hover and "&lt;/script&gt;" in hover
 
 
 def test_headline_rows_and_speedup(tmp_path):

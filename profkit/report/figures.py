@@ -8,6 +8,7 @@ histogram is the summary's log bins.
 import html
 
 from profkit.analysis.rules import CLASSES
+from profkit.report.names import short_name
 CLASS_COLORS = {
     "tensor_contraction": "#4c78a8", "normalization": "#f58518", "elementwise": "#54a24b",
     "attention": "#b279a2", "memory": "#9d755d", "communication": "#e45756", "other": "#bab0ac",
@@ -26,24 +27,6 @@ def text(s):
 
 def class_label(c):
     return c.replace("_", " ")
-
-
-def short_name(name, limit=80):
-    """A readable kernel name: no 'void ', no argument list, capped in length."""
-    s = str(name).replace("(anonymous namespace)", "{anon}")
-    if s.startswith("void "):
-        s = s[5:]
-    depth, cut = 0, len(s)
-    for i, ch in enumerate(s):
-        if ch in "<":
-            depth += 1
-        elif ch == ">":
-            depth = max(0, depth - 1)
-        elif ch == "(" and depth == 0 and i > 0:
-            cut = i
-            break
-    s = s[:cut]
-    return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
 def _layout(**kw):

@@ -1,29 +1,12 @@
 """Headline numbers per run, side by side: computed once, formatted for the page."""
 
-import math
 import statistics
 from dataclasses import dataclass
 
 from profkit.analysis.steps import NO_STEPS
-
-
-def fmt_ms(us):
-    if us is None or (isinstance(us, float) and math.isnan(us)):
-        return "—"
-    ms = us / 1000.0
-    return f"{ms:,.3f} ms" if ms < 10 else f"{ms:,.1f} ms"
-
-
-def fmt_pct(p):
-    if p is None:
-        return "—"
-    return f"{p:.2f}%" if 0 < abs(p) < 0.1 else f"{p:.1f}%"  # 0.03% of FLOPs is not 0.0%
-
-
-def fmt_num(x, digits=0):
-    if x is None:
-        return "—"
-    return f"{x:,.{digits}f}"
+from profkit.report.fmt import ms as fmt_ms
+from profkit.report.fmt import num as fmt_num
+from profkit.report.fmt import pct as fmt_pct
 
 
 def step_timing(trace, summary):

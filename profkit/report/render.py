@@ -12,21 +12,24 @@ from profkit.analysis import findings as thresholds
 from profkit.analysis import ranks
 from profkit.analysis.steps import NO_STEPS
 from profkit.report import figures as F
+from profkit.report import fmt
 from profkit.report import findings as FND
 from profkit.report import metrics as M
 from profkit.report.diff import diff_runs, kernel_totals
 from profkit.report.efficiency_view import efficiency_view
 from profkit.report.header import run_header
+from profkit.report.names import short_name
 
 TOP_KERNELS = 50
+SHORT_NAME_CHARS = 80  # kernel names in tables; the full name is the cell's title
 
 _env = Environment(loader=PackageLoader("profkit.report", "templates"),
                    autoescape=select_autoescape(default=True, default_for_string=True),
                    trim_blocks=True, lstrip_blocks=True)
-_env.filters["ms"] = M.fmt_ms
-_env.filters["pct"] = M.fmt_pct
-_env.filters["num"] = M.fmt_num
-_env.filters["short"] = F.short_name
+_env.filters["ms"] = fmt.ms
+_env.filters["pct"] = fmt.pct
+_env.filters["num"] = fmt.num
+_env.filters["short"] = lambda name: short_name(name, limit=SHORT_NAME_CHARS)
 _env.filters["cls"] = F.class_label
 _env.globals["zip"] = zip
 
