@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import profkit
 from profkit.analysis.classify import CLASSES
 from profkit.errors import ProfkitError
-from tests.conftest import all_real_traces, profkit_cli, real_trace, summary_json
+from tests.conftest import all_real_traces, profkit_cli, raw_events, real_trace, summary_json
 
 
 @pytest.mark.parametrize("path", all_real_traces(), ids=lambda p: p.name)
@@ -37,9 +37,20 @@ def test_every_real_trace_is_explained(path):
 
 def test_no_kernel_events_is_reported_not_crashed():
     s = summary_json(profkit.load(real_trace("kineto-a100-edgecase-no-kernel-events.json.gz")))
-    assert s["device"] == {"kind": "cuda", "name": "NVIDIA A100 80GB PCIe", "count": 0}
+    assert s["device"] == {"kind": "cuda", "name": "NVIDIA A100 80GB PCIe", "count": 0, "kernels_recorded": False}
     assert any("no GPU activity" in w for w in s["warnings"])
     assert s["cpu"]["classified_us"] > 0
+    assert s["efficiency"]["device"] is None and "no GPU activity" in s["efficiency"]["unavailable"]
+
+
+@pytest.mark.parametrize("name, recorded", [
+    ("kineto-rtx5080-mlp-train-eager.json.gz", True),
+    ("hta/cpu_only/rank-34.Jul_15_10_52_41.1074.pt.trace.json.gz", None),
+])
+def test_kernels_recorded(name, recorded):
+    path = real_trace(name)
+    assert any(e.get("cat") == "kernel" for e in raw_events(path)) == bool(recorded)
+    assert summary_json(profkit.load(path))["device"]["kernels_recorded"] is recorded
 
 
 def hta_rounding(trace):

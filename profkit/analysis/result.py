@@ -25,7 +25,7 @@ from profkit.analysis.temporal import CauseTotal, Gap, GapBin, Gaps, StreamIdle,
 __all__ = ["SCHEMA_VERSION", "Block", "Device", "Mode", "Window", "Temporal", "CauseTotal", "GapBin", "Gap", "Gaps",
            "TimelineBin", "StreamIdle", "ClassTime", "Kernel", "SizeCount", "CudaGraphs", "Launches", "Steps",
            "CpuBreakdown", "Phase", "CountTime", "EfficiencyClass", "EfficiencyTotal", "PeakDevice",
-           "ReferenceClass", "Reference", "Efficiency", "RooflineParams", "RooflinePhase", "RooflineDevice",
+           "ReferenceClass", "Reference", "OpAbovePeak", "Efficiency", "RooflineParams", "RooflinePhase", "RooflineDevice",
            "Roofline", "Finding", "Summary", "Alignment", "Straggler", "Stragglers", "Job", "encode", "to_builtins",
            "json_schema", "schema_text"]
 
@@ -37,11 +37,14 @@ SCHEMA_ID = "https://profkit.dev/schema/analyze-v2.json"
 
 
 class Device(Block):
-    """What the trace ran on: kind cuda / rocm / cpu, the device name, GPUs seen."""
+    """What the trace ran on: kind cuda / rocm / cpu, the device name, GPUs seen.
+    kernels_recorded: False for a GPU run whose kernel events are missing (nothing may be
+    said about GPU busy time, TFLOP/s or top kernels), None for a CPU-only run."""
 
     kind: str
     name: str | None
     count: int
+    kernels_recorded: bool | None
 
 
 class Mode(Block):
@@ -161,8 +164,9 @@ class CountTime(Block):
 
 class EfficiencyClass(Block):
     """FLOPs, bytes and rates of one class over the op calls profkit could cost (`counted`);
-    the rest is accounted under no_shapes / unmodeled / host_copy / no_op. `reason` says
-    why a rate is missing."""
+    the rest is accounted under no_shapes / unmodeled / host_copy / no_op. `above_peak`:
+    counted calls above 100% of the DRAM peak. `reason` says why a rate is missing
+    ("FLOPs unknown: ...") or why an MUE above 100% is possible (cache, with the L2 size)."""
 
     time_us: float
     pct_time: float | None
@@ -179,6 +183,7 @@ class EfficiencyClass(Block):
     unmodeled: CountTime
     host_copy: CountTime
     no_op: CountTime
+    above_peak: CountTime
     reason: str | None
 
 
@@ -197,13 +202,27 @@ class EfficiencyTotal(Block):
 
 
 class PeakDevice(Block):
-    """The peaks used: GB/s and TFLOP/s per precision, with their source."""
+    """The peaks used: GB/s and TFLOP/s per precision, with their source; the L2 size (MiB)."""
 
     name: str
     bandwidth_gbs: float | None
     tflops: dict[str, float | None]
     source: str
     note: str
+    l2_mb: float | None
+    l2_source: str
+
+
+class OpAbovePeak(Block):
+    """An op (name and class) whose MUE over all its calls is above 100% of the DRAM peak."""
+
+    name: str
+    cls: str = msgspec.field(name="class")
+    calls: int
+    time_us: float
+    bytes_per_call: float
+    mue_pct: float
+    reason: str
 
 
 class ReferenceClass(Block):
@@ -220,6 +239,7 @@ class Efficiency(Block):
     """FLOPs / bytes / TFLOP/s / GB/s / MUE per class. `unavailable`: why there are no peaks."""
 
     classes: dict[str, EfficiencyClass]
+    ops_above_peak: list[OpAbovePeak]
     total: EfficiencyTotal
     device: PeakDevice | None
     unavailable: str | None

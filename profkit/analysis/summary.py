@@ -74,14 +74,18 @@ def _roofline(sidecar, trace, peaks, warnings):
 
 
 def _device(trace):
+    """kind, name, count of devices, and kernels_recorded: whether the trace holds the
+    run's kernels (False: a GPU run whose kernel events are missing, so nothing may
+    be said about GPU busy time, TFLOP/s or top kernels; None: a CPU-only run)."""
     props = trace.device_properties
     name = props[0].get("name") if props and isinstance(props[0], dict) else None
     name = str(name) if name else None
     if not trace.has_gpu:
         kind = "cuda" if len(trace.runtime) else "cpu"
-        return Device(kind=kind, name=name, count=0)
+        return Device(kind=kind, name=name, count=0, kernels_recorded=False if kind == "cuda" else None)
     hip = trace.runtime["name"].astype(str).str.startswith("hip").any()
-    return Device(kind="rocm" if hip else "cuda", name=name, count=int(trace.gpu["device"].nunique()))
+    return Device(kind="rocm" if hip else "cuda", name=name, count=int(trace.gpu["device"].nunique()),
+                  kernels_recorded=bool((trace.gpu["kind"] == "kernel").any()))
 
 
 def _class_table(cls, dur, names, top, steps):
