@@ -73,3 +73,18 @@ def test_number_formats():
         ("1,234", "34.0", "—", "2.2")
     assert (fmt.auto(1234.0), fmt.auto(12.34), fmt.auto(1.234), fmt.auto(0.1234), fmt.auto(None)) == \
         ("1,234", "12.3", "1.23", "0.123", "—")
+
+
+def test_views_do_not_claim_gpu_work_without_kernel_events(tmp_path):
+    from profkit.analysis.summary import summarize
+    from profkit.report.build import build_report
+    from tests.test_report import headline
+
+    path = real_trace("kineto-a100-edgecase-no-kernel-events.json.gz")
+    out = io.StringIO()
+    console.render(summarize(profkit.load(path)), console=Console(file=out, width=200))
+    text = out.getvalue()
+    assert "no kernel events" in text and "CPU ops busy" in text and "Top 10 ops" in text
+    assert "GPU busy" not in text.replace("no GPU busy time", "")
+    html = build_report([path], tmp_path / "r.html", hta=False).read_text()
+    assert "GPU busy %" not in html and headline(html, "Busy % (GPU; CPU op coverage on CPU traces)")

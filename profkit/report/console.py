@@ -26,8 +26,11 @@ def render(summary, console=None, top=10):
     con.print(f"device: {dev.kind} {escape(dev.name or '')}  ·  mode: [bold]{mode.name}[/bold]"
               f" ({escape('; '.join(mode.evidence)) or 'no evidence'})")
     w, t = summary.window_us, summary.temporal
-    gpu = dev.kind != "cpu"
+    gpu = dev.kind != "cpu" and dev.kernels_recorded is not False
     what = "GPU" if gpu else "CPU ops"
+    if dev.kernels_recorded is False:
+        con.print("[yellow]the trace records a GPU run but no kernel events: only its CPU ops are analysed "
+                  "(no GPU busy time, kernels or TFLOP/s)[/yellow]")
     con.print(f"window ({w.kind}): {fmt.duration(w.span)}  ·  {what} busy {t.busy_pct:.1f}%  "
               f"idle {t.idle_pct:.1f}% ({fmt.duration(t.idle_us)})")
     if summary.cpu is not None:

@@ -69,7 +69,7 @@ class RunNumbers:
     graph_launches: int | None
     prefill_us: float | None
     decode_us: float | None
-    is_cpu: bool
+    is_cpu: bool  # the numbers describe CPU ops: a CPU-only trace, or a GPU run without kernel events
 
 
 def _median(values):
@@ -80,7 +80,8 @@ def compute(run):
     """The RunNumbers of one run."""
     s = run.summary
     n_steps, step_us, step_basis = step_timing(run.trace, s)
-    is_cpu = s.device.kind == "cpu"
+    # CPU-only traces, and GPU runs whose kernel events are missing: CPU ops are all there is.
+    is_cpu = s.device.kind == "cpu" or s.device.kernels_recorded is False
     steps = s.steps if s.steps.source != NO_STEPS and run.trace.has_gpu else None
     # A CPU-only trace launches nothing: "0 launches" would read as a result.
     launches = None if is_cpu else s.launches.count
