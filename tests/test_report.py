@@ -70,7 +70,7 @@ def test_cudagraph_vs_eager_report_shows_idle_and_launches(tmp_path):
     assert per_step == [pytest.approx(independent_launches_per_step(p), abs=0.05) for p in (eager, graph)]
     assert per_step[0] > 5 * per_step[1]
     assert headline(html, "CUDA-graph launches") == ["0", "7"]
-    assert "the run is launch-bound" in html and "idle 66% → 2%" in html
+    assert "Launch-bound: the GPU is idle 66%" in html and "idle 66% → 2%" in html
     assert '<section id="diff">' in html
     for name in ("kineto-rtx5080-mlp-train-eager", "kineto-rtx5080-mlp-train-cudagraph-manual"):
         assert (tmp_path / "mlp_traces" / f"{name}.json.gz").is_file()
@@ -111,10 +111,10 @@ def test_annotate_round_trip_on_a_real_trace(tmp_path):
     counts = annotate(src, out)
     before, after = load(src), load(out)
     summary = summarize(before)
-    assert counts["gaps"] == summary["gaps"]["count"] == after.counts["profkit_gap"]
+    assert counts["gaps"] == summary.gaps.count == after.counts["profkit_gap"]
     assert len(after.gpu) == len(before.gpu) and after.meta.keys() == before.meta.keys()
     gaps = [e for e in raw_events(out) if e.get("cat") == "profkit_gap"]
-    assert sum(e["dur"] for e in gaps) == pytest.approx(summary["gaps"]["total_us"])
+    assert sum(e["dur"] for e in gaps) == pytest.approx(summary.gaps.total_us)
     classes = [e["args"]["profkit class"] for e in raw_events(out) if e.get("cat") == "kernel"]
     assert len(classes) == (before.gpu["kind"] == "kernel").sum() and set(classes) <= set(CLASSES)
     # Annotating an annotated trace replaces profkit's tracks instead of doubling them.

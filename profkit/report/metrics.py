@@ -2,6 +2,8 @@
 
 import math
 
+from profkit.analysis.noise import NOISE_RULE
+
 
 def fmt_ms(us):
     if us is None or (isinstance(us, float) and math.isnan(us)):
@@ -37,9 +39,7 @@ def step_timing(trace, summary):
             end = max(end, float(trace.gpu["end"].max()))
         n = len(steps)
         return n, (end - float(steps["ts"].min())) / n, f"{n} profiler steps"
-    window = summary.get("window_us") or {}
-    span = window.get("span")
-    return 0, span, "whole profiled window (no profiler steps)"
+    return 0, summary.window_us.span, "whole profiled window (no profiler steps)"
 
 
 def _timing(run, key):
@@ -57,17 +57,14 @@ def compute(run):
     """Raw numbers for one run (None where the trace or sidecar has no answer)."""
     s = run.summary
     n_steps, step_us, step_basis = step_timing(run.trace, s)
-    temporal = s.get("temporal") or {}
-    gaps = s.get("gaps") or {}
-    is_cpu = (s.get("device") or {}).get("kind") == "cpu"
+    is_cpu = s.device.kind == "cpu"
     # A CPU-only trace launches nothing: "0 launches" would read as a result.
-    launches = None if is_cpu else (s.get("launches") or {}).get("count")
-    graphs = None if is_cpu else (s.get("cuda_graphs") or {}).get("launches")
-    phases = s.get("phases") or {}
+    launches = None if is_cpu else s.launches.count
+    graphs = None if is_cpu else s.cuda_graphs.launches
     if run.trace.has_gpu:
         kernels = int((run.trace.gpu["kind"] == "kernel").sum())
     else:
-        kernels = sum(int(c.get("count", 0)) for c in (s.get("classes") or {}).values())
+        kernels = sum(c.count for c in s.classes.values())
     tokens = _new_tokens(run)
     return {
         "n_steps": n_steps,
@@ -77,27 +74,55 @@ def compute(run):
         "decode_ms": _timing(run, "decode_ms_per_token"),
         "tokens_per_s": _timing(run, "tokens_per_s"),
         "total_ms": _timing(run, "total_ms"),
-        "busy_pct": temporal.get("busy_pct"),
-        "idle_pct": temporal.get("idle_pct"),
-        "gap_count": gaps.get("count"),
-        "gap_total_us": gaps.get("total_us"),
-        "gap_max_us": gaps.get("max_us"),
+        "busy_pct": s.temporal.busy_pct,
+        "idle_pct": s.temporal.idle_pct,
+        "gap_count": s.gaps.count,
+        "gap_total_us": s.gaps.total_us,
+        "gap_max_us": s.gaps.max_us,
         "kernels": kernels,
         "launches": launches,
         "launches_per_step": launches / n_steps if launches is not None and n_steps else None,
         "launches_per_token": launches / tokens if launches is not None and tokens else None,
         "graph_launches": graphs,
-        "prefill_us": _phase_wall(phases.get("prefill")),
-        "decode_us": _phase_wall(phases.get("decode")),
+        "prefill_us": _phase_wall(s.phases["prefill"]) if s.phases else None,
+        "decode_us": _phase_wall(s.phases["decode"]) if s.phases else None,
         "is_cpu": is_cpu,
+        "spread": _spread(run),
+        **_ranges(run),
     }
+
+
+def _spread(run):
+    """The range a comparison must beat: the capture's timed runs (total ms), else the
+    ProfilerStep durations (ms); None with neither."""
+    noise = ((run.sidecar or {}).get("timing") or {}).get("noise")
+    if isinstance(noise, dict) and noise.get("min_ms") is not None:
+        return {"min_ms": noise["min_ms"], "max_ms": noise["max_ms"], "what": "timed-run"}
+    steps = run.trace.steps
+    if len(steps) >= 2:
+        return {"min_ms": float(steps["dur"].min()) / 1e3, "max_ms": float(steps["dur"].max()) / 1e3,
+                "what": "profiler-step"}
+    return None
+
+
+def _ranges(run):
+    """min–max of TTFT and decode ms/token over the timed runs, and the noise verdict (profkit captures)."""
+    timing = (run.sidecar or {}).get("timing") or {}
+    samples = timing.get("samples_ms") or []
+    tokens = _new_tokens(run)
+    out = {"ttft_range": None, "decode_range": None, "noise": timing.get("noise")}
+    if samples and all(isinstance(x, list) and len(x) == 2 for x in samples):
+        out["ttft_range"] = (min(x[0] for x in samples), max(x[0] for x in samples))
+        if tokens:
+            out["decode_range"] = (min(x[1] for x in samples) / tokens, max(x[1] for x in samples) / tokens)
+    return out
 
 
 def _phase_wall(phase):
     """Mean profiled wall time of one occurrence of a phase region."""
-    if not phase or not phase.get("count"):
+    if not phase.count:
         return None
-    return phase["wall_us"] / phase["count"]
+    return phase.wall_us / phase.count
 
 
 def speedups(runs, numbers):
@@ -120,6 +145,21 @@ def speedups(runs, numbers):
     return [ref / n[key] for n in numbers], f"over {runs[base].label}, from {basis}"
 
 
+def _with_range(median, rng):
+    if median is None:
+        return "—"
+    text = fmt_num(median, 2) + " ms"
+    return text + f" ({fmt_num(rng[0], 2)}–{fmt_num(rng[1], 2)})" if rng else text
+
+
+def _noise(n):
+    """'quiet, CV 1.2%' or 'NOISY: <reasons>' for the headline table."""
+    if not isinstance(n, dict) or "verdict" not in n:
+        return "—"
+    cv = "CV –" if n.get("cv_pct") is None else f"CV {n['cv_pct']:.1f}%"
+    return f"quiet, {cv}" if n["verdict"] == "quiet" else f"NOISY: {'; '.join(n.get('reasons') or [])}"
+
+
 def headline_rows(runs, numbers, compare=True):
     """Rows of (metric, [cell per run], note) for the side-by-side table; `compare`
     adds the speed-up over eager (not for ranks of one job, which run the same code)."""
@@ -129,10 +169,11 @@ def headline_rows(runs, numbers, compare=True):
     rows = [
         ("Mode", [r.mode for r in runs], "from the sidecar, else detected from the trace"),
         ("Wall time per step", [fmt_ms(n["step_us"]) for n in numbers], numbers[0]["step_basis"]),
-        ("TTFT", [fmt_num(n["ttft_ms"], 2) + " ms" if n["ttft_ms"] is not None else "—" for n in numbers],
-         "time to first token, measured outside the profiler (profkit captures)"),
-        ("Decode latency per token", [fmt_num(n["decode_ms"], 2) + " ms" if n["decode_ms"] is not None else "—"
-                                      for n in numbers], "profkit captures"),
+        ("TTFT", [_with_range(n["ttft_ms"], n["ttft_range"]) for n in numbers],
+         "time to first token, measured outside the profiler (profkit captures): median (min–max of the runs)"),
+        ("Decode latency per token", [_with_range(n["decode_ms"], n["decode_range"]) for n in numbers],
+         "profkit captures: median (min–max)"),
+        ("Timing noise", [_noise(n["noise"]) for n in numbers], NOISE_RULE),
         ("Tokens/s", [fmt_num(n["tokens_per_s"], 1) for n in numbers], "profkit captures"),
         ("Prefill region (profiled)", [fmt_ms(n["prefill_us"]) for n in numbers],
          "wall time of one \"prefill\" region in the trace (profiler overhead included)"),

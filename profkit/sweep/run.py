@@ -189,7 +189,7 @@ def _gpt2(plan, point, out, command, peaks, calibration, report):
     # The roofline model assumes standard attention (one K/V head per query head).
     if peaks is not None and point.kv_groups == 1:
         bounds = roofline(side, peaks)
-        row.update(ttft_limit_ms=bounds["prefill"]["limit_ms"], decode_limit_ms=bounds["decode_step"]["limit_ms"])
+        row.update(ttft_limit_ms=bounds.prefill.limit_ms, decode_limit_ms=bounds.decode_step.limit_ms)
     if s["profile"]:
         row.update(_profile_summary(out / "traces" / side["trace"], side, calibration))
     return row
@@ -204,13 +204,14 @@ def _noise_columns(n):
 
 def _profile_summary(path, sidecar, calibration):
     """The point's `profkit analyze` summary, reduced to idle % and class shares."""
+    from profkit.analysis.options import AnalysisOptions
     from profkit.analysis.summary import summarize
     from profkit.trace import load
 
-    summary = summarize(load(path), sidecar=sidecar, calibration=calibration)
-    row = {"idle_pct": summary["temporal"]["idle_pct"], "trace": str(Path("traces") / path.name)}
+    summary = summarize(load(path), sidecar=sidecar, options=AnalysisOptions(calibration=calibration))
+    row = {"idle_pct": summary.temporal.idle_pct, "trace": str(Path("traces") / path.name)}
     for column in CLASS_COLUMNS:
-        row[column] = summary["classes"][column.removeprefix("pct_")]["pct"]
+        row[column] = summary.classes[column.removeprefix("pct_")].pct
     return row
 
 
