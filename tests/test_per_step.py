@@ -57,3 +57,23 @@ def test_mlp_pair_acceptance(runs):
     assert eager["steps"]["period_us"]["median"] / graph["steps"]["period_us"]["median"] >= 2.4
     assert (eager["steps"]["outside"]["gpu_ops"], graph["steps"]["outside"]["gpu_ops"]) == (0, 75)
     assert (eager["launches"]["kernel"]["per_step_median"], graph["launches"]["kernel"]["per_step_median"]) == (34, 2)
+
+
+def test_mlp_pair_report_is_per_step(tmp_path):
+    """The report reads the same per-step figures: class chart, headline speed-up, work outside steps, diff."""
+    import orjson
+
+    from profkit.report.build import build_report
+    from tests.test_report import headline
+
+    html = build_report([real_trace(GRAPH), real_trace(EAGER)], tmp_path / "mlp.html", hta=False).read_text()
+    figs = orjson.loads(re.search(r'id="profkit-figures">(.*?)</script>', html, re.S).group(1))
+    bars = {d["name"]: d["x"] for d in figs["classes"]["data"]}
+    eager_ms, graph_ms = bars["tensor contraction"]
+    assert abs(eager_ms - graph_ms) / eager_ms < 0.05 and "ms per step (median)" in html
+    speedup = float(headline(html, "Speed-up over eager")[1].rstrip("×"))
+    assert speedup >= 2.4 and "from the median GPU step period" in html
+    assert [c.split(" ops")[0] for c in headline(html, "GPU work outside steps")] == ["0", "75"]
+    # Per-step kernel counts of the diff: the graph run's capture no longer inflates them.
+    diff = html[html.index('<section id="diff">'):]
+    assert "1.0 → 1.3" not in diff and "(the work launched inside the profiler steps" in diff

@@ -1,10 +1,11 @@
 """The report's findings: each run's own (computed by the analysis, in its Summary:
 profkit.analysis.findings) and the comparison of the runs against the eager one, which
-says whether each difference is larger than the runs' measured noise."""
+says whether the difference is larger than the runs' measured noise."""
 
 from dataclasses import dataclass, field
 
 from profkit.analysis.noise import exceeds_noise
+from profkit.report.fmt import num
 
 
 @dataclass
@@ -21,10 +22,10 @@ class ShownFinding:
     numbers: list = field(default_factory=list)  # [(name, value text)] of the evidence
 
 
-def _fmt(v):
+def _value(v):
     if isinstance(v, float):
-        return f"{v:,.1f}" if abs(v) >= 1 else f"{v:.3g}"
-    return f"{v:,}" if isinstance(v, int) else str(v)
+        return num(v, 1) if abs(v) >= 1 else f"{v:.3g}"
+    return num(v) if isinstance(v, int) else str(v)
 
 
 def _comparison(runs, numbers):
@@ -33,27 +34,23 @@ def _comparison(runs, numbers):
     for r, n in zip(runs, numbers):
         if r is runs[base]:
             continue
-        parts = []
-        if b["idle_pct"] is not None and n["idle_pct"] is not None:
-            parts.append(f"idle {b['idle_pct']:.0f}% → {n['idle_pct']:.0f}%")
-        if b["launches_per_step"] and n["launches_per_step"] is not None:
-            parts.append(f"launches per step {b['launches_per_step']:.0f} → {n['launches_per_step']:.0f}")
-        elif b["launches"] and n["launches"] is not None:
-            parts.append(f"launches {b['launches']} → {n['launches']}")
-        if b["step_us"] and n["step_us"]:
-            parts.append(f"wall time per step {b['step_us'] / 1000:.2f} → {n['step_us'] / 1000:.2f} ms "
-                         f"({b['step_us'] / n['step_us']:.2f}×)")
-        if not parts:
-            continue
-        real = exceeds_noise(b["spread"], n["spread"])
+        parts = [f"idle {b.idle_pct:.0f}% → {n.idle_pct:.0f}%"]
+        if b.launches_per_step and n.launches_per_step is not None:
+            parts.append(f"kernel launches per step {b.launches_per_step:.0f} → {n.launches_per_step:.0f}")
+        elif b.launches and n.launches is not None:
+            parts.append(f"kernel launches {b.launches} → {n.launches}")
+        before, after, what = ((b.period_us, n.period_us, "GPU step period (median)") if b.period_us and n.period_us
+                               else (b.step_us, n.step_us, "wall time per step"))
+        if before and after:
+            parts.append(f"{what} {before / 1000:.2f} → {after / 1000:.2f} ms ({before / after:.2f}×)")
+        real = exceeds_noise(b.spread, n.spread)
         if real is None:
             verdict = "noise not measured (no timed runs nor profiler steps to compare)"
         else:
-            what = b["spread"]["what"]
-            verdict = (f"{what} ranges {_range(b['spread'])} vs {_range(n['spread'])} ms "
+            verdict = (f"{b.spread['what']} ranges {_range(b.spread)} vs {_range(n.spread)} ms "
                        + ("do not overlap: the difference exceeds the measured noise" if real else
                           "overlap: the difference is within the measured noise"))
-        faster = b["step_us"] and n["step_us"] and n["step_us"] < b["step_us"]
+        faster = bool(before and after and after < before)
         out.append(ShownFinding("good" if faster and real else "info", "", f"{r.label} ({r.mode}) against "
                                 f"{runs[base].label} ({runs[base].mode}): " + ", ".join(parts) + f"; {verdict}.",
                                 ["comparison with the eager run (else the first run)",
@@ -68,7 +65,7 @@ def _range(s):
 def findings(runs, numbers, compare=True):
     """All findings: per run, then (unless the runs are ranks of one job) the comparison against eager."""
     out = [ShownFinding(f.severity, r.label, f.text, f.applies_when, f.rule, f.action, f.evidence,
-                        [(k.replace("_", " "), _fmt(v)) for k, v in f.evidence.numbers.items() if v is not None])
+                        [(k.replace("_", " "), _value(v)) for k, v in f.evidence.numbers.items() if v is not None])
            for r in runs for f in r.summary.findings]
     if compare and len(runs) > 1:
         out += _comparison(runs, numbers)
