@@ -74,3 +74,41 @@ def test_number_formats():
         ("1,234", "34", "34.5", "—", "2.2")
     assert (fmt.auto(1234.0), fmt.auto(12.34), fmt.auto(1.234), fmt.auto(0.1234), fmt.auto(None)) == \
         ("1,234", "12.3", "1.23", "0.123", "—")
+
+
+def test_terminal_at_100_columns_shows_findings_gaps_and_distinct_gemms():
+    from profkit.analysis.summary import summarize
+
+    path = real_trace("kineto-rtx5080-mlp-train-eager.json.gz")
+    s = summarize(profkit.load(path))
+    out = io.StringIO()
+    console.render(s, console=Console(file=out, width=100), top=10)
+    text = out.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= 100
+    findings = text[text.index("Findings"):text.index("Largest idle gaps")]
+    assert "launch_bound" in findings and "try: Replay the step as a CUDA graph" in findings
+    assert "evidence: idle 65.6%" in findings
+    # The largest gaps, with cause and the kernels on each side.
+    gaps = text[text.index("Largest idle gaps"):text.index("Time by class")]
+    largest = s.gaps.largest[0]
+    assert f"{largest.dur_us:.1f} µs" in gaps and "host-bound" in gaps
+    # Seven CUTLASS GEMM tilings in the top ten, each row a different name (no "cutlass::Kernel2" x 7).
+    top = text[text.index("Top 10 kernels"):text.index("Efficiency vs")]
+    rows = [line for line in top.splitlines() if "tensor_contraction" in line]
+    names = [line.split("│")[-2].strip() for line in rows]
+    assert len(rows) == 7 and len(set(names)) == 7 and not any(n.startswith("cutlass::Kernel2") for n in names)
+
+
+def test_job_view_prints_findings_per_rank(tmp_path):
+    import shutil
+
+    from profkit.analysis.options import AnalysisOptions
+    from profkit.analysis.ranks import job, run
+
+    for r in (0, 1):
+        shutil.copy(real_trace(f"kineto-v100x8-dlrm-train-rank{r}.json.gz"), tmp_path / f"rank{r}.json.gz")
+    j = job(run(sorted(tmp_path.iterdir()), options=AnalysisOptions()), tmp_path)
+    out = io.StringIO()
+    console.render_job(j, console=Console(file=out, width=100))
+    text = out.getvalue()
+    assert "rank 0" in text and "rank 1" in text and text.count("Findings") == 2
