@@ -520,6 +520,9 @@ RULES = (
 def findings(trace, summary, sidecar=None, syncs=(np.empty(0), np.empty(0))):
     """Every rule of RULES whose preconditions hold and whose check fires, in table order."""
     f = facts(trace, summary, sidecar, syncs)
+    noise = (((sidecar or {}).get("timing") or {}).get("noise") or {})
+    caveat = (f"the capture's timing was noisy ({'; '.join(noise.get('reasons') or [])}): times and shares "
+              "may be inflated" if noise.get("verdict") == "noisy" else None)
     out = []
     for rule in RULES:
         checked = []
@@ -539,6 +542,8 @@ def findings(trace, summary, sidecar=None, syncs=(np.empty(0), np.empty(0))):
                     continue
                 checked.append(words)
             checked += [f"{k} = {v:g}" for k, v in rule.thresholds.items()]
+            if caveat:
+                checked.append(caveat)
             out.append(Finding(rule=rule.id, severity=rule.severity, text=text, action=action, evidence=evidence,
                                applies_when=checked))
     return out
