@@ -32,7 +32,7 @@ def _no_gpu_or_compile_advice(found):
 
 @pytest.mark.slow
 def test_gpt2_eager_cpu_capture_explains_cat_as_kv_cache_growth(tmp_path):
-    path, side = _capture("gpt2", "eager", tmp_path, prompt_len=32, new_tokens=8)
+    path, side = _capture("gpt2", "eager", tmp_path, prompt_len=128, new_tokens=8)
     s = summary_json(profkit.load(path), sidecar=side)
     found = {f["rule"]: f for f in s["findings"]}
     assert "timing" in side and side["timing"]["noise"]["samples"] == 2
@@ -40,8 +40,8 @@ def test_gpt2_eager_cpu_capture_explains_cat_as_kv_cache_growth(tmp_path):
     f = found["kv_cache_growth"]
     assert "static KV cache" in f["action"] and "StaticCache" in f["action"]
     n = f["evidence"]["numbers"]
-    # The decode steps append one position each: the cache the cat copies grows 32 -> 32 + 8 - 1.
-    assert (n["grows_from"], n["grows_to"]) == (32, 39)
+    # The decode steps append one position each: the cache the cat copies grows 128 -> 128 + 8 - 1.
+    assert (n["grows_from"], n["grows_to"]) == (128, 135)
     # Recount the cat calls from the plain trace: 2 (K, V) x 12 layers per forward, 1 + 8 forwards, 2 steps.
     import gzip
     events = json.load(gzip.open(path))["traceEvents"]

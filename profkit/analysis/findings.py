@@ -170,8 +170,8 @@ def _launch_bound(f, t):
     text = (f"Launch-bound: the GPU is idle {f.idle_pct:.0f}% of the window and {host:.0f}% of that idle time is "
             f"in host-bound gaps ({g.count} gaps, {g.total_us / 1000:.2f} ms): the CPU does not issue "
             "kernels fast enough to keep the GPU busy.")
-    return f.idle_pct, t["idle_pct"], text, action + "; launch work (one call per step) then replaces "\
-        "one launch per kernel.", ev
+    action += "; one graph launch per step then replaces one launch per kernel."
+    return f.idle_pct, t["idle_pct"], text, action, ev
 
 
 _SYNC_ADVICE = (  # innermost CPU op around the blocking call -> what caused it, what to do
@@ -247,7 +247,8 @@ def _host_copies(f, t):
         return None
     by = copies.groupby(copies["name"].astype(str), observed=True)["dur"].agg(["count", "sum"])
     by = by.sort_values("sum", ascending=False)
-    items = [Item(kind="kernel", name=name, time_us=float(r["sum"]), count=int(r["count"])) for name, r in by.iterrows()]
+    items = [Item(kind="kernel", name=name, time_us=float(r["sum"]), count=int(r["count"]))
+             for name, r in by.iterrows()]
     pageable = any("Pageable" in i.name for i in items)
     action = ("Pin the host buffers (tensor.pin_memory(), DataLoader(pin_memory=True)) and copy with "
               "non_blocking=True so copies overlap compute" if pageable else
@@ -344,7 +345,8 @@ def _small_gemms(f, t):
     action = ("Batch more work per call: more sequences (or tokens) per forward pass, or concatenate the "
               "small matmuls that share a weight into one")
     return f.pct("tensor_contraction"), t["gemm_pct"], text, action + ".", Evidence(
-        numbers={"tensor_contraction_pct": round(f.pct("tensor_contraction"), 1), "gemm_pct_of_limit": round(achieved, 1),
+        numbers={"tensor_contraction_pct": round(f.pct("tensor_contraction"), 1),
+                 "gemm_pct_of_limit": round(achieved, 1),
          "median_rows_m": median_m, "gemm_ops": len(rows)},
         items=_kernels(f, ("tensor_contraction",)))
 
@@ -387,7 +389,8 @@ def _large_gap(f, t):
                                                  "does there (data loading, logging, a host sync)."), Evidence(
         numbers={"gap_us": round(float(r["dur_us"]), 1), "gap_pct_of_window": round(share, 1)},
         items=[Item(kind="gap", name=f"{r['cause'].replace('_', '-')} gap", time_us=float(r["dur_us"]),
-                    start_us=float(r["start_us"]), detail=f"after {r['before'] or '—'}; before {r['after'] or '—'}")])
+                    start_us=float(r["start_us"]),
+                    detail=f"after {r['before'] or '—'}; before {r['after'] or '—'}")])
 
 
 def _unclassified(f, t):
@@ -493,7 +496,8 @@ def _cuda_graphs(f, t):
 RULES = (
     Rule("kv_cache_growth", "warn", ("shapes", "growing_cache"), {"cat_pct": 2.0}, _growing_kv_cache,
          "aten::cat with one dimension growing call after call takes >= cat_pct% of (decode) time -> static KV cache"),
-    Rule("launch_bound", "warn", ("gpu", "not_graphed"), {"idle_pct": 20.0, "host_bound_share": 50.0, "one_gap_max_share": 50.0}, _launch_bound,
+    Rule("launch_bound", "warn", ("gpu", "not_graphed"),
+         {"idle_pct": 20.0, "host_bound_share": 50.0, "one_gap_max_share": 50.0}, _launch_bound,
          "GPU idle >= idle_pct% and host-bound gaps >= host_bound_share% of idle, no single gap above "
          "one_gap_max_share% of them -> CUDA graphs"),
     Rule("sync_gaps", "warn", ("gpu",), {"idle_pct": 10.0, "sync_share": 30.0}, _sync_gaps,
