@@ -112,3 +112,10 @@ def test_job_view_prints_findings_per_rank(tmp_path):
     console.render_job(j, console=Console(file=out, width=100))
     text = out.getvalue()
     assert "rank 0" in text and "rank 1" in text and text.count("Findings") == 2
+
+
+def test_evidence_numbers_read_by_their_unit():
+    assert fmt.evidence("host_bound_us", 10798.6) == ("host bound", "10.80 ms")
+    assert fmt.evidence("idle_pct", 65.64) == ("idle", "65.6%")
+    assert fmt.evidence("launches_per_step", 34) == ("launches per step", "34")
+    assert fmt.evidence("median_rows_m", 141) == ("median rows m", "141")

@@ -89,19 +89,8 @@ def _noise(con, capture):
 
 
 def _evidence(numbers, limit=5):
-    """'idle 65.6% · host-bound gaps 154 · host-bound 10.80 ms': the first numbers of a finding."""
-    parts = []
-    for key, v in list(numbers.items())[:limit]:
-        if v is None:
-            continue
-        name = key.replace("_", " ")
-        if key.endswith("_pct"):
-            parts.append(f"{name[:-4]} {v:.1f}%")
-        elif key.endswith("_us"):
-            parts.append(f"{name[:-3]} {fmt.duration(v)}")
-        else:
-            parts.append(f"{name} {fmt.num(v, 2) if isinstance(v, (int, float)) else v}")
-    return " · ".join(parts)
+    """'idle 65.6% · host-bound gaps 154 · host bound 10.80 ms': the first numbers of a finding."""
+    return " · ".join(" ".join(fmt.evidence(k, v)) for k, v in list(numbers.items())[:limit] if v is not None)
 
 
 def _item(i, start):

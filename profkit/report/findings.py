@@ -5,7 +5,7 @@ says whether the difference is larger than the runs' measured noise."""
 from dataclasses import dataclass, field
 
 from profkit.analysis.noise import exceeds_noise
-from profkit.report.fmt import num
+from profkit.report.fmt import evidence
 
 
 @dataclass
@@ -20,12 +20,6 @@ class ShownFinding:
     action: str = ""
     evidence: object = None
     numbers: list = field(default_factory=list)  # [(name, value text)] of the evidence
-
-
-def _value(v):
-    if isinstance(v, float):
-        return num(v, 1) if abs(v) >= 1 else f"{v:.3g}"
-    return num(v) if isinstance(v, int) else str(v)
 
 
 def _comparison(runs, numbers):
@@ -65,7 +59,7 @@ def _range(s):
 def findings(runs, numbers, compare=True):
     """All findings: per run, then (unless the runs are ranks of one job) the comparison against eager."""
     out = [ShownFinding(f.severity, r.label, f.text, f.applies_when, f.rule, f.action, f.evidence,
-                        [(k.replace("_", " "), _value(v)) for k, v in f.evidence.numbers.items() if v is not None])
+                        [evidence(k, v) for k, v in f.evidence.numbers.items() if v is not None])
            for r in runs for f in r.summary.findings]
     if compare and len(runs) > 1:
         out += _comparison(runs, numbers)
