@@ -3,8 +3,6 @@
 import gzip
 import json
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import orjson
@@ -15,12 +13,7 @@ from hypothesis import strategies as st
 import profkit
 from profkit.analysis.classify import CLASSES
 from profkit.errors import ProfkitError
-from tests.conftest import all_real_traces, real_trace, summary_json
-
-
-def analyze_cli(*args):
-    return subprocess.run([sys.executable, "-m", "profkit", "analyze", *map(str, args)],
-                          capture_output=True, text=True)
+from tests.conftest import all_real_traces, profkit_cli, real_trace, summary_json
 
 
 @pytest.mark.parametrize("path", all_real_traces(), ids=lambda p: p.name)
@@ -116,11 +109,11 @@ def test_ns_precision_is_kept_where_hta_rounds():
 
 def test_cli_json_and_table():
     path = real_trace("kineto-h100-transformer-train-tiny.json.gz")
-    r = analyze_cli(path, "--json")
+    r = profkit_cli("analyze", path, "--json")
     assert r.returncode == 0, r.stderr
     s = json.loads(r.stdout)
     assert s["schema_version"] == 2 and s["device"]["name"] == "NVIDIA H100 80GB HBM3"
-    r = analyze_cli(path)
+    r = profkit_cli("analyze", path)
     assert r.returncode == 0 and "Time by class" in r.stdout and "Idle gaps" in r.stdout
 
 
@@ -141,7 +134,7 @@ def test_corrupted_real_trace_never_tracebacks(case, tmp_path):
     data = dict(corrupt_variants(src))[case]
     path = tmp_path / f"{case}.json.gz"
     path.write_bytes(data)
-    r = analyze_cli(path, "--json")
+    r = profkit_cli("analyze", path, "--json")
     assert "Traceback" not in r.stderr
     if r.returncode == 0:
         assert json.loads(r.stdout)["warnings"] or case == "bad-ts"
@@ -152,7 +145,7 @@ def test_corrupted_real_trace_never_tracebacks(case, tmp_path):
 
 def test_directory_and_missing_file_exit_2(tmp_path):
     for target in (tmp_path / "missing.json", tmp_path):
-        r = analyze_cli(target)
+        r = profkit_cli("analyze", target)
         assert r.returncode == 2 and "Traceback" not in r.stderr
 
 
@@ -190,7 +183,7 @@ def test_sidecar_without_model_config_gives_a_warning_not_an_error():
 
 def test_all_gaps_lists_every_gap_with_its_neighbours():
     path = real_trace("kineto-rtx5080-mlp-train-eager.json.gz")
-    r = analyze_cli(path, "--json", "--all-gaps")
+    r = profkit_cli("analyze", path, "--json", "--all-gaps")
     s = json.loads(r.stdout)
     gaps = s["gaps"]["all"]
     assert len(gaps) == s["gaps"]["count"]

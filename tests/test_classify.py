@@ -13,7 +13,7 @@ import pytest
 import profkit
 from profkit.analysis import classify as C
 from profkit.analysis.rules import KERNEL_RULES, OP_RULES
-from tests.conftest import SHARED, all_real_traces, real_trace
+from tests.conftest import SHARED, all_real_traces, ev, real_trace, tiny_gpt2_config, write_kineto
 
 TC, NORM, EW, ATTN, MEM, COMM, OTHER = C.CLASSES
 # Real kernel names from ../shared traces, labelled by hand (name, class, trace).
@@ -119,14 +119,6 @@ def test_each_distinct_name_is_matched_once(monkeypatch):
     assert out.value_counts()[[TC, MEM, NORM]].tolist() == [50_000] * 3
 
 
-def kineto(events):
-    return {"traceEvents": events}
-
-
-def ev(cat, name, ts, dur, **args):
-    return {"ph": "X", "cat": cat, "name": name, "pid": 1, "tid": 1, "ts": ts, "dur": dur, "args": args}
-
-
 def test_open_kernel_names_are_decided_by_the_launching_op(tmp_path):
     events = [
         ev("cpu_op", "aten::mm", 0, 10, **{"External id": 1}),
@@ -142,9 +134,7 @@ def test_open_kernel_names_are_decided_by_the_launching_op(tmp_path):
         ev("gpu_memcpy", "Memcpy DtoH (Device -> Pinned)", 140, 5, correlation=98, stream=7),
         ev("kernel", "volta_sgemm_128x64_nn", 150, 5, correlation=12, stream=7),  # name wins over op
     ]
-    path = tmp_path / "t.json"
-    path.write_text(json.dumps(kineto(events)))
-    trace = profkit.load(path)
+    trace = profkit.load(write_kineto(tmp_path / "t.json", events))
     assert list(C.classify_gpu(trace)) == [TC, EW, OTHER, OTHER, MEM, TC]
 
 
@@ -223,10 +213,11 @@ def test_tracelens_category_totals_agree_where_comparable(name):
 def capture_gpt2_cpu(path, compiled):
     torch = pytest.importorskip("torch")
     from torch.profiler import ProfilerActivity, profile
-    from transformers import GPT2Config, GPT2LMHeadModel
+    from transformers import GPT2LMHeadModel
 
     torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(n_layer=2, n_head=2, n_embd=64, vocab_size=256, n_positions=32)).eval()
+    model = GPT2LMHeadModel(tiny_gpt2_config(n_embd=64, vocab_size=256, n_positions=32,
+                                             initializer_range=0.02)).eval()
     ids = torch.randint(0, 256, (1, 8))
     fn, options = model, contextlib.nullcontext()
     if compiled:

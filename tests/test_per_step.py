@@ -1,22 +1,20 @@
 """Per-step figures of the result (classes, kernels, launches, steps) on the RTX 5080 MLP pair,
 recomputed from a plain json parse, and the issue's acceptance numbers."""
 
-import gzip
-import json
 import re
 import statistics
 
 import pytest
 
 import profkit
-from tests.conftest import real_trace, summary_json
+from tests.conftest import real_trace, summary_json, x_events
 from tests.test_steps import EAGER, GPU_CATS, GRAPH, RUNTIME_CATS, by_hand
 
 
 def kernel_per_step(path, name):
     """(median time, median count) per step of the activities named `name`, each counted in the
     ProfilerStep whose CPU range holds its launch call."""
-    xs = [e for e in json.loads(gzip.open(path).read())["traceEvents"] if e.get("ph") == "X"]
+    xs = x_events(path)
     steps = [(e["ts"], e["ts"] + e["dur"]) for e in xs
              if e.get("cat") == "user_annotation" and re.fullmatch(r"ProfilerStep#\d+", e["name"])]
     launch = {e["args"]["correlation"]: e["ts"] for e in xs if e.get("cat") in RUNTIME_CATS}
