@@ -246,20 +246,28 @@ def gap_summary(g, largest=20):
     )
 
 
+def busy_before(starts, ends, t):
+    """Time covered by disjoint sorted intervals before each time in `t` (vectorised).
+
+    The intervals that start before t all ended before it except the last one,
+    which counts in part. Coverage of [a, b] is busy_before(b) - busy_before(a).
+    """
+    t = np.asarray(t, dtype=float)
+    if not len(starts):
+        return np.zeros(len(t))
+    lengths = ends - starts
+    done = np.concatenate([[0.0], np.cumsum(lengths)])
+    k = np.searchsorted(starts, t, side="right") - 1
+    last = np.maximum(k, 0)
+    return done[last] + np.where(k >= 0, np.clip(t - starts[last], 0, lengths[last]), 0.0)
+
+
 def timeline(starts, ends, lo, hi, bins=200):
     """Busy share of `bins` equal slices of [lo, hi] (what a person can see)."""
     if hi <= lo:
         return []
     edges = np.linspace(lo, hi, bins + 1)
-    # Busy time before t, for every edge at once: the intervals that start
-    # before t all ended before it except the last one, which counts in part.
-    b = np.zeros(len(edges))
-    if len(starts):
-        lengths = ends - starts
-        done = np.concatenate([[0.0], np.cumsum(lengths)])
-        k = np.searchsorted(starts, edges, side="right") - 1
-        last = np.maximum(k, 0)
-        b = done[last] + np.where(k >= 0, np.clip(edges - starts[last], 0, lengths[last]), 0.0)
+    b = busy_before(starts, ends, edges)
     width = edges[1] - edges[0]
     return [TimelineBin(start_us=float(edges[i]), end_us=float(edges[i + 1]),
                         busy_pct=float(100 * (b[i + 1] - b[i]) / width)) for i in range(bins)]
