@@ -136,7 +136,7 @@ class Rule:
 def _gap_items(f, cause, n=3):
     g = f.gaps()
     g = g[g["cause"] == cause].nlargest(n, "dur_us")
-    return [Item(kind="gap", name=f"{cause.replace('_', '-')} gap", time_us=float(r.dur_us), start_us=float(r.start_us),
+    return [Item(kind="gap", name=cause.replace("_", "-"), time_us=float(r.dur_us), start_us=float(r.start_us),
                  detail=f"after {r.before or '—'}; before {r.after or '—'}") for r in g.itertuples()]
 
 
@@ -257,7 +257,7 @@ def _host_copies(f, t):
             f"{int(by['count'].sum())} copies)" + ("; some come from pageable host memory, which the GPU "
                                                    "cannot read asynchronously." if pageable else "."))
     return share, t["copy_pct_of_busy"], text, action + ".", Evidence(
-        numbers={"copy_pct_of_busy": round(share, 1), "copy_us": round(total, 1), "copies": int(by["count"].sum())},
+        numbers={"copy_share_of_busy_pct": round(share, 1), "copy_us": round(total, 1), "copies": int(by["count"].sum())},
         items=items)
 
 
@@ -311,7 +311,7 @@ def _compile_in_window(f, t):
     action = ("Call the compiled model once (or a few times) before starting the profiler, or give "
               "torch.profiler.schedule a warmup so the first, compiling calls are not recorded")
     return share, t["compile_pct"], text, action + ".", Evidence(
-        numbers={"compile_us": round(spent, 1), "compile_pct_of_window": round(share, 1)}, items=items)
+        numbers={"compile_us": round(spent, 1), "compile_share_of_window_pct": round(share, 1)}, items=items)
 
 
 _GEMM_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::linear", "aten::matmul")
@@ -346,7 +346,7 @@ def _small_gemms(f, t):
               "small matmuls that share a weight into one")
     return f.pct("tensor_contraction"), t["gemm_pct"], text, action + ".", Evidence(
         numbers={"tensor_contraction_pct": round(f.pct("tensor_contraction"), 1),
-                 "gemm_pct_of_limit": round(achieved, 1),
+                 "gemm_share_of_limit_pct": round(achieved, 1),
          "median_rows_m": median_m, "gemm_ops": len(rows)},
         items=_kernels(f, ("tensor_contraction",)))
 
@@ -381,14 +381,14 @@ def _large_gap(f, t):
         return None
     r = g.loc[g["dur_us"].idxmax()]
     share = 100.0 * float(r["dur_us"]) / span
-    if share < t["gap_pct_of_window"]:
+    if share < t["gap_share_of_window_pct"]:
         return None
     text = (f"One idle gap of {float(r['dur_us']) / 1000:.2f} ms ({share:.0f}% of the window, cause "
             f"{r['cause'].replace('_', '-')}) stands out, after {r['before'] or '—'}.")
-    return share, t["gap_pct_of_window"], text, ("Open the trace in Perfetto at that time and see what the CPU "
+    return share, t["gap_share_of_window_pct"], text, ("Open the trace in Perfetto at that time and see what the CPU "
                                                  "does there (data loading, logging, a host sync)."), Evidence(
-        numbers={"gap_us": round(float(r["dur_us"]), 1), "gap_pct_of_window": round(share, 1)},
-        items=[Item(kind="gap", name=f"{r['cause'].replace('_', '-')} gap", time_us=float(r["dur_us"]),
+        numbers={"gap_us": round(float(r["dur_us"]), 1), "gap_share_of_window_pct": round(share, 1)},
+        items=[Item(kind="gap", name=r["cause"].replace("_", "-"), time_us=float(r["dur_us"]),
                     start_us=float(r["start_us"]),
                     detail=f"after {r['before'] or '—'}; before {r['after'] or '—'}")])
 
@@ -511,7 +511,7 @@ RULES = (
     Rule("small_gemm_batching", "info", ("shapes",),
          {"gemm_pct": 20.0, "gemm_efficiency_pct": 25.0, "small_rows": 256}, _small_gemms,
          "GEMMs >= gemm_pct% of time below gemm_efficiency_pct% of the limit, median M <= small_rows -> batch"),
-    Rule("large_gap", "info", ("gpu",), {"gap_pct_of_window": 10.0}, _large_gap,
+    Rule("large_gap", "info", ("gpu",), {"gap_share_of_window_pct": 10.0}, _large_gap,
          "one idle gap >= gap_pct_of_window% of the window -> look at it in Perfetto"),
     Rule("gpu_bound", "good", ("gpu",), {"busy_pct": 90.0}, _gpu_bound,
          "GPU busy >= busy_pct% -> faster kernels, not launch overhead"),
