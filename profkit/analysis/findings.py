@@ -512,7 +512,7 @@ RULES = (
          {"gemm_pct": 20.0, "gemm_efficiency_pct": 25.0, "small_rows": 256}, _small_gemms,
          "GEMMs >= gemm_pct% of time below gemm_efficiency_pct% of the limit, median M <= small_rows -> batch"),
     Rule("large_gap", "info", ("gpu",), {"gap_share_of_window_pct": 10.0}, _large_gap,
-         "one idle gap >= gap_pct_of_window% of the window -> look at it in Perfetto"),
+         "one idle gap >= gap_share_of_window_pct% of the window -> look at it in Perfetto"),
     Rule("gpu_bound", "good", ("gpu",), {"busy_pct": 90.0}, _gpu_bound,
          "GPU busy >= busy_pct% -> faster kernels, not launch overhead"),
     Rule("cuda_graphs", "info", ("gpu",), {}, _cuda_graphs, "CUDA-graph launches present"),
