@@ -285,3 +285,21 @@ def test_capture_help_promises_no_network():
     r = profkit_cli("capture", "--help")
     assert r.returncode == 0
     assert "Never uses the network" in r.stdout and "--new-tokens" in r.stdout
+
+
+def test_timing_table_marks_a_noisy_run_and_suggests_more_steps(capsys):
+    from profkit.analysis.noise import noise
+    from profkit.capture.console import print_timings
+
+    def side(mode, samples, load):
+        return {"model": {"name": "tiny"}, "mode": mode, "steps": 3, "device": {"type": "cpu", "name": "x"},
+                "dtype": "float32", "batch": 1, "prompt_len": 8, "new_tokens": 4, "peak_memory_bytes": 2**20,
+                "trace": f"tiny-{mode}.json.gz",
+                "timing": {"ttft_ms": 1.0, "decode_ms_per_token": 1.0, "tokens_per_s": 1.0, "total_ms": 10.0,
+                           "noise": noise(samples, load, load, 8, None)}}
+
+    print_timings([side("eager", [10.0, 10.1, 10.05], 0.5), side("compiled", [10.0, 14.0, 10.0], 9.0)], "out")
+    out = capsys.readouterr().out
+    assert "* noisy compiled" in out and "load average 9.00 > 8 CPUs" in out and "more --steps (now 3)" in out
+    assert "noisy eager" not in out
+    assert "10–14" in out  # the min–max of the compiled runs
