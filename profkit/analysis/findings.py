@@ -113,7 +113,7 @@ PRECONDITIONS = {
 def _quality(effect, threshold, f):
     """(ok, words): the effect clears its threshold by more than the measured noise."""
     if f.noise_pct is None:
-        return True, "noise not measured (fewer than two profiler steps and no capture sidecar)"
+        return True, "noise not measured (fewer than three profiler steps and no capture sidecar)"
     margin = 100.0 * (effect - threshold) / threshold if threshold else float("inf")
     words = (f"margin over the threshold {margin:.0f}% > noise {f.noise_pct:.1f}% "
              f"(CV of the {f.noise_source})")
