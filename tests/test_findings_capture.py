@@ -2,6 +2,7 @@
 
 import io
 import json
+import statistics
 
 import pytest
 from rich.console import Console
@@ -47,6 +48,11 @@ def test_gpt2_eager_cpu_capture_explains_cat_as_kv_cache_growth(tmp_path):
     events = json.load(gzip.open(path))["traceEvents"]
     cats = [e for e in events if e.get("cat") == "cpu_op" and e["name"] == "aten::cat"]
     assert n["cat_calls"] == len(cats)
+    # The share counts calls x median: recompute the median from the cat calls inside the decode regions.
+    decodes = [e for e in events if e.get("cat") == "user_annotation" and e["name"] == "decode"]
+    inside = sorted(e["dur"] for e in cats if any(d["ts"] <= e["ts"] <= d["ts"] + d["dur"] for d in decodes))
+    assert n["cat_calls_counted"] == len(inside)
+    assert n["cat_median_us"] == pytest.approx(statistics.median(inside), rel=0.05)  # cat has no child ops
 
 
 @pytest.mark.slow
