@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import profkit
 from profkit.analysis.classify import CLASSES
 from profkit.errors import ProfkitError
-from tests.conftest import all_real_traces, profkit_cli, real_trace, summary_json
+from tests.conftest import all_real_traces, profkit_cli, raw_events, real_trace, summary_json
 
 
 @pytest.mark.parametrize("path", all_real_traces(), ids=lambda p: p.name)
@@ -49,8 +49,7 @@ def test_no_kernel_events_is_reported_not_crashed():
 ])
 def test_kernels_recorded(name, recorded):
     path = real_trace(name)
-    events = json.loads(gzip.open(path).read())["traceEvents"]
-    assert any(e.get("cat") == "kernel" for e in events) == bool(recorded)
+    assert any(e.get("cat") == "kernel" for e in raw_events(path)) == bool(recorded)
     assert summary_json(profkit.load(path))["device"]["kernels_recorded"] is recorded
 
 

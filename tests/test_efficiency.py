@@ -225,11 +225,12 @@ def test_cpu_op_without_a_formula_still_counts_its_whole_time(tmp_path):
     assert s.total.time_us == 150
 
 
+
 @pytest.mark.shared
 def test_mue_above_peak_is_explained_by_l2():
     # RTX 5080 MLP, eager: aten::clamp_min (ReLU) re-reads what the GEMM before it just wrote.
     path = real_trace("kineto-rtx5080-mlp-train-eager.json.gz")
-    events = json.loads(gzip.open(path).read())["traceEvents"]
+    events = raw_events(path)
     ops = {e["args"]["External id"]: e for e in events
            if e.get("cat") == "cpu_op" and e["name"] == "aten::clamp_min"}
     t = sum(e["dur"] for e in events if e.get("cat") == "kernel" and e["args"].get("External id") in ops)
@@ -260,7 +261,7 @@ def test_cache_reason_without_l2_or_when_a_call_outgrows_it():
 def test_classes_with_unknown_flops_keep_their_time_share():
     # Kineto recorded no CPU ops here: every class is there, FLOPs unknown, with its share of GPU time.
     path = real_trace("kineto-h100-transformer-train-tiny.json.gz")
-    events = json.loads(gzip.open(path).read())["traceEvents"]
+    events = raw_events(path)
     gpu_us = sum(e["dur"] for e in events if e.get("cat") in ("kernel", "gpu_memcpy", "gpu_memset"))
     trace = load(path)
     classes = classify_gpu(trace)
@@ -270,3 +271,4 @@ def test_classes_with_unknown_flops_keep_their_time_share():
     for name, c in s.classes.items():
         assert c.flops is None and c.reason.startswith("FLOPs unknown")
         assert c.pct_time == pytest.approx(100 * time_by_class[name] / gpu_us)
+

@@ -148,8 +148,7 @@ def test_efficiency_and_roofline_render_when_present(tmp_path):
         return EfficiencyClass(time_us=pct_time, pct_time=pct_time, ops=1, counted=CountTime(count=1, time_us=pct_time),
                                flops=pct_flops, bytes=1.0, pct_flops=pct_flops, tflops=None, gbps=None, mue_pct=mue,
                                compute_pct=None, no_shapes=none, unmodeled=none, host_copy=none, no_op=none,
-                               above_peak=none,
-                               reason=None)
+                               above_peak=none, reason=None)
 
     eff.classes = {"tensor_contraction": row(99.0, 60.0, 12.5), "normalization": row(1.0, 40.0, 3.0)}
     eff.reference = Reference(source="Ivanov et al. <MLSys 2021>",

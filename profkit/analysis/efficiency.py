@@ -177,6 +177,7 @@ def efficiency_summary(trace, classes, hw=None, peak_bw=None, peak_tflops=None, 
         t = float(c["time_us"].sum())
         f, q = float(c["flops"].sum()), float(c["bytes"].sum())
         ideal = c["ideal_us"].dropna()
+        above = c[c["mue_pct"] > 100]
         row = EfficiencyClass(
             time_us=float(g["time_us"].sum()),
             pct_time=100 * float(g["time_us"].sum()) / total_time if total_time else None,
@@ -192,12 +193,11 @@ def efficiency_summary(trace, classes, hw=None, peak_bw=None, peak_tflops=None, 
                          if len(ideal) and c.loc[ideal.index, "time_us"].sum() > 0 else None),
             **{status: CountTime(count=int((g["status"] == status).sum()),
                                  time_us=float(g.loc[g["status"] == status, "time_us"].sum())) for status in STATUSES},
-            above_peak=CountTime(count=int((c["mue_pct"] > 100).sum()),
-                                 time_us=float(c.loc[c["mue_pct"] > 100, "time_us"].sum())),
+            above_peak=CountTime(count=int(len(above)), time_us=float(above["time_us"].sum())),
             reason=None,
         )
         row.reason = _reason(row, hw, reason) or (
-            cache_reason(row.mue_pct, float(c.loc[c["mue_pct"] > 100, "bytes"].median()), hw.l2_mb)
+            cache_reason(row.mue_pct, float(above["bytes"].median()), hw.l2_mb)
             if row.mue_pct is not None and row.mue_pct > 100 else None)
         out[str(cls)] = row
     return Efficiency(

@@ -24,8 +24,8 @@ from profkit.analysis.temporal import CauseTotal, Gap, GapBin, Gaps, StreamIdle,
 
 __all__ = ["SCHEMA_VERSION", "Block", "Device", "Mode", "Window", "Temporal", "CauseTotal", "GapBin", "Gap", "Gaps",
            "TimelineBin", "StreamIdle", "ClassTime", "Kernel", "SizeCount", "CudaGraphs", "Launches", "Steps",
-           "CpuBreakdown", "Phase", "CountTime", "EfficiencyClass", "OpAbovePeak", "EfficiencyTotal", "PeakDevice",
-           "ReferenceClass", "Reference", "Efficiency", "RooflineParams", "RooflinePhase", "RooflineDevice",
+           "CpuBreakdown", "Phase", "CountTime", "EfficiencyClass", "EfficiencyTotal", "PeakDevice",
+           "ReferenceClass", "Reference", "OpAbovePeak", "Efficiency", "RooflineParams", "RooflinePhase", "RooflineDevice",
            "Roofline", "Item", "Evidence", "Finding", "Summary", "Alignment", "Straggler", "Stragglers", "Job", "encode", "to_builtins",
            "json_schema", "schema_text"]
 
@@ -38,9 +38,8 @@ SCHEMA_ID = "https://profkit.dev/schema/analyze-v2.json"
 
 class Device(Block):
     """What the trace ran on: kind cuda / rocm / cpu, the device name, GPUs seen.
-    kernels_recorded: whether the trace holds the run's kernels (False: a GPU run whose
-    kernel events are missing, so nothing may be said about GPU busy time, TFLOP/s or
-    top kernels; None: a CPU-only run)."""
+    kernels_recorded: False for a GPU run whose kernel events are missing (nothing may be
+    said about GPU busy time, TFLOP/s or top kernels), None for a CPU-only run."""
 
     kind: str
     name: str | None
@@ -165,8 +164,9 @@ class CountTime(Block):
 
 class EfficiencyClass(Block):
     """FLOPs, bytes and rates of one class over the op calls profkit could cost (`counted`);
-    the rest is accounted under no_shapes / unmodeled / host_copy / no_op. `reason` says
-    why a rate is missing."""
+    the rest is accounted under no_shapes / unmodeled / host_copy / no_op. `above_peak`:
+    counted calls above 100% of the DRAM peak. `reason` says why a rate is missing
+    ("FLOPs unknown: ...") or why an MUE above 100% is possible (cache, with the L2 size)."""
 
     time_us: float
     pct_time: float | None
@@ -187,18 +187,6 @@ class EfficiencyClass(Block):
     reason: str | None
 
 
-class OpAbovePeak(Block):
-    """An op (name, class) whose MUE over all its calls is above 100% of the DRAM peak."""
-
-    name: str
-    cls: str = msgspec.field(name="class")
-    calls: int
-    time_us: float
-    bytes_per_call: float
-    mue_pct: float
-    reason: str
-
-
 class EfficiencyTotal(Block):
     """Totals over all op calls; the status fields count op calls."""
 
@@ -214,7 +202,7 @@ class EfficiencyTotal(Block):
 
 
 class PeakDevice(Block):
-    """The peaks used: GB/s and TFLOP/s per precision, with their source."""
+    """The peaks used: GB/s and TFLOP/s per precision, with their source; the L2 size (MiB)."""
 
     name: str
     bandwidth_gbs: float | None
@@ -222,7 +210,19 @@ class PeakDevice(Block):
     source: str
     note: str
     l2_mb: float | None
-    l2_source: str | None
+    l2_source: str
+
+
+class OpAbovePeak(Block):
+    """An op (name and class) whose MUE over all its calls is above 100% of the DRAM peak."""
+
+    name: str
+    cls: str = msgspec.field(name="class")
+    calls: int
+    time_us: float
+    bytes_per_call: float
+    mue_pct: float
+    reason: str
 
 
 class ReferenceClass(Block):
