@@ -29,7 +29,7 @@ def write_trace(path, kernels, steps=2, gap_us=20.0, launch_lag_us=5.0):
 def fixture_summary(path, kernels, mode="eager", idle_pct=40.0, start=1000.0, span=1000.0):
     """summarize() of the trace at `path`, with hand-chosen numbers where the tests need them:
     mode, busy/idle, a 4-bin timeline over [start, start + span) and one 250 µs host-bound gap."""
-    from profkit.analysis.findings import run_findings
+    from profkit.analysis.findings import findings
     from profkit.analysis.result import Gap, Mode, Temporal, TimelineBin, Window
     from profkit.analysis.summary import summarize
     from profkit.trace import load
@@ -44,7 +44,7 @@ def fixture_summary(path, kernels, mode="eager", idle_pct=40.0, start=1000.0, sp
                   for i in range(4)]
     s.gaps.largest = [Gap(device=0, start_us=start + 100.0, dur_us=250.0, cause="host_bound",
                           before=kernels[0][0], after=kernels[-1][0])]
-    s.findings = run_findings(s, int((trace.gpu["kind"] == "kernel").sum()))
+    s.findings = findings(trace, s)
     return s
 
 

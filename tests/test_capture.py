@@ -203,6 +203,30 @@ def test_timing_only_writes_nothing(tmp_path, tiny_dir):
     assert t["decode_ms_per_token"] == pytest.approx(median_decode_s * 1e3 / 4, rel=1e-3)
     assert result["peak_memory_kind"] == "rss_hwm" and result["peak_memory_bytes"] > 50 * 2**20
     assert {"load model", "warm-up", "timing"} <= set(phases) and "profile" not in phases
+    # Noise of the timed runs, recomputed from the samples by hand.
+    n = t["noise"]
+    totals = [p + d for p, d in t["samples_ms"]]
+    assert (n["samples"], n["min_ms"], n["max_ms"]) == (2, pytest.approx(min(totals), abs=2e-3),
+                                                          pytest.approx(max(totals), abs=2e-3))
+    m = sum(totals) / 2
+    sd = (sum((x - m) ** 2 for x in totals) / 1) ** 0.5
+    assert n["cv_pct"] == pytest.approx(100 * sd / m, abs=0.02)
+    assert n["verdict"] in ("quiet", "noisy") and n["rule"] and n["cpus"] >= 1
+    assert set(n["load_avg"]) == {"before", "after"}
+    assert (n["verdict"] == "noisy") == bool(n["reasons"])
+
+
+def test_decoder_uses_the_current_cache_keyword():
+    # transformers deprecates forward(past_key_values=...) for cache=... (removed in 5.40):
+    # the capture must not trigger the FutureWarning.
+    model = tiny_model()
+    prompt = synthetic_prompt(1, 4, 97, seed=0, device=CPU)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        generate_tokens(EagerDecoder(model), prompt, 2)
+        generate_tokens(StaticDecoder(model, batch=1, max_len=6), prompt, 2)
 
 
 def _median(xs):
@@ -261,3 +285,21 @@ def test_capture_help_promises_no_network():
     r = profkit_cli("capture", "--help")
     assert r.returncode == 0
     assert "Never uses the network" in r.stdout and "--new-tokens" in r.stdout
+
+
+def test_timing_table_marks_a_noisy_run_and_suggests_more_steps(capsys):
+    from profkit.analysis.noise import noise
+    from profkit.capture.console import print_timings
+
+    def side(mode, samples, load):
+        return {"model": {"name": "tiny"}, "mode": mode, "steps": 3, "device": {"type": "cpu", "name": "x"},
+                "dtype": "float32", "batch": 1, "prompt_len": 8, "new_tokens": 4, "peak_memory_bytes": 2**20,
+                "trace": f"tiny-{mode}.json.gz",
+                "timing": {"ttft_ms": 1.0, "decode_ms_per_token": 1.0, "tokens_per_s": 1.0, "total_ms": 10.0,
+                           "noise": noise(samples, load, load, 8, None)}}
+
+    print_timings([side("eager", [10.0, 10.1, 10.05], 0.5), side("compiled", [10.0, 14.0, 10.0], 9.0)], "out")
+    out = capsys.readouterr().out
+    assert "* noisy compiled" in out and "load average 9.00 > 8 CPUs" in out and "more --steps (now 3)" in out
+    assert "noisy eager" not in out
+    assert "10–14" in out  # the min–max of the compiled runs

@@ -69,8 +69,9 @@ def test_number_formats():
     assert (fmt.duration(0.0), fmt.duration(279.4), fmt.duration(1120.0), fmt.duration(2.5e6)) == \
         ("0.0 µs", "279.4 µs", "1.12 ms", "2.50 s")
     assert (fmt.pct(0.03), fmt.pct(65.64), fmt.pct(None)) == ("0.03%", "65.6%", "—")
-    assert (fmt.num(1234.5), fmt.num(34.0, 1), fmt.plain(None, ".1f"), fmt.plain(2.25, ".1f")) == \
-        ("1,234", "34.0", "—", "2.2")
+    # A whole number is a count: no decimals (issue 11: "Launches per step 5,470.0"); a median of counts may be x.5.
+    assert (fmt.num(1234.5), fmt.num(34.0, 1), fmt.num(34.5, 1), fmt.plain(None, ".1f"), fmt.plain(2.25, ".1f")) == \
+        ("1,234", "34", "34.5", "—", "2.2")
     assert (fmt.auto(1234.0), fmt.auto(12.34), fmt.auto(1.234), fmt.auto(0.1234), fmt.auto(None)) == \
         ("1,234", "12.3", "1.23", "0.123", "—")
 
@@ -88,3 +89,48 @@ def test_views_do_not_claim_gpu_work_without_kernel_events(tmp_path):
     assert "GPU busy" not in text.replace("no GPU busy time", "")
     html = build_report([path], tmp_path / "r.html", hta=False).read_text()
     assert "GPU busy %" not in html and headline(html, "Busy % (GPU; CPU op coverage on CPU traces)")
+
+
+def test_terminal_at_100_columns_shows_findings_gaps_and_distinct_gemms():
+    from profkit.analysis.summary import summarize
+
+    path = real_trace("kineto-rtx5080-mlp-train-eager.json.gz")
+    s = summarize(profkit.load(path))
+    out = io.StringIO()
+    console.render(s, console=Console(file=out, width=100), top=10)
+    text = out.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= 100
+    findings = text[text.index("Findings"):text.index("Largest idle gaps")]
+    assert "launch_bound" in findings and "try: Replay the step as a CUDA graph" in findings
+    assert "evidence: idle 65.6%" in findings
+    # The largest gaps, with cause and the kernels on each side.
+    gaps = text[text.index("Largest idle gaps"):text.index("Time by class")]
+    largest = s.gaps.largest[0]
+    assert f"{largest.dur_us:.1f} µs" in gaps and "host-bound" in gaps
+    # Seven CUTLASS GEMM tilings in the top ten, each row a different name (no "cutlass::Kernel2" x 7).
+    top = text[text.index("Top 10 kernels"):text.index("Efficiency vs")]
+    rows = [line for line in top.splitlines() if "tensor_contraction" in line]
+    names = [line.split("│")[-2].strip() for line in rows]
+    assert len(rows) == 7 and len(set(names)) == 7 and not any(n.startswith("cutlass::Kernel2") for n in names)
+
+
+def test_job_view_prints_findings_per_rank(tmp_path):
+    import shutil
+
+    from profkit.analysis.options import AnalysisOptions
+    from profkit.analysis.ranks import job, run
+
+    for r in (0, 1):
+        shutil.copy(real_trace(f"kineto-v100x8-dlrm-train-rank{r}.json.gz"), tmp_path / f"rank{r}.json.gz")
+    j = job(run(sorted(tmp_path.iterdir()), options=AnalysisOptions()), tmp_path)
+    out = io.StringIO()
+    console.render_job(j, console=Console(file=out, width=100))
+    text = out.getvalue()
+    assert "rank 0" in text and "rank 1" in text and text.count("Findings") == 2
+
+
+def test_evidence_numbers_read_by_their_unit():
+    assert fmt.evidence("host_bound_us", 10798.6) == ("host bound", "10.80 ms")
+    assert fmt.evidence("idle_pct", 65.64) == ("idle", "65.6%")
+    assert fmt.evidence("launches_per_step", 34) == ("launches per step", "34")
+    assert fmt.evidence("median_rows_m", 141) == ("median rows m", "141")

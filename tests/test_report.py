@@ -61,7 +61,7 @@ def test_cudagraph_vs_eager_report_shows_idle_and_launches(tmp_path):
     assert per_step == [pytest.approx(independent_launches_per_step(p), abs=0.05) for p in (eager, graph)]
     assert per_step[0] > 5 * per_step[1]
     assert headline(html, "CUDA-graph launches") == ["0", "7"]
-    assert "the run is launch-bound" in html and "idle 66% → 2%" in html
+    assert "Launch-bound: the GPU is idle 66%" in html and "idle 66% → 2%" in html
     assert '<section id="diff">' in html
     for name in ("kineto-rtx5080-mlp-train-eager", "kineto-rtx5080-mlp-train-cudagraph-manual"):
         assert (tmp_path / "mlp_traces" / f"{name}.json.gz").is_file()

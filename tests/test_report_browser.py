@@ -60,6 +60,10 @@ def test_comparison_report_renders_every_chart(browser, reports, tmp_path):
     browser.screenshot(shot)
     print(f"screenshot: {shot}")
     assert browser.console_errors() == []
+    # plotly.js logs "Invalid color specifier" (a console trace, not an error) for a numeric colour array
+    logged = [str(a.get("value")) for e in browser.events if e.get("method") == "Runtime.consoleAPICalled"
+              for a in e["params"].get("args", [])]
+    assert not [m for m in logged if "Invalid color" in m]
     ids = {c["id"] for c in charts}
     assert {"fig-classes", "fig-gaps", "fig-timeline-0", "fig-timeline-1"} <= ids
     for c in charts:

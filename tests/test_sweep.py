@@ -199,6 +199,11 @@ def test_sdpa_workload_on_cpu(tmp_path, capsys):
         assert ms > 0 and float(r["input_ms"]) > 0 and float(r["peak_memory_mib"]) > 10
         flops = 4 * int(r["batch"]) * int(r["rows"]) ** 2 * int(r["cols"])
         assert float(r["gflops_per_s"]) == pytest.approx(flops / (ms * 1e-3) / 1e9, rel=1e-4)
+        # Noise per point: the median lies in [min, max]; the verdict follows the rule.
+        assert float(r["min_ms"]) - 1e-3 <= ms <= float(r["max_ms"]) + 1e-3
+        assert r["noise"] in ("quiet", "noisy") and float(r["cv_pct"]) >= 0
+        if float(r["cv_pct"]) > 5:
+            assert r["noise"] == "noisy"
     assert "attn ms" in capsys.readouterr().out
 
 

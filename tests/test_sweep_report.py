@@ -92,6 +92,13 @@ def test_gpt2_sweep_page_content(sweeps, tmp_path):
     assert kv1 == pytest.approx(2 * kv2, rel=1e-4)  # G=2 halves the KV cache
     assert kv1 == pytest.approx(2 * 1 * 1 * 16 * (16 + 3) * 4 / 2**20, rel=1e-4)  # K,V x layer x batch x h x pos x 4 B
     assert float(cells(table_html(page, "KV cache"), 1)[1]) == pytest.approx(kv1, abs=0.0006)
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page))
+    assert "absolute values. KV cache is analytical" in text
+    # One timed run per point (steps=1): no spread can be measured, so every timing cell is marked noisy.
+    r = rows["1", "8", "1"]
+    assert r["noise"] == "noisy" and r["cv_pct"] == "" and float(r["min_ms"]) == float(r["max_ms"])
+    assert 'class="noisy" title="noisy: timed runs' in t
+    assert 'class="noisy"' not in table_html(page, "KV cache")  # memory is not a timing
 
 
 def test_sweep_page_escapes_everything(sweeps, tmp_path):

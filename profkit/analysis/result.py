@@ -26,7 +26,7 @@ __all__ = ["SCHEMA_VERSION", "Block", "Device", "Mode", "Window", "Temporal", "C
            "TimelineBin", "StreamIdle", "ClassTime", "Kernel", "SizeCount", "CudaGraphs", "Launches", "Steps",
            "CpuBreakdown", "Phase", "CountTime", "EfficiencyClass", "EfficiencyTotal", "PeakDevice",
            "ReferenceClass", "Reference", "OpAbovePeak", "Efficiency", "RooflineParams", "RooflinePhase", "RooflineDevice",
-           "Roofline", "Finding", "Summary", "Alignment", "Straggler", "Stragglers", "Job", "encode", "to_builtins",
+           "Roofline", "Item", "Evidence", "Finding", "Summary", "Alignment", "Straggler", "Stragglers", "Job", "encode", "to_builtins",
            "json_schema", "schema_text"]
 
 SCHEMA_VERSION = 2
@@ -298,16 +298,38 @@ class Roofline(Block):
 # -- findings ---------------------------------------------------------------------------------
 
 
-class Finding(Block):
-    """A conclusion drawn from the numbers by a stated rule.
+class Item(Block):
+    """One thing of the trace a finding rests on: an op, a gap, a kernel or a class.
+    start_us: trace time (find it in Perfetto); detail: e.g. the kernels around a gap."""
 
-    rule: the rule's stable id; severity: warn / info / good; applies_when: the
-    condition that fired, in words."""
+    kind: str
+    name: str
+    time_us: float
+    count: int | None = None
+    start_us: float | None = None
+    detail: str = ""
+
+
+class Evidence(Block):
+    """The numbers a rule compared (units in the names) and the items they rest on."""
+
+    numbers: dict[str, float | int | str | None]
+    items: list[Item] = []
+
+
+class Finding(Block):
+    """What to try next, from one rule of profkit.analysis.findings.RULES (docs/findings.md).
+
+    rule: the rule's stable id; severity: warn / info / good; text: what the trace
+    shows; action: what to try; evidence: numbers and the ops/gaps/kernels behind
+    them; applies_when: the preconditions, noise check and thresholds checked."""
 
     rule: str
     severity: str
     text: str
-    applies_when: str
+    action: str
+    evidence: Evidence
+    applies_when: list[str]
 
 
 # -- the result -------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import pandas as pd
 from profkit.analysis import temporal
 from profkit.analysis.classify import CLASSES, classify_cpu_ops, classify_gpu, cpu_breakdown, self_time
 from profkit.analysis.efficiency import efficiency_summary
-from profkit.analysis.findings import run_findings
+from profkit.analysis.findings import findings
 from profkit.analysis.graphs import cuda_graph_summary, detect_mode
 from profkit.analysis.hardware import trace_device
 from profkit.analysis.launches import blocking, launch_summary
@@ -57,8 +57,8 @@ def summarize(trace, sidecar=None, options=None):
         warnings=warnings,
         **part,
     )
-    kernels = int((trace.gpu["kind"] == "kernel").sum()) if trace.has_gpu else None
-    summary.findings = run_findings(summary, kernels)
+    syncs = _syncs(trace) if trace.has_gpu else (np.empty(0), np.empty(0))
+    summary.findings = findings(trace, summary, sidecar, syncs)
     return summary
 
 

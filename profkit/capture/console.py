@@ -46,16 +46,28 @@ def print_timings(sidecars, out_dir):
     first = sidecars[0]
     table = Table(title=f"{first['model']['name']}: un-profiled timing, median of {first['steps']}",
                   title_justify="left")
-    for col in ("mode", "TTFT ms", "decode ms/tok", "tokens/s", "total ms", "peak MiB"):
-        table.add_column(col, justify="left" if col == "mode" else "right")
+    for col in ("mode", "TTFT ms", "decode ms/tok", "tokens/s", "total ms", "min–max", "CV %", "peak MiB"):
+        table.add_column(col, justify="left" if col == "mode" else "right", no_wrap=col in ("mode", "min–max"))
     for s in sidecars:
-        t = s["timing"]
+        t, n = s["timing"], s["timing"]["noise"]
+        cv = "–" if n["cv_pct"] is None else f"{n['cv_pct']:.1f}"
         table.add_row(
             s["mode"], f"{t['ttft_ms']:.1f}", f"{t['decode_ms_per_token']:.2f}", f"{t['tokens_per_s']:.1f}",
-            f"{t['total_ms']:.1f}", f"{s['peak_memory_bytes'] / 2**20:.0f}",
+            f"{t['total_ms']:.1f}", f"{n['min_ms']:.0f}–{n['max_ms']:.0f}",
+            f"[yellow]{cv}*[/yellow]" if n["verdict"] == "noisy" else cv,
+            f"{s['peak_memory_bytes'] / 2**20:.0f}",
         )
     console = Console()
     console.print(table)
+    noisy = [s for s in sidecars if s["timing"]["noise"]["verdict"] == "noisy"]
+    for s in noisy:
+        n = s["timing"]["noise"]
+        console.print(f"[yellow]* noisy[/yellow] {s['mode']}: {'; '.join(n['reasons'])} "
+                      f"(load average {_load(n)}).", highlight=False)
+    if noisy:
+        console.print(f"Differences smaller than the min–max range are noise: rerun on an idle machine or "
+                      f"with more --steps (now {first['steps']}). Rule: {noisy[0]['timing']['noise']['rule']}.",
+                      highlight=False)
     console.print(
         f"{first['device']['type']} ({first['device']['name']}), {first['dtype']}, batch {first['batch']}, "
         f"prompt {first['prompt_len']}, {first['new_tokens']} new tokens. Written to {out_dir}/:",
@@ -63,3 +75,8 @@ def print_timings(sidecars, out_dir):
     )
     for s in sidecars:
         console.print(f"  {s['trace']}  (+ .meta.json)", highlight=False)
+
+
+def _load(n):
+    la = n["load_avg"]
+    return " → ".join("?" if v is None else f"{v:.2f}" for v in (la["before"], la["after"]))

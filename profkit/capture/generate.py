@@ -6,6 +6,8 @@ decode(token, n) -> the next n tokens. Tokens never leave the device, so the
 loop itself adds no host synchronisation.
 """
 
+import inspect
+
 import torch
 from transformers import DynamicCache, StaticCache
 
@@ -16,6 +18,13 @@ def synthetic_prompt(batch, prompt_len, vocab_size, seed, device):
     return torch.randint(0, vocab_size, (batch, prompt_len), generator=gen).to(device)
 
 
+def cache_keyword(model):
+    """The forward() keyword that takes the KV cache: `cache` in current transformers;
+    `past_key_values` before it was renamed (deprecated, removed in 5.40)."""
+    params = inspect.signature(model.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
 class EagerDecoder:
     """The plain Hugging Face path: a DynamicCache that grows one position per step."""
 
@@ -23,6 +32,7 @@ class EagerDecoder:
         self.model = model
         self.forward = model if forward is None else forward
         self.cache = None
+        self.cache_arg = cache_keyword(model)
 
     def reset(self):
         self.cache = DynamicCache(config=self.model.config)
@@ -30,7 +40,7 @@ class EagerDecoder:
     def step(self, ids):
         # logits_to_keep=1: like real serving, the prompt pass computes logits for
         # its last position only, not a (prompt_len x vocab) matrix nobody reads.
-        out = self.forward(ids, past_key_values=self.cache, use_cache=True, logits_to_keep=1)
+        out = self.forward(ids, **{self.cache_arg: self.cache}, use_cache=True, logits_to_keep=1)
         return out.logits[:, -1].argmax(-1, keepdim=True)  # greedy, stays on the device
 
     def prefill(self, prompt):

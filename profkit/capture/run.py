@@ -25,7 +25,9 @@ import transformers
 from torch.profiler import ProfilerActivity, record_function, schedule
 
 from profkit import __version__
+from profkit.analysis.noise import noise
 from profkit.capture.generate import synthetic_prompt
+from profkit.capture.machine import LoadProbe
 from profkit.capture.memory import peak_memory, reset_peak_memory
 from profkit.capture.models import DTYPES, build_model, describe, resolve_model
 from profkit.capture.modes import make_decoder, resolve_device, resolve_modes
@@ -175,12 +177,14 @@ def capture_run(model, mode, device="auto", batch=1, prompt_len=128, new_tokens=
 
 
 def _measure(decoder, prompt, new_tokens, batch, steps, sync, dev, report):
-    """Un-profiled timing pass: medians over `steps` generations, plus peak memory."""
+    """Un-profiled timing pass: medians over `steps` generations, their noise, and peak memory."""
     reset_peak_memory(dev)
     samples = []
+    load = LoadProbe().start()
     for i in range(steps):
         report("timing", i, steps)
         samples.append(generate(decoder, prompt, new_tokens, sync))
+    load.stop()
     report("timing", steps, steps)
     peak, kind = peak_memory(dev)
     prefill = median(s[0] for s in samples)
@@ -192,6 +196,8 @@ def _measure(decoder, prompt, new_tokens, batch, steps, sync, dev, report):
         "tokens_per_s": round(batch * new_tokens / decode, 2),
         "total_ms": round(median(s[0] + s[1] for s in samples) * 1e3, 3),
         "samples_ms": [[round(p * 1e3, 3), round(d * 1e3, 3)] for p, d in samples],
+        "noise": noise([(p + d) * 1e3 for p, d in samples], load.load_before, load.load_after,
+                       load.cpus(), load.steal_pct),
     }
     return timing, peak, kind
 

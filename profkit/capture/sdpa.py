@@ -18,6 +18,9 @@ from time import perf_counter
 import torch
 import torch.nn.functional as F
 
+from profkit.analysis.noise import noise
+from profkit.capture.machine import LoadProbe
+
 from profkit.capture.memory import peak_memory, reset_peak_memory
 from profkit.capture.models import DTYPES
 from profkit.errors import OutOfMemory, ProfkitError
@@ -71,6 +74,7 @@ def sdpa_run(mode, device, batch, rows, cols, dtype="float32", warmup=2, steps=3
                 attend(q, k, v)
                 sync()
             samples = []
+            load = LoadProbe().start()
             for i in range(steps):
                 report("timing", i, steps)
                 sync()
@@ -78,6 +82,7 @@ def sdpa_run(mode, device, batch, rows, cols, dtype="float32", warmup=2, steps=3
                 attend(q, k, v)
                 sync()
                 samples.append((perf_counter() - t) * 1e3)
+            load.stop()
             peak, kind = peak_memory(device)
     except (RuntimeError, MemoryError) as e:
         if isinstance(e, (torch.OutOfMemoryError, MemoryError)) or "out of memory" in str(e).lower():
@@ -91,6 +96,7 @@ def sdpa_run(mode, device, batch, rows, cols, dtype="float32", warmup=2, steps=3
         "attention_ms": attention_ms,
         "gflops_per_s": flops / (attention_ms * 1e-3) / 1e9,
         "samples_ms": [round(s, 3) for s in samples],
+        "noise": noise(samples, load.load_before, load.load_after, load.cpus(), load.steal_pct),
         "peak_memory_bytes": peak,
         "peak_memory_kind": kind,
     }

@@ -36,6 +36,9 @@ def render(summary, console=None, top=10):
     if summary.cpu is not None:
         con.print(f"framework overhead (time outside the classified ops' own work): "
                   f"{summary.cpu.framework_overhead_pct:.1f}%")
+    _noise(con, summary.capture)
+    _findings(con, summary.findings, summary.window_us.start)
+    _largest_gaps(con, summary, gpu)
 
     tab = _table("Time by class", "class", "time", "%", "count")
     for name, c in summary.classes.items():
@@ -69,6 +72,72 @@ def render(summary, console=None, top=10):
         con.print(tab)
     for warning in summary.warnings:
         con.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+
+
+MARK = {"warn": "[yellow]![/yellow]", "info": "[cyan]i[/cyan]", "good": "[green]✓[/green]"}
+
+
+def _noise(con, capture):
+    """The capture's timing noise (profkit sidecars): the verdict, and why when noisy."""
+    n = (((capture or {}).get("timing") or {}).get("noise")) if isinstance(capture, dict) else None
+    if not isinstance(n, dict) or "verdict" not in n:
+        return
+    cv = "–" if n.get("cv_pct") is None else f"{n['cv_pct']:.1f}%"
+    if n["verdict"] == "noisy":
+        con.print(f"[yellow]timing noisy[/yellow]: {escape('; '.join(n.get('reasons') or []))} "
+                  f"(runs {n['min_ms']:,.1f}–{n['max_ms']:,.1f} ms, CV {cv}): shares and times may be inflated; "
+                  "rerun on an idle machine or with more --steps")
+    else:
+        con.print(f"timing quiet: runs {n['min_ms']:,.1f}–{n['max_ms']:,.1f} ms, CV {cv}")
+
+
+def _evidence(numbers, limit=5):
+    """'idle 65.6% · host-bound gaps 154 · host bound 10.80 ms': the first numbers of a finding."""
+    return " · ".join(" ".join(fmt.evidence(k, v)) for k, v in list(numbers.items())[:limit] if v is not None)
+
+
+def _item(i, start):
+    """One evidence item; gap times from the start of the window (`start`, trace µs)."""
+    where = f" at {fmt.duration(i.start_us - start)}" if i.start_us is not None and i.kind == "gap" else ""
+    count = f" ×{i.count}" if i.count else ""
+    name = short_name(i.name) if i.kind == "kernel" else i.name
+    detail = f" ({i.detail})" if i.detail and i.kind == "op" else ""
+    return f"{i.kind} {name}{count}: {fmt.duration(i.time_us)}{where}{detail}"
+
+
+def _findings(con, found, start=0.0):
+    """Each finding: its rule, the sentence, what to try, and the evidence it rests on."""
+    if not found:
+        con.print("[bold]Findings[/bold]: none (no rule fired; thresholds in docs/findings.md)")
+        return
+    con.print("[bold]Findings[/bold]")
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=1, no_wrap=True)
+    grid.add_column(overflow="fold")
+    for f in found:
+        grid.add_row(MARK.get(f.severity, " "), f"[bold]{f.rule}[/bold]: {escape(f.text)}")
+        grid.add_row("", f"[green]try[/green]: {escape(f.action)}")
+        grid.add_row("", f"[dim]evidence: {escape(_evidence(f.evidence.numbers))}[/dim]")
+        for i in f.evidence.items[:2]:
+            grid.add_row("", f"[dim]  {escape(_item(i, start))}[/dim]")
+    con.print(grid)
+
+
+def _largest_gaps(con, summary, gpu, n=5):
+    """The largest idle gaps with their cause and the work on each side."""
+    gaps = summary.gaps.largest[:n]
+    if not gaps:
+        return
+    side = "kernel" if gpu else "op"
+    names = max(16, (con.width - 44) // 2)  # at, length, cause, borders and padding take 44 columns
+    tab = _table(f"Largest idle gaps (of {summary.gaps.count})", "at", "length", "cause")
+    for title in (f"{side} before", f"{side} after"):
+        tab.add_column(title, no_wrap=True, overflow="ellipsis", max_width=names)
+    start = summary.window_us.start
+    for g in gaps:
+        tab.add_row(fmt.duration(g.start_us - start), fmt.duration(g.dur_us), g.cause.replace("_", "-"),
+                    escape(short_name(g.before or "—")), escape(short_name(g.after or "—")))
+    con.print(tab)
 
 
 def _efficiency(con, eff):
@@ -119,6 +188,9 @@ def render_job(job, console=None):
         con.print("stragglers: none by the rules " + "; ".join(job.stragglers.rules.values()))
     for r in found:
         con.print(f"[bold]straggler[/bold] rank {r.rank} ({r.rule}): {escape(r.why)}")
+    for s in job.ranks:
+        con.print(f"[bold]rank {s.rank}[/bold]")
+        _findings(con, s.findings, s.window_us.start)
     for s in job.ranks:
         for w in s.warnings:
             con.print(f"[yellow]warning:[/yellow] rank {s.rank}: {escape(w)}")

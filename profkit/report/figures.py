@@ -58,6 +58,22 @@ def class_time(runs, per_step):
         yaxis={"autorange": "reversed", "automargin": True})}
 
 
+BUSY_SCALE = ((0.0, (0xfb, 0xe3, 0xd6)), (50.0, (0x9e, 0xca, 0xe1)), (100.0, (0x08, 0x51, 0x9c)))
+
+
+def busy_color(pct):
+    """Busy % -> a colour on the strip's scale, as '#rrggbb'.
+
+    Colours are computed here, not by a plotly colorscale: plotly.js resolves a
+    numeric colour array on bars (hover labels, legend) as colour names and logs
+    "Invalid color specifier" once per bin.
+    """
+    p = min(100.0, max(0.0, float(pct)))
+    (x0, c0), (x1, c1) = (BUSY_SCALE[0], BUSY_SCALE[1]) if p <= 50.0 else (BUSY_SCALE[1], BUSY_SCALE[2])
+    t = (p - x0) / (x1 - x0)
+    return "#" + "".join(f"{round(a + (b - a) * t):02x}" for a, b in zip(c0, c1))
+
+
 def timeline(run):
     """One strip: busy % per time bin, and under it the largest gaps coloured by cause."""
     s = run.summary
@@ -68,8 +84,7 @@ def timeline(run):
         "y": ["busy"] * len(bins),
         "x": [(b.end_us - b.start_us) / 1000.0 for b in bins],
         "base": [(b.start_us - start) / 1000.0 for b in bins],
-        "marker": {"color": [b.busy_pct for b in bins], "cmin": 0, "cmax": 100,
-                   "colorscale": [[0, "#fbe3d6"], [0.5, "#9ecae1"], [1, "#08519c"]], "line": {"width": 0}},
+        "marker": {"color": [busy_color(b.busy_pct) for b in bins], "line": {"width": 0}},
         "customdata": [round(b.busy_pct, 1) for b in bins],
         "hovertemplate": "%{base:.3f} ms: busy %{customdata}%<extra></extra>",
     }]
@@ -124,6 +139,7 @@ def gap_histogram(runs):
                      "hovertemplate": "%{x}: %{y} gaps, %{customdata} ms total<extra>" + text(r.label) + "</extra>"})
     return {"data": data, "layout": _layout(
         barmode="group", height=320, showlegend=len(runs) > 1,
-        xaxis={"title": {"text": "gap length"}, "categoryorder": "array",
+        # automargin + standoff: the rotated bin labels push the title down instead of running into it
+        xaxis={"title": {"text": "gap length", "standoff": 14}, "automargin": True, "categoryorder": "array",
                "categoryarray": sorted(bins, key=bins.get)},
         yaxis={"title": {"text": "gaps"}, "gridcolor": "#eee"})}

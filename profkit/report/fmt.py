@@ -37,10 +37,11 @@ def pct(p):
 
 
 def num(x, digits=0):
-    """A number with thousands separators and `digits` decimals."""
+    """A number with thousands separators and `digits` decimals; a whole number (a count,
+    or a median of counts) never gets decimals: 'Launches per step 5,470', not '5,470.0'."""
     if _missing(x):
         return MISSING
-    return f"{x:,.{digits}f}"
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.{digits}f}"
 
 
 def plain(x, spec):
@@ -60,3 +61,14 @@ def auto(x, digits=None):
         size = abs(value)
         digits = 0 if size >= 100 or value.is_integer() else 1 if size >= 10 else 2 if size >= 1 else 3
     return f"{value:,.{digits}f}"
+
+
+def evidence(key, v):
+    """(label, value) of one number of a finding's evidence, by its unit suffix:
+    'host_bound_us' -> ('host bound', '10.80 ms'), 'idle_pct' -> ('idle', '65.6%')."""
+    name = key.replace("_", " ")
+    if key.endswith("_us"):
+        return name[:-3], duration(v)
+    if key.endswith("_pct"):
+        return name[:-4], pct(v)
+    return name, num(v, 2) if isinstance(v, (int, float)) else str(v)

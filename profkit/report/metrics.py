@@ -3,6 +3,7 @@
 import statistics
 from dataclasses import dataclass
 
+from profkit.analysis.noise import NOISE_RULE
 from profkit.analysis.steps import NO_STEPS
 from profkit.report.fmt import ms as fmt_ms
 from profkit.report.fmt import num as fmt_num
@@ -70,6 +71,10 @@ class RunNumbers:
     prefill_us: float | None
     decode_us: float | None
     is_cpu: bool  # the numbers describe CPU ops: a CPU-only trace, or a GPU run without kernel events
+    spread: dict | None = None          # the range a comparison must beat (_spread)
+    ttft_range: tuple | None = None     # min, max over the capture's timed runs
+    decode_range: tuple | None = None
+    noise: dict | None = None           # the sidecar's timing.noise
 
 
 def _median(values):
@@ -116,7 +121,50 @@ def compute(run):
         prefill_us=_phase_wall(s.phases["prefill"]) if s.phases else None,
         decode_us=_phase_wall(s.phases["decode"]) if s.phases else None,
         is_cpu=is_cpu,
+        spread=_spread(run),
+        **_ranges(run),
     )
+
+
+def _spread(run):
+    """The range a comparison must beat: the capture's timed runs (total ms), else the
+    ProfilerStep durations (ms); None with neither."""
+    noise = ((run.sidecar or {}).get("timing") or {}).get("noise")
+    if isinstance(noise, dict) and noise.get("min_ms") is not None:
+        return {"min_ms": noise["min_ms"], "max_ms": noise["max_ms"], "what": "timed-run"}
+    steps = run.trace.steps
+    if len(steps) >= 2:
+        return {"min_ms": float(steps["dur"].min()) / 1e3, "max_ms": float(steps["dur"].max()) / 1e3,
+                "what": "profiler-step"}
+    return None
+
+
+def _ranges(run):
+    """min–max of TTFT and decode ms/token over the timed runs, and the noise verdict (profkit captures)."""
+    timing = (run.sidecar or {}).get("timing") or {}
+    samples = timing.get("samples_ms") or []
+    tokens = _new_tokens(run)
+    out = {"ttft_range": None, "decode_range": None, "noise": timing.get("noise")}
+    if samples and all(isinstance(x, list) and len(x) == 2 for x in samples):
+        out["ttft_range"] = (min(x[0] for x in samples), max(x[0] for x in samples))
+        if tokens:
+            out["decode_range"] = (min(x[1] for x in samples) / tokens, max(x[1] for x in samples) / tokens)
+    return out
+
+
+def _with_range(median, rng):
+    if median is None:
+        return "—"
+    text = fmt_num(median, 2) + " ms"
+    return text + f" ({fmt_num(rng[0], 2)}–{fmt_num(rng[1], 2)})" if rng else text
+
+
+def _noise(n):
+    """'quiet, CV 1.2%' or 'NOISY: <reasons>' for the headline table."""
+    if not isinstance(n, dict) or "verdict" not in n:
+        return "—"
+    cv = "CV –" if n.get("cv_pct") is None else f"CV {n['cv_pct']:.1f}%"
+    return f"quiet, {cv}" if n["verdict"] == "quiet" else f"NOISY: {'; '.join(n.get('reasons') or [])}"
 
 
 def _phase_wall(phase):
@@ -165,10 +213,11 @@ def headline_rows(runs, numbers, compare=True):
         ("GPU work outside steps", [f"{n.outside_ops} ops / {fmt_ms(n.outside_us)}" if n.outside_ops is not None
                                     else "—" for n in numbers],
          "launched outside every profiler step (warm-up, graph capture): not in the per-step figures"),
-        ("TTFT", [fmt_num(n.ttft_ms, 2) + " ms" if n.ttft_ms is not None else "—" for n in numbers],
-         "time to first token, measured outside the profiler (profkit captures)"),
-        ("Decode latency per token", [fmt_num(n.decode_ms, 2) + " ms" if n.decode_ms is not None else "—"
-                                      for n in numbers], "profkit captures"),
+        ("TTFT", [_with_range(n.ttft_ms, n.ttft_range) for n in numbers],
+         "time to first token, measured outside the profiler (profkit captures): median (min–max of the runs)"),
+        ("Decode latency per token", [_with_range(n.decode_ms, n.decode_range) for n in numbers],
+         "profkit captures: median (min–max)"),
+        ("Timing noise", [_noise(n.noise) for n in numbers], NOISE_RULE),
         ("Tokens/s", [fmt_num(n.tokens_per_s, 1) for n in numbers], "profkit captures"),
         ("Prefill region (profiled)", [fmt_ms(n.prefill_us) for n in numbers],
          "wall time of one \"prefill\" region in the trace (profiler overhead included)"),

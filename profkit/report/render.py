@@ -8,7 +8,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from profkit import __version__
-from profkit.analysis import findings as thresholds
+from profkit.analysis.findings import RULES
 from profkit.analysis import ranks
 from profkit.analysis.steps import NO_STEPS
 from profkit.report import figures as F
@@ -117,7 +117,7 @@ def build_context(runs, trace_urls, hta=None):
         "numbers": numbers,
         "rows": M.headline_rows(runs, numbers, compare=job is None),
         "findings": FND.findings(runs, numbers, compare=job is None),
-        "thresholds": thresholds,
+        "rules": RULES,
         "class_unit": ("ms per step: the median over the profiler steps of the work each step launched"
                        if per_step else "ms in the analysis window (no profiler steps)"),
         "kernels": _kernel_table(runs, totals),

@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from profkit import __version__
+from profkit.analysis.noise import NOISE_RULE
 from profkit.errors import ProfkitError
 from profkit.fileio import write_text_atomic
 from profkit.report.fmt import auto as fmt
@@ -22,7 +23,9 @@ from profkit.report.render import script_json
 from profkit.report.sweep_figures import by, panels
 from profkit.sweep.store import COLUMNS, is_sweep, read_manifest, read_rows
 
-TEXT = {"point", "status", "mode", "model", "dtype", "peak_memory_kind", "trace", "finished", "note"}
+TEXT = {"point", "status", "mode", "model", "dtype", "peak_memory_kind", "trace", "finished", "note", "noise"}
+# Columns measured by the timed runs: the cells a noisy point marks.
+TIMED = {"ttft_ms", "decode_ms_per_token", "tokens_per_s", "total_ms", "attention_ms", "gflops_per_s"}
 STATUS = {"oom": "OOM", "skipped": "skipped", "killed": "killed", "error": "error"}
 MAX_PANELS = 4
 
@@ -73,6 +76,10 @@ def table(df, value, title, unit, group, column, col_label):
                 elif r["status"] != "ok":
                     cells.append({"text": STATUS.get(r["status"], r["status"]), "title": r["note"] or "",
                                   "cls": "bad"})
+                elif value in TIMED and r.get("noise") == "noisy":
+                    cells.append({"text": fmt(r[value]), "cls": "noisy",
+                                  "title": f"noisy: timed runs {fmt(r['min_ms'])}–{fmt(r['max_ms'])} ms, "
+                                           f"CV {fmt(r['cv_pct'])}%, load average {fmt(r['load_avg'])}"})
                 else:
                     cells.append({"text": fmt(r[value]), "title": ""})
         rows.append({"batch": int(b), "cells": cells})
@@ -166,7 +173,7 @@ def sweep_context(folder):
         "counts": counts, "done": len(df), "below_limit": below, "dropped": dropped, "tables": tables,
         "columns": shown, "rows": [[r[c] for c in shown] for r in df.to_dict("records")],
         "numeric": [c not in TEXT for c in shown], "fmt": fmt,
-        "figures_json": script_json(figs), "figure_ids": list(figs),
+        "figures_json": script_json(figs), "figure_ids": list(figs), "noise_rule": NOISE_RULE,
     }
 
 

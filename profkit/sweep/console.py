@@ -6,6 +6,8 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColum
                            TimeElapsedColumn, TimeRemainingColumn)
 from rich.table import Table
 
+from profkit.analysis.noise import NOISE_RULE
+
 MARKS = {"ok": "[green]✓[/]", "oom": "[red]oom[/]", "skipped": "[yellow]skip[/]", "killed": "[red]killed[/]",
          "error": "[red]error[/]"}
 
@@ -58,6 +60,7 @@ def summary_text(row):
 
 def print_table(workload, rows, out):
     """The measured rows on stdout (the report has the plots), then a one-line tally on stderr."""
+    timed = "total_ms" if workload == "gpt2" else "attention_ms"
     if workload == "gpt2":
         grouped = any(str(r.get("kv_groups")) not in ("1", "") for r in rows)
         cols = [("model", "model"), *([("G", "kv_groups")] if grouped else []), ("mode", "mode"),
@@ -73,12 +76,20 @@ def print_table(workload, rows, out):
     for title, _ in cols:
         table.add_column(title, justify="left" if title in ("model", "mode", "status") else "right")
     for r in rows:
-        table.add_row(*(escape(_fmt(r.get(key))) for _, key in cols))
+        cells = [escape(_fmt(r.get(key))) for _, key in cols]
+        if r.get("noise") == "noisy":  # the measured time (total_ms / attention_ms) carries the mark
+            i = [key for _, key in cols].index(timed)
+            cells[i] = f"[yellow]{cells[i]}*[/yellow]"
+        table.add_row(*cells)
     Console().print(table)
     counts = {}
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     tally = ", ".join(f"{n} {s}" for s, n in counts.items())
+    noisy = sum(r.get("noise") == "noisy" for r in rows)
+    if noisy:
+        tally += (f" ({noisy} noisy*: {NOISE_RULE}; min_ms/max_ms/cv_pct in the CSV; more --steps or "
+                  "an idle machine narrows them)")
     Console(stderr=True).print(f"{tally}; results in {out / 'results.csv'}; render them with: profkit report {out}",
                                highlight=False, markup=False)
 

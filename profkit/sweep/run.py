@@ -185,7 +185,7 @@ def _gpt2(plan, point, out, command, peaks, calibration, report):
            "peak_memory_mib": side["peak_memory_bytes"] / MIB, "peak_memory_kind": side["peak_memory_kind"],
            "kv_cache_mib": kv_cache_bytes(spec.config, point.kv_groups, point.batch, positions,
                                           DTYPE_BYTES[s["dtype"]]) / MIB,
-           "compile_s": (side["compile"] or {}).get("compile_s")}
+           "compile_s": (side["compile"] or {}).get("compile_s"), **_noise_columns(t["noise"])}
     # The roofline model assumes standard attention (one K/V head per query head).
     if peaks is not None and point.kv_groups == 1:
         bounds = roofline(side, peaks)
@@ -193,6 +193,13 @@ def _gpt2(plan, point, out, command, peaks, calibration, report):
     if s["profile"]:
         row.update(_profile_summary(out / "traces" / side["trace"], side, calibration))
     return row
+
+
+def _noise_columns(n):
+    """The point's timing noise as results.csv cells (store.NOISE_COLUMNS)."""
+    loads = [x for x in n["load_avg"].values() if x is not None]
+    return {"min_ms": n["min_ms"], "max_ms": n["max_ms"], "cv_pct": n["cv_pct"], "noise": n["verdict"],
+            "load_avg": max(loads) if loads else None}
 
 
 def _profile_summary(path, sidecar, calibration):
@@ -214,6 +221,7 @@ def _sdpa(plan, point, out, command, peaks, calibration, report):
                  s["steps"], s["seed"], report)
     row = {k: r[k] for k in ("input_ms", "h2d_ms", "attention_ms", "gflops_per_s", "peak_memory_kind")}
     row["peak_memory_mib"] = r["peak_memory_bytes"] / MIB
+    row.update(_noise_columns(r["noise"]))
     if peaks is not None:
         flops, nbytes = sdpa_cost(point.batch, point.rows, point.cols, DTYPE_BYTES[s["dtype"]])
         tflops = peaks.peak_tflops(s["dtype"])

@@ -25,14 +25,16 @@ FINAL = ("ok", "oom", "skipped", "killed")
 CLASS_COLUMNS = tuple(f"pct_{c}" for c in ("tensor_contraction", "normalization", "elementwise", "attention",
                                            "memory", "communication", "other"))
 HEAD = ("point", "status", "mode", "batch")
+# The timed runs' spread (of total_ms for gpt2, attention_ms for sdpa) and the machine's load.
+NOISE_COLUMNS = ("min_ms", "max_ms", "cv_pct", "noise", "load_avg")
 TAIL = ("elapsed_s", "finished", "note")
 COLUMNS = {
     "gpt2": (*HEAD, "model", "kv_groups", "prompt_len", "new_tokens", "dtype", "params",
              "ttft_ms", "decode_ms_per_token", "tokens_per_s", "total_ms",
              "peak_memory_mib", "peak_memory_kind", "kv_cache_mib", "ttft_limit_ms", "decode_limit_ms",
-             "compile_s", "idle_pct", *CLASS_COLUMNS, "trace", *TAIL),
+             "compile_s", *NOISE_COLUMNS, "idle_pct", *CLASS_COLUMNS, "trace", *TAIL),
     "sdpa": (*HEAD, "rows", "cols", "dtype", "input_ms", "h2d_ms", "attention_ms", "gflops_per_s",
-             "peak_memory_mib", "peak_memory_kind", "attention_limit_ms", *TAIL),
+             "peak_memory_mib", "peak_memory_kind", "attention_limit_ms", *NOISE_COLUMNS, *TAIL),
 }
 
 
