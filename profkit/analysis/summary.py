@@ -5,11 +5,14 @@ The schema is versioned (SCHEMA_VERSION) and documented in the README
 CPU-only traces (profkit's CPU captures) by their leaf CPU ops.
 """
 
+from dataclasses import asdict
+
 import numpy as np
 import pandas as pd
 
 from profkit.analysis import temporal
-from profkit.analysis.classify import CLASSES, classify_cpu_ops, classify_gpu, cpu_breakdown, self_time
+from profkit.analysis.classify import (CLASSES, classify_cpu_ops, classify_gpu_layers, coverage, cpu_breakdown,
+                                       self_time)
 from profkit.analysis.efficiency import efficiency_summary
 from profkit.analysis.graphs import cuda_graph_summary, detect_mode
 from profkit.analysis.hardware import trace_device
@@ -23,16 +26,20 @@ NON_COMPUTE = ("memory", "communication")
 
 
 def summarize(trace, sidecar=None, window="gpu", top=50, peak_bw=None, peak_tflops=None, calibration=None,
-              every_gap=False):
+              every_gap=False, rules=()):
     """Analyse a loaded Trace. `sidecar`: the capture's .meta.json dict, if any.
 
     every_gap: also list every idle gap under gaps.all (not only the largest).
 
     peak_bw (GB/s) / peak_tflops (TFLOP/s) override the device's peaks;
     `calibration` is the path of a `profkit calibrate` file for CPU traces.
+    `rules`: the user's rules (user_rules.load_rules), tried before the built-in ones.
     """
     warnings = list(trace.warnings)
-    classes = classify_gpu(trace) if trace.has_gpu else classify_cpu_ops(trace)
+    if trace.has_gpu:
+        classes, by = classify_gpu_layers(trace, rules)
+    else:
+        classes, by = classify_cpu_ops(trace, rules), None
     peaks = {"peak_bw": peak_bw, "peak_tflops": peak_tflops, "calibration": calibration}
     out = {
         "schema_version": SCHEMA_VERSION,
@@ -44,7 +51,7 @@ def summarize(trace, sidecar=None, window="gpu", top=50, peak_bw=None, peak_tflo
         "roofline": _roofline(sidecar, trace, peaks, warnings),
     }
     if trace.has_gpu:
-        out.update(_gpu_summary(trace, np.asarray(classes), window, top, warnings))
+        out.update(_gpu_summary(trace, np.asarray(classes), np.asarray(by), window, top, warnings))
     else:
         if len(trace.runtime):
             warnings.append(f"{len(trace.runtime)} CUDA/HIP runtime calls but no GPU activity recorded "
@@ -79,22 +86,25 @@ def _device(trace):
     return {"kind": "rocm" if hip else "cuda", "name": name, "count": int(trace.gpu["device"].nunique())}
 
 
-def _class_table(cls, dur, names, top):
-    df = pd.DataFrame({"cls": pd.Categorical(cls, categories=CLASSES), "dur": dur, "name": names})
+def _class_table(cls, dur, names, top, by=None):
+    df = pd.DataFrame({"cls": pd.Categorical(cls, categories=CLASSES), "dur": dur, "name": names,
+                       "by": "rule" if by is None else np.asarray(by, dtype=object)})
     total = float(df["dur"].sum()) or 1.0
     per = df.groupby("cls", observed=False)["dur"].agg(["sum", "count"])
     classes = {c: {"time_us": float(per.loc[c, "sum"]), "pct": float(100 * per.loc[c, "sum"] / total),
                    "count": int(per.loc[c, "count"])} for c in CLASSES}
-    k = df.groupby("name", observed=True).agg(time_us=("dur", "sum"), n=("dur", "size"), cls=("cls", "first"))
+    k = df.groupby("name", observed=True).agg(time_us=("dur", "sum"), n=("dur", "size"), cls=("cls", "first"),
+                                              by=("by", "first"))
     k = k.nlargest(top, "time_us")
     kernels = [{"name": str(n), "class": str(r.cls), "count": int(r.n), "time_us": float(r.time_us),
-                "pct": float(100 * r.time_us / total)} for n, r in k.iterrows()]
+                "pct": float(100 * r.time_us / total), "classified_by": str(r.by)} for n, r in k.iterrows()]
     return classes, kernels
 
 
-def _gpu_summary(trace, classes, window_kind, top, warnings):
+def _gpu_summary(trace, classes, by, window_kind, top, warnings):
     gpu = trace.gpu_launches()
     gpu["cls"] = classes
+    gpu["by"] = by
     lo, hi, mask = temporal.window(trace, gpu, window_kind)
     gpu = gpu[mask]
     if window_kind != "gpu" and not len(trace.steps):
@@ -118,7 +128,7 @@ def _gpu_summary(trace, classes, window_kind, top, warnings):
     gaps = _device_gaps(gpu, lo, hi, _syncs(trace))
     idle = span_total - busy
     rt = trace.runtime
-    classes, kernels = _class_table(gpu["cls"], gpu["dur"].to_numpy(), gpu["name"].astype(str), top)
+    classes, kernels = _class_table(gpu["cls"], gpu["dur"].to_numpy(), gpu["name"].astype(str), top, gpu["by"])
     launches = rt[rt["name"].astype(str).str.contains(LAUNCH_CALLS, regex=True)]
     return {
         "window_us": {"start": lo, "end": hi, "span": hi - lo, "kind": window_kind},
@@ -129,6 +139,7 @@ def _gpu_summary(trace, classes, window_kind, top, warnings):
         "streams": temporal.stream_idle(gpu),
         "classes": classes,
         "kernels": kernels,
+        "coverage": asdict(coverage(gpu["name"].astype(str), gpu["dur"].to_numpy(), gpu["by"])),
         "cuda_graphs": cuda_graph_summary(trace),
         "launches": {"count": int(len(launches)), "cpu_us": float(launches["dur"].sum())},
         "cpu": None,
@@ -204,6 +215,7 @@ def _cpu_summary(trace, classes, top, warnings):
         "streams": [],
         "classes": table,
         "kernels": kernels,
+        "coverage": None,
         "cuda_graphs": cuda_graph_summary(trace),
         "launches": {"count": 0, "cpu_us": 0.0},
         "cpu": None if breakdown is None else {k: v for k, v in breakdown.items() if k != "classes"},

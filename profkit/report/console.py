@@ -73,6 +73,7 @@ def render(summary, console=None, top=10):
     for k in summary["kernels"][:top]:
         tab.add_row(_us(k["time_us"]), f"{k['pct']:.1f}", str(k["count"]), k["class"], escape(short_name(k["name"])))
     con.print(tab)
+    _coverage(con, summary.get("coverage"), top)
 
     _efficiency(con, summary.get("efficiency"))
     _roofline(con, summary.get("roofline"))
@@ -87,6 +88,37 @@ def render(summary, console=None, top=10):
         con.print(tab)
     for warning in summary["warnings"]:
         con.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+
+
+def _coverage(con, cov, top):
+    """Which layer classified the GPU time, and the kernel names none could."""
+    if not cov:
+        return
+    shares = ", ".join(f"{layer} {c['pct']:.1f}%" for layer, c in cov["classified_by"].items() if c["count"])
+    con.print(f"classified by: {shares}")
+    if cov["unclassified"]:
+        tab = _table("Unclassified kernels (no rule, name word or launching op; add a --rules FILE rule)",
+                     "time", "%", "count", "name", name_width=max(20, con.width - 36))
+        for k in cov["unclassified"][:top]:
+            tab.add_row(_us(k["time_us"]), f"{k['pct']:.1f}", str(k["count"]), escape(short_name(k["name"])))
+        con.print(tab)
+
+
+def render_rules(table, console=None):
+    """`profkit rules`: every rule in the order it is tried."""
+    con = console or Console()
+    tab = Table(title="Classification rules, in the order they are tried (first match wins)",
+                title_justify="left", title_style="bold", show_lines=True)
+    for c in ("layer", "target", "class"):
+        tab.add_column(c, no_wrap=True)
+    tab.add_column("pattern", overflow="fold", ratio=1)
+    tab.add_column("why", overflow="fold", ratio=1)
+    for r in table:
+        tab.add_row(r["layer"], r["target"], r["class"] or "(ask next layer)", escape(r["pattern"]),
+                    escape(r["why"]))
+    con.print(tab)
+    con.print("Kernels: user rules, built-in rules, then the words of the name (token); a kernel still "
+              "open takes the class of the CPU op that launched it (op rules, then its words); else other.")
 
 
 def _num(v, fmt):

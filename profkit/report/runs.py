@@ -68,8 +68,8 @@ def unique_labels(runs):
         run.label = stem if counts[stem] == 1 else f"{run.path.parent.name}/{stem}"
 
 
-def load_runs(inputs):
-    """Load, summarise and order every trace named by `inputs`."""
+def load_runs(inputs, rules=()):
+    """Load, summarise and order every trace named by `inputs` (`rules`: the user's classification rules)."""
     from profkit.analysis.summary import summarize
     from profkit.trace import load
 
@@ -77,6 +77,7 @@ def load_runs(inputs):
     for path in find_traces(inputs):
         trace = load(path)
         sidecar = read_sidecar(path)
-        runs.append(Run(path=path, trace=trace, summary=summarize(trace, sidecar=sidecar), sidecar=sidecar))
+        runs.append(Run(path=path, trace=trace, summary=summarize(trace, sidecar=sidecar, rules=rules),
+                        sidecar=sidecar))
     unique_labels(runs)
     return order_runs(runs)

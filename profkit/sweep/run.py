@@ -30,8 +30,10 @@ from profkit.sweep.store import CLASS_COLUMNS, COLUMNS, FINAL, MANIFEST, Results
 MIB = 2**20
 
 
-def run_sweep(plan, out, command="", progress=None, calibration=None):
+def run_sweep(plan, out, command="", progress=None, calibration=None, rules=()):
     """Run every point of `plan` that `out` does not hold yet; returns the rows of all points.
+
+    `rules`: the user's classification rules, for the class shares of profiled points.
 
     `progress` has begin(total, done), start(point), phase(name, done, total) and finish(point, row).
     """
@@ -54,7 +56,8 @@ def run_sweep(plan, out, command="", progress=None, calibration=None):
                     continue
                 if progress:
                     progress.start(point)
-                row = _run_point(plan, point, out, command, peaks, calibration, stopped,
+                row = _run_point(plan, point, out, command, peaks, {"calibration": calibration, "rules": rules},
+                                 stopped,
                                  deaths + 1 if point.key == died else 0, progress)
                 results.append(row)
                 store.clear_running(out)
@@ -123,7 +126,7 @@ def _peak_device(plan, calibration):
     return match_device(plan.settings["device_name"])
 
 
-def _run_point(plan, point, out, command, peaks, calibration, stopped, deaths, progress):
+def _run_point(plan, point, out, command, peaks, analysis, stopped, deaths, progress):
     row = {"point": point.key, "mode": point.mode, "batch": point.batch, "dtype": plan.settings["dtype"]}
     if plan.workload == "gpt2":
         row.update(model=point.model, kv_groups=point.kv_groups, prompt_len=point.prompt_len,
@@ -141,7 +144,7 @@ def _run_point(plan, point, out, command, peaks, calibration, stopped, deaths, p
         report = progress.phase if progress else None
         try:
             measure = _gpt2 if plan.workload == "gpt2" else _sdpa
-            row.update(measure(plan, point, out, command, peaks, calibration, report), status="ok")
+            row.update(measure(plan, point, out, command, peaks, analysis, report), status="ok")
         except OutOfMemory as e:
             row.update(status="oom", note=str(e))
         except ProfkitError as e:
@@ -172,7 +175,7 @@ def _release_memory(device):
             pass
 
 
-def _gpt2(plan, point, out, command, peaks, calibration, report):
+def _gpt2(plan, point, out, command, peaks, analysis, report):
     s = plan.settings
     spec = plan.spec(point)
     side = capture_run(spec, point.mode, plan.device, point.batch, point.prompt_len, s["new_tokens"], s["dtype"],
@@ -191,23 +194,24 @@ def _gpt2(plan, point, out, command, peaks, calibration, report):
         bounds = roofline(side, peaks)
         row.update(ttft_limit_ms=bounds["prefill"]["limit_ms"], decode_limit_ms=bounds["decode_step"]["limit_ms"])
     if s["profile"]:
-        row.update(_profile_summary(out / "traces" / side["trace"], side, calibration))
+        row.update(_profile_summary(out / "traces" / side["trace"], side, analysis))
     return row
 
 
-def _profile_summary(path, sidecar, calibration):
-    """The point's `profkit analyze` summary, reduced to idle % and class shares."""
+def _profile_summary(path, sidecar, analysis):
+    """The point's `profkit analyze` summary, reduced to idle % and class shares.
+    analysis: summarize's calibration and rules."""
     from profkit.analysis.summary import summarize
     from profkit.trace import load
 
-    summary = summarize(load(path), sidecar=sidecar, calibration=calibration)
+    summary = summarize(load(path), sidecar=sidecar, **analysis)
     row = {"idle_pct": summary["temporal"]["idle_pct"], "trace": str(Path("traces") / path.name)}
     for column in CLASS_COLUMNS:
         row[column] = summary["classes"][column.removeprefix("pct_")]["pct"]
     return row
 
 
-def _sdpa(plan, point, out, command, peaks, calibration, report):
+def _sdpa(plan, point, out, command, peaks, analysis, report):
     s = plan.settings
     r = sdpa_run(point.mode, plan.device, point.batch, point.rows, point.cols, s["dtype"], s["warmup"],
                  s["steps"], s["seed"], report)
