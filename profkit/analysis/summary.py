@@ -13,6 +13,7 @@ import pandas as pd
 from profkit.analysis import temporal
 from profkit.analysis.classify import (CLASSES, classify_cpu_ops, classify_gpu_layers, coverage, cpu_breakdown,
                                        self_time)
+from profkit.analysis.communication import communication
 from profkit.analysis.efficiency import efficiency_summary
 from profkit.analysis.graphs import cuda_graph_summary, detect_mode
 from profkit.analysis.hardware import trace_device
@@ -140,6 +141,7 @@ def _gpu_summary(trace, classes, by, window_kind, top, warnings):
         "classes": classes,
         "kernels": kernels,
         "coverage": asdict(coverage(gpu["name"].astype(str), gpu["dur"].to_numpy(), gpu["by"])),
+        "communication": asdict(communication(gpu, gpu["cls"], lo, hi)),
         "cuda_graphs": cuda_graph_summary(trace),
         "launches": {"count": int(len(launches)), "cpu_us": float(launches["dur"].sum())},
         "cpu": None,
@@ -216,6 +218,7 @@ def _cpu_summary(trace, classes, top, warnings):
         "classes": table,
         "kernels": kernels,
         "coverage": None,
+        "communication": None,
         "cuda_graphs": cuda_graph_summary(trace),
         "launches": {"count": 0, "cpu_us": 0.0},
         "cpu": None if breakdown is None else {k: v for k, v in breakdown.items() if k != "classes"},

@@ -44,6 +44,13 @@ def covered(starts, ends, lo, hi):
     return float(np.clip(np.minimum(ends, hi) - np.maximum(starts, lo), 0, None).sum())
 
 
+def covered_both(a, b, lo, hi):
+    """Time in [lo, hi] covered by both of two sets of disjoint intervals ((starts, ends)
+    pairs from union): |A and B| = |A| + |B| - |A or B|."""
+    both = union(np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]]))
+    return max(0.0, covered(*a, lo, hi) + covered(*b, lo, hi) - covered(*both, lo, hi))
+
+
 def window(trace, gpu, kind):
     """(start, end, mask over gpu rows) for the analysis window.
 
