@@ -74,6 +74,7 @@ def render(summary, console=None, top=10):
         tab.add_row(_us(k["time_us"]), f"{k['pct']:.1f}", str(k["count"]), k["class"], escape(short_name(k["name"])))
     con.print(tab)
     _coverage(con, summary.get("coverage"), top)
+    _communication(con, summary.get("communication"))
 
     _efficiency(con, summary.get("efficiency"))
     _roofline(con, summary.get("roofline"))
@@ -102,6 +103,23 @@ def _coverage(con, cov, top):
         for k in cov["unclassified"][:top]:
             tab.add_row(_us(k["time_us"]), f"{k['pct']:.1f}", str(k["count"]), escape(short_name(k["name"])))
         con.print(tab)
+
+
+def _communication(con, comm):
+    if not comm or not comm["time_us"]:
+        return
+    con.print(f"communication: {_us(comm['time_us'])}, exposed {_us(comm['exposed_us'])} "
+              f"(overlapped by computation {comm['overlap_pct']:.1f}%)")
+    if comm["collectives"]:
+        tab = _table("Collectives (PyTorch's metadata on the NCCL kernels)", "collective", "dtype", "ranks",
+                     "count", "bytes", "time", "algbw GB/s", "busbw GB/s")
+        for c in comm["collectives"]:
+            tab.add_row(escape(c["name"]), escape(str(c["dtype"])), _num(c["group_size"], "d"), str(c["count"]),
+                        _num(c["bytes"], ".0f"), _us(c["time_us"]), _num(c["algbw_gbs"], ".2f"),
+                        _num(c["busbw_gbs"], ".2f"))
+        con.print(tab)
+    if comm["reason"]:
+        con.print(f"[yellow]collectives:[/yellow] {escape(comm['reason'])}")
 
 
 def render_rules(table, console=None):
@@ -160,13 +178,14 @@ def render_job(job, console=None):
     """One row per rank, then the clock alignment and the stragglers."""
     con = console or Console()
     con.print(f"[bold]{escape(job['folder'])}[/bold]: {len(job['ranks'])} ranks (world size {job['world_size']})")
-    tab = _table("Ranks", "rank", "window", "busy %", "idle %", "compute", "communication", "gaps",
-                 "host-bound gaps", "mode")
+    tab = _table("Ranks", "rank", "window", "busy %", "idle %", "compute", "communication", "exposed comm",
+                 "overlap %", "gaps", "host-bound gaps", "mode")
     for s in job["ranks"]:
-        t, g = s["temporal"], s["gaps"]
+        t, g, comm = s["temporal"], s["gaps"], s.get("communication")
         tab.add_row(str(s["rank"]), _us(s["window_us"]["span"]), f"{t['busy_pct']:.1f}", f"{t['idle_pct']:.1f}",
-                    _us(t["compute_us"]), _us(s["classes"]["communication"]["time_us"]), _us(g["total_us"]),
-                    _us(g["by_cause"]["host_bound"]["total_us"]), s["mode"]["name"])
+                    _us(t["compute_us"]), _us(s["classes"]["communication"]["time_us"]),
+                    _us(comm["exposed_us"]) if comm else "–", _num(comm and comm["overlap_pct"], ".1f"),
+                    _us(g["total_us"]), _us(g["by_cause"]["host_bound"]["total_us"]), s["mode"]["name"])
     con.print(tab)
     a = job["alignment"]
     con.print(f"clock alignment: {a['method']}; largest offset between ranks {_us(a['max_skew_us'])}")
