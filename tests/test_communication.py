@@ -62,6 +62,7 @@ def test_dlrm_overlap_matches_an_independent_interval_computation(name):
     assert got["exposed_us"] == pytest.approx(exposed)
     assert got["overlap_pct"] == pytest.approx(100 * (time_us - exposed) / time_us)
     assert len(got["devices"]) == 1 and got["devices"][0]["exposed_us"] == pytest.approx(exposed)
+    assert_timeline_adds_up(got)
     # The 2023 traces record no collective metadata: no bandwidths, and the reason why.
     assert got["collectives"] == [] and "no collective metadata" in got["reason"]
     print(f"{name}: communication {time_us:.0f} µs, exposed {exposed:.0f} µs, "
@@ -126,6 +127,18 @@ def test_exposed_communication_on_a_hand_made_trace(tmp_path):
     assert (ag["count"], ag["bytes"], ag["time_us"]) == (2, 2 * 2000, 20)
     assert ag["busbw_gbs"] == pytest.approx(ag["algbw_gbs"] * 3 / 4)
     assert got["reason"].startswith("1 of 4 communication kernels (5.0 µs)")
+    assert_timeline_adds_up(got)
+
+
+def assert_timeline_adds_up(comm):
+    """The strip's slices add up to the totals (one device)."""
+    bins = comm["timeline"]
+    assert len(bins) == 200
+
+    def total(key):
+        return sum(b[key] * (b["end_us"] - b["start_us"]) / 100 for b in bins)
+    assert total("communication_pct") == pytest.approx(comm["time_us"])
+    assert total("exposed_pct") == pytest.approx(comm["exposed_us"])
 
 
 def test_no_communication_and_unknown_dtypes(tmp_path):

@@ -9,6 +9,9 @@ Per device, over the analysis window:
   gather and other memory-class *kernels* count, memcpy/memset activities do not;
 - overlap_pct: 100 * (time_us - exposed_us) / time_us, None without communication.
 The trace's numbers add the devices up (a trace usually holds one rank, one device).
+`timeline`: for the first device that communicates, the share of each of 200 equal
+slices of the window that computation, communication and exposed communication cover
+(the report's compute vs communication strip).
 
 Per collective, where the NCCL kernel carries PyTorch's collective metadata
 ("Collective name", "In/Out msg nelems", "dtype", "Group size"; recent PyTorch
@@ -68,6 +71,15 @@ class DeviceCommunication:
 
 
 @dataclass
+class CommBin:
+    start_us: float
+    end_us: float
+    compute_pct: float
+    communication_pct: float
+    exposed_pct: float
+
+
+@dataclass
 class Communication:
     time_us: float
     exposed_us: float
@@ -75,6 +87,7 @@ class Communication:
     collectives: list = field(default_factory=list)  # [Collective], largest time first
     reason: str | None = None  # why some or all communication has no collective entry
     devices: list = field(default_factory=list)  # [DeviceCommunication]
+    timeline: list = field(default_factory=list)  # [CommBin] of the first communicating device
 
 
 def _pct(time_us, exposed_us):
@@ -96,7 +109,7 @@ def communication(gpu, classes, lo, hi):
     classes = np.asarray(classes, dtype=object)
     is_comm = classes == COMM
     is_compute = (gpu["kind"] == "kernel").to_numpy() & ~is_comm
-    devices = []
+    devices, timeline = [], []
     for dev in sorted(set(gpu["device"].to_numpy()[is_comm].tolist())):
         on = (gpu["device"] == dev).to_numpy()
         comm = temporal.union(gpu["ts"].to_numpy()[on & is_comm], gpu["end"].to_numpy()[on & is_comm])
@@ -104,10 +117,21 @@ def communication(gpu, classes, lo, hi):
         time_us = temporal.covered(*comm, lo, hi)
         exposed = time_us - temporal.covered_both(comm, comp, lo, hi)
         devices.append(DeviceCommunication(int(dev), time_us, exposed, _pct(time_us, exposed)))
+        if not timeline:
+            timeline = _timeline(comm, comp, lo, hi)
     time_us = float(sum(d.time_us for d in devices))
     exposed = float(sum(d.exposed_us for d in devices))
     collectives, reason = _collectives(gpu[is_comm])
-    return Communication(time_us, exposed, _pct(time_us, exposed), collectives, reason, devices)
+    return Communication(time_us, exposed, _pct(time_us, exposed), collectives, reason, devices, timeline)
+
+
+def _timeline(comm, comp, lo, hi):
+    """Per slice: computation, communication, and communication not under computation
+    (the union of both minus computation)."""
+    either = temporal.union(np.concatenate([comm[0], comp[0]]), np.concatenate([comm[1], comp[1]]))
+    c, m, e = (temporal.timeline(*x, lo, hi) for x in (comp, comm, either))
+    return [CommBin(a["start_us"], a["end_us"], a["busy_pct"], b["busy_pct"], max(0.0, u["busy_pct"] - a["busy_pct"]))
+            for a, b, u in zip(c, m, e)]
 
 
 def _collectives(comm):
