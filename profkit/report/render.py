@@ -95,6 +95,8 @@ def build_context(runs, trace_urls, hta=None):
     for i, r in enumerate(runs):
         if r.summary.get("timeline"):
             figs[f"timeline-{i}"] = F.timeline(r)
+        if (r.summary.get("communication") or {}).get("timeline"):
+            figs[f"comm-{i}"] = F.comm_timeline(r)
     eff = efficiency_view(runs)
     figs.update(eff.pop("figures"))
     diff = diff_runs(runs[0], runs[1], numbers[0]["n_steps"], numbers[1]["n_steps"]) if len(runs) == 2 else None
