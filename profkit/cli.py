@@ -33,7 +33,7 @@ def cli():
 
 @cli.command()
 @click.argument("trace_path", metavar="TRACE|DIR", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (schema in the README).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (schema: docs/schema.json).")
 @click.option("--window", type=click.Choice(["gpu", "steps", "hta"]), default="gpu", show_default=True,
               help="gpu: first to last GPU activity; steps: the ProfilerStep range; "
                    "hta: HTA's window (drops the last step), to compare with HTA.")
@@ -57,24 +57,23 @@ def analyze(trace_path, as_json, window, top, all_gaps, peak_bw, peak_tflops, ca
 
     Given a folder of per-rank traces, analyse every rank and name the stragglers."""
     # Imported here so `profkit --help` and `capture` do not pay for pandas.
-    import orjson
-
     from profkit.analysis import ranks
+    from profkit.analysis.options import AnalysisOptions
+    from profkit.analysis.result import encode
     from profkit.report import console
     from profkit.trace.sidecar import traces_in
 
-    options = {"window": window, "peak_bw": peak_bw, "peak_tflops": peak_tflops, "calibration": calibration,
-               "every_gap": all_gaps, "rules": _load_rules(rules_file)}
+    options = AnalysisOptions(window=window, peak_bw=peak_bw, peak_tflops=peak_tflops, calibration=calibration,
+                              every_gap=all_gaps, top=top, jobs=jobs, dask=use_dask, scheduler=scheduler,
+                              rules=_load_rules(rules_file))
     if trace_path.is_dir():
-        paths = traces_in(trace_path)
-        result = ranks.job(ranks.run(paths, jobs=jobs, dask=use_dask, scheduler=scheduler, **options), trace_path)
+        result = ranks.job(ranks.run(traces_in(trace_path), options), trace_path)
         show = console.render_job
     else:
-        result = ranks.summarize_rank(trace_path, **options)
-        show = lambda s: console.render(s, top=top)  # noqa: E731
+        result = ranks.summarize_rank(trace_path, options)
+        show = lambda s: console.render(s, top=options.top)  # noqa: E731
     if as_json:
-        click.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY
-                                | orjson.OPT_NON_STR_KEYS).decode())
+        click.echo(encode(result).decode())
     else:
         show(result)
 
@@ -230,17 +229,18 @@ def report(traces, output, open_browser, no_hta, rules_file):
     """
     import webbrowser
 
+    from profkit.analysis.options import AnalysisOptions
     from profkit.report.build import build_report
     from profkit.sweep.store import is_sweep
 
-    rules = _load_rules(rules_file)
+    options = AnalysisOptions(rules=_load_rules(rules_file))
     if len(traces) == 1 and is_sweep(traces[0]):  # a `profkit sweep` folder
         from profkit.report.sweep import build_sweep_report
 
         path = build_sweep_report(traces[0], output)
         click.echo(str(path))
     else:
-        path = build_report(traces, output, hta=not no_hta, rules=rules)
+        path = build_report(traces, output, hta=not no_hta, options=options)
         click.echo(str(path))
         click.echo(f"open it in a browser; for the Perfetto buttons run: profkit serve {path.parent}", err=True)
     if open_browser:
@@ -252,14 +252,14 @@ def report(traces, output, open_browser, no_hta, rules_file):
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 def rules_command(rules_file, as_json):
     """Print the classification rules in the order they are tried (yours first with --rules)."""
-    import orjson
+    import json
 
     from profkit.analysis.user_rules import rule_table
     from profkit.report.console import render_rules
 
     table = rule_table(_load_rules(rules_file))
     if as_json:
-        click.echo(orjson.dumps(table, option=orjson.OPT_INDENT_2).decode())
+        click.echo(json.dumps(table, indent=2))
     else:
         render_rules(table)
 

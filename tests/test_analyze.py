@@ -14,9 +14,8 @@ from hypothesis import strategies as st
 
 import profkit
 from profkit.analysis.classify import CLASSES
-from profkit.analysis.summary import summarize
 from profkit.errors import ProfkitError
-from tests.conftest import all_real_traces, real_trace
+from tests.conftest import all_real_traces, real_trace, summary_json
 
 
 def analyze_cli(*args):
@@ -27,8 +26,7 @@ def analyze_cli(*args):
 @pytest.mark.parametrize("path", all_real_traces(), ids=lambda p: p.name)
 def test_every_real_trace_is_explained(path):
     trace = profkit.load(path)
-    s = summarize(trace)
-    orjson.dumps(s)  # JSON-ready
+    s = summary_json(trace)
     t, w = s["temporal"], s["window_us"]
     assert set(s["classes"]) == set(CLASSES)
     assert 0 <= t["idle_pct"] <= 100 and abs(t["busy_pct"] + t["idle_pct"] - 100) < 1e-6 or w["span"] == 0
@@ -45,7 +43,7 @@ def test_every_real_trace_is_explained(path):
 
 
 def test_no_kernel_events_is_reported_not_crashed():
-    s = summarize(profkit.load(real_trace("kineto-a100-edgecase-no-kernel-events.json.gz")))
+    s = summary_json(profkit.load(real_trace("kineto-a100-edgecase-no-kernel-events.json.gz")))
     assert s["device"] == {"kind": "cuda", "name": "NVIDIA A100 80GB PCIe", "count": 0}
     assert any("no GPU activity" in w for w in s["warnings"])
     assert s["cpu"]["classified_us"] > 0
@@ -78,7 +76,7 @@ def test_agrees_with_hta(name, tmp_path):
 
     trace = profkit.load(path)
     hta_rounding(trace)  # same input as HTA: compare the logic, not the rounding
-    s = summarize(trace, window="hta")
+    s = summary_json(trace, window="hta")
     assert s["temporal"]["idle_pct"] == pytest.approx(want["idle_time_pctg"], abs=0.5)
     span = s["window_us"]["span"]
     for row in s["streams"]:
@@ -91,9 +89,9 @@ def test_ns_precision_is_kept_where_hta_rounds():
     # Graph-replayed kernels sit ~1 µs apart; rounding each one's ends to whole µs
     # (as HTA does) triples the idle share of this trace. profkit keeps the ns.
     trace = profkit.load(real_trace("kineto-rtx5080-mlp-train-cudagraph-manual.json.gz"))
-    exact = summarize(trace, window="hta")["temporal"]["idle_pct"]
+    exact = summary_json(trace, window="hta")["temporal"]["idle_pct"]
     hta_rounding(trace)
-    rounded = summarize(trace, window="hta")["temporal"]["idle_pct"]
+    rounded = summary_json(trace, window="hta")["temporal"]["idle_pct"]
     assert exact < 3 < 6 < rounded
 
 
@@ -102,7 +100,7 @@ def test_cli_json_and_table():
     r = analyze_cli(path, "--json")
     assert r.returncode == 0, r.stderr
     s = json.loads(r.stdout)
-    assert s["schema_version"] == 1 and s["device"]["name"] == "NVIDIA H100 80GB HBM3"
+    assert s["schema_version"] == 2 and s["device"]["name"] == "NVIDIA H100 80GB HBM3"
     r = analyze_cli(path)
     assert r.returncode == 0 and "Time by class" in r.stdout and "Idle gaps" in r.stdout
 
@@ -158,7 +156,7 @@ def test_fuzzed_events_give_a_result_or_a_clear_error(tmp_path, events):
     path = tmp_path / "fuzz.json"
     path.write_bytes(orjson.dumps({"traceEvents": events}))
     try:
-        summary = summarize(profkit.load(path))
+        summary = summary_json(profkit.load(path))
     except ProfkitError:
         return
     orjson.dumps(summary)
@@ -166,7 +164,7 @@ def test_fuzzed_events_give_a_result_or_a_clear_error(tmp_path, events):
 
 def test_sidecar_without_model_config_gives_a_warning_not_an_error():
     trace = profkit.load(real_trace("kineto-h100-transformer-train-tiny.json.gz"))
-    s = summarize(trace, sidecar={"mode": "eager", "dtype": "float32"})
+    s = summary_json(trace, sidecar={"mode": "eager", "dtype": "float32"})
     assert s["roofline"] is None
     assert any(w.startswith("no roofline: capture metadata lacks model") for w in s["warnings"])
 

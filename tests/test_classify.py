@@ -188,9 +188,9 @@ def test_open_kernel_names_are_decided_by_the_launching_op(tmp_path):
     cls, by = C.classify_gpu_layers(trace)
     assert list(by) == ["op", "op", "none", "none", "rule", "rule"]
     cov = C.coverage(trace.gpu["name"].astype(str), trace.gpu["dur"], by)
-    assert {k: v["count"] for k, v in cov.classified_by.items()} == {"rule": 2, "token": 0, "op": 2, "none": 2}
-    assert [u["name"] for u in cov.unclassified] == ["mystery_kernel", "triton__0d1d"]
-    assert sum(v["time_us"] for v in cov.classified_by.values()) == pytest.approx(trace.gpu["dur"].sum())
+    assert {k: v.count for k, v in cov.classified_by.items()} == {"rule": 2, "token": 0, "op": 2, "none": 2}
+    assert [u.name for u in cov.unclassified] == ["mystery_kernel", "triton__0d1d"]
+    assert sum(v.time_us for v in cov.classified_by.values()) == pytest.approx(trace.gpu["dur"].sum())
 
 
 def test_custom_ops_classify_their_kernels_by_the_op_name(tmp_path):

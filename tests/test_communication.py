@@ -8,8 +8,7 @@ import pytest
 
 import profkit
 from profkit.analysis.communication import kind_of
-from profkit.analysis.summary import summarize
-from tests.conftest import real_trace
+from tests.conftest import real_trace, summary_json
 
 DLRM = [f"kineto-v100x8-dlrm-train-rank{r}.json.gz" for r in range(8)]
 VLLM = "kineto-b200-vllm-tp8-rank0-eager.json.gz"
@@ -57,7 +56,7 @@ def test_dlrm_overlap_matches_an_independent_interval_computation(name):
     comp = merge([(e["ts"], e["ts"] + e["dur"]) for e in kernels if not e["name"].startswith("nccl")])
     time_us = length(comm)
     exposed = time_us - intersect(comm, comp)
-    got = summarize(profkit.load(path))["communication"]
+    got = summary_json(profkit.load(path))["communication"]
     assert got["time_us"] == pytest.approx(time_us)
     assert got["exposed_us"] == pytest.approx(exposed)
     assert got["overlap_pct"] == pytest.approx(100 * (time_us - exposed) / time_us)
@@ -77,7 +76,7 @@ def test_vllm_all_gather_bandwidth_from_the_raw_kernel_args():
     size = max(a["In msg nelems"], a["Out msg nelems"]) * 2  # BFloat16
     algbw = size / (ag[0]["dur"] * 1e-6) / 1e9
     n = a["Group size"]
-    got = summarize(profkit.load(path))["communication"]
+    got = summary_json(profkit.load(path))["communication"]
     (c,) = got["collectives"]
     assert (c["name"], c["dtype"], c["group_size"], c["count"], c["kind"]) == ("_allgather_base", "BFloat16", 8, 1,
                                                                                "all_gather")
@@ -116,7 +115,7 @@ def test_exposed_communication_on_a_hand_made_trace(tmp_path):
     ]
     path = tmp_path / "t.json"
     path.write_text(json.dumps({"traceEvents": evts}))
-    got = summarize(profkit.load(path))["communication"]
+    got = summary_json(profkit.load(path))["communication"]
     assert got["time_us"] == 125 and got["exposed_us"] == 125 - 40
     assert got["overlap_pct"] == pytest.approx(100 * 40 / 125)
     by = {c["name"]: c for c in got["collectives"]}
@@ -148,11 +147,11 @@ def test_no_communication_and_unknown_dtypes(tmp_path):
             ev("kernel", "ncclDevKernel_Broadcast_RING_LL(x)", 20, 10, 2, **coll("broadcast", 8, 8, dtype="Mystery"))]
     path = tmp_path / "t.json"
     path.write_text(json.dumps({"traceEvents": evts[:1]}))
-    got = summarize(profkit.load(path))["communication"]
+    got = summary_json(profkit.load(path))["communication"]
     assert (got["time_us"], got["exposed_us"], got["overlap_pct"], got["collectives"], got["reason"]) == (
         0, 0, None, [], None)
     path.write_text(json.dumps({"traceEvents": evts}))
-    (c,) = summarize(profkit.load(path))["communication"]["collectives"]
+    (c,) = summary_json(profkit.load(path))["communication"]["collectives"]
     assert c["bytes"] is None and c["algbw_gbs"] is None and c["busbw_gbs"] is None and c["count"] == 1
 
 

@@ -110,10 +110,10 @@ def test_annotate_round_trip_on_a_real_trace(tmp_path):
     counts = annotate(src, out)
     before, after = load(src), load(out)
     summary = summarize(before)
-    assert counts["gaps"] == summary["gaps"]["count"] == after.counts["profkit_gap"]
+    assert counts["gaps"] == summary.gaps.count == after.counts["profkit_gap"]
     assert len(after.gpu) == len(before.gpu) and after.meta.keys() == before.meta.keys()
     gaps = [e for e in raw_events(out) if e.get("cat") == "profkit_gap"]
-    assert sum(e["dur"] for e in gaps) == pytest.approx(summary["gaps"]["total_us"])
+    assert sum(e["dur"] for e in gaps) == pytest.approx(summary.gaps.total_us)
     classes = [e["args"]["profkit class"] for e in raw_events(out) if e.get("cat") == "kernel"]
     assert len(classes) == (before.gpu["kind"] == "kernel").sum() and set(classes) <= set(CLASSES)
     # Annotating an annotated trace replaces profkit's tracks instead of doubling them.

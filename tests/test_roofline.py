@@ -32,19 +32,19 @@ def test_gpt2_parameter_counts():
 
 def test_weight_bytes_and_the_274_mb_figure():
     r = roofline(sidecar())
-    assert r["weight_bytes"] == 124_439_808 * 2 == 248_879_616     # 248.9 MB in fp16
+    assert r.weight_bytes == 124_439_808 * 2 == 248_879_616     # 248.9 MB in fp16
     # The published "274 MB" is half of the 548 MB fp32 checkpoint, which also stores
     # the 12 causal-mask buffers h.*.attn.bias (1x1x1024x1024 each) that older
     # transformers saved with the weights: (124,439,808 + 12*1024*1024) * 4 / 2.
     published = (124_439_808 + 12 * 1024 * 1024) * 4 / 2
     assert published / 1e6 == pytest.approx(274.05, abs=0.01)
-    assert r["weight_bytes"] / 1e6 == pytest.approx(248.9, abs=0.05)
+    assert r.weight_bytes / 1e6 == pytest.approx(248.9, abs=0.05)
 
 
 def test_kv_cache_bytes():
     # bytes * 2 (K, V) * n_layer * batch * h * (prompt + new)
-    assert roofline(sidecar())["kv_cache_bytes"] == 2 * 2 * 12 * 1 * 768 * 160 == 5_898_240
-    assert roofline(sidecar(batch=4, dtype="float32"))["kv_cache_bytes"] == 4 * 2 * 12 * 4 * 768 * 160
+    assert roofline(sidecar()).kv_cache_bytes == 2 * 2 * 12 * 1 * 768 * 160 == 5_898_240
+    assert roofline(sidecar(batch=4, dtype="float32")).kv_cache_bytes == 4 * 2 * 12 * 4 * 768 * 160
 
 
 def test_flops_per_phase():
@@ -52,41 +52,41 @@ def test_flops_per_phase():
     layer_gemm = 12 * 12 * 768 * 768                   # weights multiplied per token
     lm_head = 50257 * 768
     # prefill: 128 tokens through the layers, causal attention over 1..128, logits for the last
-    assert r["prefill"]["flops"] == 128 * 2 * layer_gemm + 2 * lm_head + 4 * 12 * 768 * (128 * 129 // 2)
+    assert r.prefill.flops == 128 * 2 * layer_gemm + 2 * lm_head + 4 * 12 * 768 * (128 * 129 // 2)
     # decode: mean context over the 32 steps is 128 + 16.5
     ctx = 144.5
-    assert r["decode_step"]["flops"] == pytest.approx(2 * layer_gemm + 2 * lm_head + 4 * 12 * 768 * ctx)
-    assert r["decode_step"]["mean_context"] == ctx
+    assert r.decode_step.flops == pytest.approx(2 * layer_gemm + 2 * lm_head + 4 * 12 * 768 * ctx)
+    assert r.decode_step.mean_context == ctx
     # ≈ 2 * params per token (the rule of thumb) within 2%
-    assert r["decode_step"]["flops"] == pytest.approx(2 * 124_439_808, rel=0.02)
+    assert r.decode_step.flops == pytest.approx(2 * 124_439_808, rel=0.02)
 
 
 def test_decode_is_memory_bound_on_a_4090():
     r = roofline(sidecar(), match_device("NVIDIA GeForce RTX 4090"))
-    d = r["decode_step"]
+    d = r.decode_step
     # bytes: all weights but 1023 unused position rows, the mean KV cache, the logits
     weights = (124_439_808 - 1023 * 768) * 2
     kv = 144.5 * 2 * 12 * 768 * 2
-    assert d["bytes"] == pytest.approx(weights + kv + 50257 * 2)
-    assert d["bound"] == "memory"
-    assert d["limit_ms"] == pytest.approx(d["bytes"] / 1008e9 * 1e3)
-    assert 0.24 < d["limit_ms"] < 0.26                  # ≈ 0.25 ms/token, ≈ 4000 tokens/s
-    assert d["pct_of_limit"] == pytest.approx(0.9 / d["limit_ms"] * 100)
-    p = r["prefill"]
-    assert p["limit_ms"] == pytest.approx(max(p["flops"] / 165.2e12, p["bytes"] / 1008e9) * 1e3)
+    assert d.bytes == pytest.approx(weights + kv + 50257 * 2)
+    assert d.bound == "memory"
+    assert d.limit_ms == pytest.approx(d.bytes / 1008e9 * 1e3)
+    assert 0.24 < d.limit_ms < 0.26                  # ≈ 0.25 ms/token, ≈ 4000 tokens/s
+    assert d.pct_of_limit == pytest.approx(0.9 / d.limit_ms * 100)
+    p = r.prefill
+    assert p.limit_ms == pytest.approx(max(p.flops / 165.2e12, p.bytes / 1008e9) * 1e3)
 
 
 def test_compute_bound_prefill_and_missing_peaks():
     big = sidecar(batch=64, prompt_len=512, dtype="bfloat16")
     r = roofline(big, match_device("NVIDIA H100 80GB HBM3"))
-    assert r["prefill"]["bound"] == "compute"
-    assert r["prefill"]["limit_ms"] == pytest.approx(r["prefill"]["flops"] / 989.4e12 * 1e3)
+    assert r.prefill.bound == "compute"
+    assert r.prefill.limit_ms == pytest.approx(r.prefill.flops / 989.4e12 * 1e3)
     only_bw = Device(name="x", bandwidth_gbs=100.0, tflops={})
     r = roofline(sidecar(), only_bw)
-    assert r["decode_step"]["bound"] == "memory (other peak unknown)"
+    assert r.decode_step.bound == "memory (other peak unknown)"
     r = roofline(sidecar(), None, reason="no CPU calibration found; run `profkit calibrate`")
-    assert r["decode_step"]["limit_ms"] is None and "calibrate" in r["unavailable"]
-    assert r["prefill"]["pct_of_limit"] is None and r["prefill"]["measured_ms"] == 2.0
+    assert r.decode_step.limit_ms is None and "calibrate" in r.unavailable
+    assert r.prefill.pct_of_limit is None and r.prefill.measured_ms == 2.0
 
 
 def test_bad_sidecar():
@@ -99,6 +99,6 @@ def test_bad_sidecar():
 def test_faster_than_the_limit_means_the_peaks_are_wrong():
     slow_cpu = Device(name="cpu (calibrated)", bandwidth_gbs=1.0, tflops={"fp32": 0.01}, source="test")
     r = roofline(sidecar(dtype="float32"), slow_cpu)
-    assert r["decode_step"]["pct_of_limit"] < 100
-    assert "peak figures are too low" in r["decode_step"]["warning"]
-    assert "warning" not in roofline(sidecar(), match_device("NVIDIA GeForce RTX 4090"))["decode_step"]
+    assert r.decode_step.pct_of_limit < 100
+    assert "peak figures are too low" in r.decode_step.warning
+    assert roofline(sidecar(), match_device("NVIDIA GeForce RTX 4090")).decode_step.warning is None

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from profkit.analysis.classify import UserRule
+from profkit.analysis.options import AnalysisOptions
 from profkit.analysis.user_rules import load_rules, rule_table
 from profkit.errors import ProfkitError
 
@@ -97,7 +98,7 @@ def test_report_honours_rules(trace, rules_file, tmp_path):
 def test_sweep_profile_summary_honours_rules(trace, rules_file):
     from profkit.sweep.run import _profile_summary
 
-    row = _profile_summary(trace, None, {"calibration": None, "rules": load_rules(rules_file)})
+    row = _profile_summary(trace, None, AnalysisOptions(rules=load_rules(rules_file)))
     assert row["pct_communication"] == pytest.approx(100 * 30 / 45)
     assert "--rules" in run("sweep", "--help").stdout
 

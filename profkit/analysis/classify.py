@@ -222,12 +222,31 @@ def classify_gpu(trace, rules=()):
 
 
 @dataclass
+class LayerShare:
+    """GPU activities one layer classified: how many, their time and its share (%)."""
+
+    count: int
+    time_us: float
+    pct: float
+
+
+@dataclass
+class Unclassified:
+    """A kernel name no layer classified (class "other")."""
+
+    name: str
+    count: int
+    time_us: float
+    pct: float
+
+
+@dataclass
 class Coverage:
-    """How the GPU activities were classified: time and count per layer (LAYERS),
+    """How the GPU activities were classified: time and count per layer (keys: LAYERS),
     and the kernel names no layer could classify (largest time first)."""
 
-    classified_by: dict = field(default_factory=dict)  # layer -> {"count", "time_us", "pct"}
-    unclassified: list = field(default_factory=list)  # [{"name", "count", "time_us", "pct"}]
+    classified_by: dict[str, LayerShare] = field(default_factory=dict)
+    unclassified: list[Unclassified] = field(default_factory=list)
 
 
 def coverage(names, dur, by, top=10):
@@ -235,12 +254,14 @@ def coverage(names, dur, by, top=10):
     df = pd.DataFrame({"name": np.asarray(names, dtype=object), "dur": np.asarray(dur, dtype=float),
                        "by": pd.Categorical(np.asarray(by, dtype=object), categories=list(LAYERS))})
     total = float(df["dur"].sum())
+
+    def pct(t):
+        return float(100 * t / total) if total > 0 else 0.0
     per = df.groupby("by", observed=False)["dur"].agg(["sum", "size"])
-    layers = {layer: {"count": int(per.loc[layer, "size"]), "time_us": float(per.loc[layer, "sum"]),
-                      "pct": float(100 * per.loc[layer, "sum"] / total) if total > 0 else 0.0} for layer in LAYERS}
+    layers = {layer: LayerShare(int(per.loc[layer, "size"]), float(per.loc[layer, "sum"]), pct(per.loc[layer, "sum"]))
+              for layer in LAYERS}
     none = df[df["by"] == "none"].groupby("name")["dur"].agg(["sum", "size"]).nlargest(top, "sum")
-    missing = [{"name": str(n), "count": int(r["size"]), "time_us": float(r["sum"]),
-                "pct": float(100 * r["sum"] / total) if total > 0 else 0.0} for n, r in none.iterrows()]
+    missing = [Unclassified(str(n), int(r["size"]), float(r["sum"]), pct(r["sum"])) for n, r in none.iterrows()]
     return Coverage(classified_by=layers, unclassified=missing)
 
 

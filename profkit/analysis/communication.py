@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from profkit.analysis import temporal
 from profkit.analysis.rules import COMM
 from profkit.analysis.shapes import SCALAR_NAME_BYTES
 
@@ -84,10 +83,10 @@ class Communication:
     time_us: float
     exposed_us: float
     overlap_pct: float | None
-    collectives: list = field(default_factory=list)  # [Collective], largest time first
+    collectives: list[Collective] = field(default_factory=list)  # largest time first
     reason: str | None = None  # why some or all communication has no collective entry
-    devices: list = field(default_factory=list)  # [DeviceCommunication]
-    timeline: list = field(default_factory=list)  # [CommBin] of the first communicating device
+    devices: list[DeviceCommunication] = field(default_factory=list)
+    timeline: list[CommBin] = field(default_factory=list)  # of the first communicating device
 
 
 def _pct(time_us, exposed_us):
@@ -106,6 +105,9 @@ def kind_of(name):
 def communication(gpu, classes, lo, hi):
     """Communication of GPU activities `gpu` (trace.gpu rows in the analysis window:
     ts, end, dur, device, kind, collective) whose classes are `classes`, in [lo, hi]."""
+    # Imported here: temporal builds result.py's blocks, and result.py composes this module's.
+    from profkit.analysis import temporal
+
     classes = np.asarray(classes, dtype=object)
     is_comm = classes == COMM
     is_compute = (gpu["kind"] == "kernel").to_numpy() & ~is_comm
@@ -128,9 +130,11 @@ def communication(gpu, classes, lo, hi):
 def _timeline(comm, comp, lo, hi):
     """Per slice: computation, communication, and communication not under computation
     (the union of both minus computation)."""
+    from profkit.analysis import temporal
+
     either = temporal.union(np.concatenate([comm[0], comp[0]]), np.concatenate([comm[1], comp[1]]))
     c, m, e = (temporal.timeline(*x, lo, hi) for x in (comp, comm, either))
-    return [CommBin(a["start_us"], a["end_us"], a["busy_pct"], b["busy_pct"], max(0.0, u["busy_pct"] - a["busy_pct"]))
+    return [CommBin(a.start_us, a.end_us, a.busy_pct, b.busy_pct, max(0.0, u.busy_pct - a.busy_pct))
             for a, b, u in zip(c, m, e)]
 
 

@@ -10,6 +10,8 @@ import re
 
 import numpy as np
 
+from profkit.analysis.result import CudaGraphs, Mode, SizeCount
+
 __all__ = ["LAUNCH_RE", "GRAPH_LAUNCH_RE", "cuda_graph_summary", "detect_mode"]
 
 # One CPU call per kernel: runtime and driver launch APIs (CUDA and HIP).
@@ -38,9 +40,9 @@ def _count_names(series, regex):
 
 
 def _sizes(counts):
-    """[{"size": n, "launches": k}, ...] from a per-launch count Series."""
+    """[SizeCount(size=n, launches=k), ...] from a per-launch count Series."""
     vc = counts.value_counts().sort_index()
-    return [{"size": int(s), "launches": int(k)} for s, k in vc.items()]
+    return [SizeCount(size=int(s), launches=int(k)) for s, k in vc.items()]
 
 
 def cuda_graph_summary(trace):
@@ -74,25 +76,25 @@ def cuda_graph_summary(trace):
     else:  # no ids recorded: launches replaying the same kernel sequence are one graph
         seqs = {tuple(g.sort_values("ts")["name"].astype(str)) for _, g in per_launch}
         distinct, basis = len(seqs), "kernel sequence"
-    return {
-        "launches": int(len(launches)),
-        "launches_with_work": int(len(ops_per)),
-        "gpu_ops": int(in_graph.sum()),
-        "kernels": n_kernels,
-        "kernels_pct": n_kernels / all_kernels * 100 if all_kernels else 0.0,
-        "kernels_per_launch": float(kernels_per.mean()) if len(kernels_per) else 0.0,
-        "kernels_per_launch_sizes": _sizes(kernels_per),
-        "gpu_ops_per_launch": float(ops_per.mean()) if len(ops_per) else 0.0,
-        "gpu_ops_per_launch_sizes": _sizes(ops_per),
-        "gpu_time_us": float(replayed["dur"].sum()),
-        "launch_cpu_us": launch_cpu,
-        "single_launch_median_us": median,
-        "single_launches": int(len(single)),
-        "est_saved_cpu_us": (n_kernels * median - launch_cpu) if median is not None and n_kernels else None,
-        "graph_ids": graph_ids,
-        "distinct_graphs": distinct if len(ops_per) else 0,
-        "distinct_graphs_basis": basis,
-    }
+    return CudaGraphs(
+        launches=int(len(launches)),
+        launches_with_work=int(len(ops_per)),
+        gpu_ops=int(in_graph.sum()),
+        kernels=n_kernels,
+        kernels_pct=n_kernels / all_kernels * 100 if all_kernels else 0.0,
+        kernels_per_launch_mean=float(kernels_per.mean()) if len(kernels_per) else 0.0,
+        kernels_per_launch_sizes=_sizes(kernels_per),
+        gpu_ops_per_launch_mean=float(ops_per.mean()) if len(ops_per) else 0.0,
+        gpu_ops_per_launch_sizes=_sizes(ops_per),
+        gpu_time_us=float(replayed["dur"].sum()),
+        launch_cpu_us=launch_cpu,
+        single_launch_median_us=median,
+        single_launches=int(len(single)),
+        est_saved_cpu_us=(n_kernels * median - launch_cpu) if median is not None and n_kernels else None,
+        graph_ids=graph_ids,
+        distinct_graphs=distinct if len(ops_per) else 0,
+        distinct_graphs_basis=basis,
+    )
 
 
 def _name_counts(trace):
@@ -104,13 +106,14 @@ def _name_counts(trace):
     return counts
 
 
-def detect_mode(trace):
+def detect_mode(trace, graphs=None):
     """Execution mode from what the trace shows, with the evidence and its counts.
 
     compiled: Triton kernels (Inductor), compile markers or Inductor C++ kernels;
     cudagraph: graph launches that replayed GPU work (or graph ids). Both give
     "compiled+cudagraph"; neither gives "eager" when there are kernels or CPU ops
-    to judge from, else "unknown". A partial mix is said in the evidence."""
+    to judge from, else "unknown". A partial mix is said in the evidence.
+    `graphs`: cuda_graph_summary(trace), if already computed."""
     gpu, rt = trace.gpu, trace.runtime
     kernels = gpu[gpu["kind"] == "kernel"]
     n_k = len(kernels)
@@ -129,21 +132,21 @@ def detect_mode(trace):
     evidence += [f"{n} {what}" for what, n in markers.items()]
     compiled = bool(n_tr or markers)
 
-    graphs = cuda_graph_summary(trace)
-    graphed = graphs["gpu_ops"] > 0 or graphs["launches"] > 0
+    graphs = cuda_graph_summary(trace) if graphs is None else graphs
+    graphed = graphs.gpu_ops > 0 or graphs.launches > 0
     if graphed:
-        evidence.append(f"{graphs['launches']} CUDA graph launches replaying {graphs['gpu_ops']} GPU ops "
-                        f"({graphs['kernels']} kernels, {graphs['kernels_pct']:.1f}% of all kernels)")
-        if graphs["graph_ids"]:
-            evidence.append(f"{len(graphs['graph_ids'])} distinct graph ids")
+        evidence.append(f"{graphs.launches} CUDA graph launches replaying {graphs.gpu_ops} GPU ops "
+                        f"({graphs.kernels} kernels, {graphs.kernels_pct:.1f}% of all kernels)")
+        if graphs.graph_ids:
+            evidence.append(f"{len(graphs.graph_ids)} distinct graph ids")
     if compiled and n_k and not n_tr:
         evidence.append("no Triton kernels: the compiled regions run ATen/library kernels (a non-Inductor "
                         "backend) or little GPU work")
     elif compiled and n_k and n_tr / n_k < 0.5:
         evidence.append(f"only {n_tr / n_k * 100:.1f}% of kernels are Triton: compiled code covers part "
                         f"of the run, the rest runs eagerly or in library kernels")
-    if graphed and n_k and graphs["kernels_pct"] < 50:
-        evidence.append(f"only {graphs['kernels_pct']:.1f}% of kernels run inside graphs: the rest are "
+    if graphed and n_k and graphs.kernels_pct < 50:
+        evidence.append(f"only {graphs.kernels_pct:.1f}% of kernels run inside graphs: the rest are "
                         f"launched one by one")
 
     if compiled and graphed:
@@ -160,4 +163,4 @@ def detect_mode(trace):
     else:
         name = "unknown"
         evidence.append("no kernels and no CPU ops to judge from")
-    return {"name": name, "evidence": evidence}
+    return Mode(name=name, evidence=evidence)

@@ -23,6 +23,7 @@ Conventions (Kaplan et al., "Scaling Laws for Neural Language Models", 2020, sec
   the kept logits written; other activations can stay on chip and are left out.
 """
 
+from profkit.analysis.result import Roofline, RooflineDevice, RooflineParams, RooflinePhase
 from profkit.errors import ProfkitError
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
@@ -46,9 +47,19 @@ def _field(d, *keys):
     return d
 
 
+def _count(d, *keys):
+    """A positive integer field of the sidecar (model sizes, batch, token counts)."""
+    v = _field(d, *keys)
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise ProfkitError(f"capture metadata has {'.'.join(keys)} = {v!r}, not a whole number")
+    return v
+
+
 def _phase(flops, nbytes, device, dtype, measured_ms):
-    out = {"flops": flops, "bytes": nbytes, "limit_ms": None, "bound": None,
-           "measured_ms": measured_ms, "pct_of_limit": None}
+    measured_ms = float(measured_ms) if isinstance(measured_ms, (int, float)) and not isinstance(measured_ms, bool) \
+        else None
+    out = RooflinePhase(flops=float(flops), bytes=float(nbytes), limit_ms=None, bound=None,
+                        measured_ms=measured_ms, pct_of_limit=None)
     if device is None:
         return out
     tflops = device.peak_tflops(dtype)
@@ -59,34 +70,34 @@ def _phase(flops, nbytes, device, dtype, measured_ms):
     if not known:
         return out
     limit = max(known)
-    out["limit_ms"] = limit * 1e3
-    out["bound"] = "compute" if t_flops is not None and limit == t_flops else "memory"
+    out.limit_ms = limit * 1e3
+    out.bound = "compute" if t_flops is not None and limit == t_flops else "memory"
     if t_flops is None or t_bytes is None:
-        out["bound"] += " (other peak unknown)"
-    if isinstance(measured_ms, (int, float)) and measured_ms > 0 and limit > 0:
-        out["pct_of_limit"] = measured_ms / (limit * 1e3) * 100
-        if out["pct_of_limit"] < 100:
+        out.bound += " (other peak unknown)"
+    if measured_ms is not None and measured_ms > 0 and limit > 0:
+        out.pct_of_limit = measured_ms / (limit * 1e3) * 100
+        if out.pct_of_limit < 100:
             # Faster than a lower bound is impossible: the peaks are what is wrong.
-            out["warning"] = ("measured faster than the limit: the peak figures are too low "
+            out.warning = ("measured faster than the limit: the peak figures are too low "
                               "(on a CPU, re-run `profkit calibrate` on an idle machine)")
     return out
 
 
 def roofline(sidecar, device=None, reason=None):
-    """JSON-ready roofline block for a capture; `device` is a hardware.Device or None.
+    """The Roofline of a capture; `device` is a hardware.Device or None.
 
     `reason` explains a missing device (shown as "unavailable").
     """
     m = _field(sidecar, "model")
-    L, h = _field(m, "n_layer"), _field(m, "n_embd")
-    V, P = _field(m, "vocab_size"), _field(m, "n_positions")
+    L, h = _count(m, "n_layer"), _count(m, "n_embd")
+    V, P = _count(m, "vocab_size"), _count(m, "n_positions")
     dtype = _field(sidecar, "dtype")
     if dtype not in DTYPE_BYTES:
         raise ProfkitError(f"capture metadata has an unknown dtype {dtype!r}")
     b = DTYPE_BYTES[dtype]
-    B, S, N = _field(sidecar, "batch"), _field(sidecar, "prompt_len"), _field(sidecar, "new_tokens")
+    B, S, N = _count(sidecar, "batch"), _count(sidecar, "prompt_len"), _count(sidecar, "new_tokens")
     params = gpt2_params(L, h, V, P)
-    timing = sidecar.get("timing") or {}
+    timing = sidecar.get("timing") if isinstance(sidecar.get("timing"), dict) else {}
 
     matmul_weights = L * 12 * h * h              # per-token GEMM weights of the layers
     lm_head = V * h
@@ -101,17 +112,20 @@ def roofline(sidecar, device=None, reason=None):
     decode_flops = B * (2 * matmul_weights + 2 * lm_head + 4 * L * h * ctx)
     decode_bytes = step_weights + B * ctx * kv_per_token + B * V * b
 
-    dev = None if device is None else {
-        "name": device.name, "bandwidth_gbs": device.bandwidth_gbs,
-        "peak_tflops": device.peak_tflops(dtype), "source": device.source, "note": device.note}
-    return {
-        "model": m.get("name"), "dtype": dtype, "batch": B, "prompt_len": S, "new_tokens": N,
-        "params": {**params, "reported": m.get("params")},
-        "weight_bytes": params["total"] * b,
-        "kv_cache_bytes": b * 2 * L * B * h * (S + N),
-        "prefill": _phase(prefill_flops, prefill_bytes, device, dtype, timing.get("ttft_ms")),
-        "decode_step": {**_phase(decode_flops, decode_bytes, device, dtype,
-                                 timing.get("decode_ms_per_token")), "mean_context": ctx},
-        "device": dev,
-        "unavailable": None if device is not None else (reason or "no peak figures for this device"),
-    }
+    dev = None if device is None else RooflineDevice(
+        name=device.name, bandwidth_gbs=device.bandwidth_gbs, peak_tflops=device.peak_tflops(dtype),
+        source=device.source, note=device.note)
+    decode = _phase(decode_flops, decode_bytes, device, dtype, timing.get("decode_ms_per_token"))
+    decode.mean_context = float(ctx)
+    reported = m.get("params")
+    return Roofline(
+        model=str(m["name"]) if m.get("name") is not None else None, dtype=dtype, batch=B, prompt_len=S,
+        new_tokens=N,
+        params=RooflineParams(**params, reported=reported if isinstance(reported, int) else None),
+        weight_bytes=params["total"] * b,
+        kv_cache_bytes=b * 2 * L * B * h * (S + N),
+        prefill=_phase(prefill_flops, prefill_bytes, device, dtype, timing.get("ttft_ms")),
+        decode_step=decode,
+        device=dev,
+        unavailable=None if device is not None else (reason or "no peak figures for this device"),
+    )

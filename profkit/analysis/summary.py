@@ -1,11 +1,9 @@
-"""`summarize(trace)`: everything `profkit analyze` reports, as one JSON-ready dict.
+"""`summarize(trace)`: everything `profkit analyze` reports, as one typed Summary.
 
-The schema is versioned (SCHEMA_VERSION) and documented in the README
-("analyze --json schema"). GPU traces are described by their GPU activities;
-CPU-only traces (profkit's CPU captures) by their leaf CPU ops.
+The types, the JSON and its schema live in profkit.analysis.result (docs/schema.md).
+GPU traces are described by their GPU activities; CPU-only traces (profkit's CPU
+captures) by their leaf CPU ops.
 """
-
-from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
@@ -15,55 +13,66 @@ from profkit.analysis.classify import (CLASSES, classify_cpu_ops, classify_gpu_l
                                        self_time)
 from profkit.analysis.communication import communication
 from profkit.analysis.efficiency import efficiency_summary
+from profkit.analysis.findings import run_findings
 from profkit.analysis.graphs import cuda_graph_summary, detect_mode
 from profkit.analysis.hardware import trace_device
+from profkit.analysis.options import AnalysisOptions
+from profkit.analysis.result import (SCHEMA_VERSION, ClassTime, CpuBreakdown, Device, Kernel, Launches, Phase,
+                                     StepRange, Steps, Summary, Temporal, Window)
 from profkit.analysis.roofline import roofline
 from profkit.errors import ProfkitError
 
-SCHEMA_VERSION = 1
+KERNELS_LISTED = 50  # kernels[] of the result: the largest by total time
 LAUNCH_CALLS = r"Launch|^cuMemcpy|^cudaMemcpy|^cudaMemset|^hipMemcpy|^hipMemset"
 PHASES = ("prefill", "decode")
 NON_COMPUTE = ("memory", "communication")
 
 
-def summarize(trace, sidecar=None, window="gpu", top=50, peak_bw=None, peak_tflops=None, calibration=None,
-              every_gap=False, rules=()):
-    """Analyse a loaded Trace. `sidecar`: the capture's .meta.json dict, if any.
-
-    every_gap: also list every idle gap under gaps.all (not only the largest).
-
-    peak_bw (GB/s) / peak_tflops (TFLOP/s) override the device's peaks;
-    `calibration` is the path of a `profkit calibrate` file for CPU traces.
-    `rules`: the user's rules (user_rules.load_rules), tried before the built-in ones.
-    """
+def summarize(trace, sidecar=None, options=None):
+    """Analyse a loaded Trace into a Summary. `sidecar`: the capture's .meta.json dict,
+    if any; `options`: an AnalysisOptions (window, peaks, calibration, every_gap)."""
+    options = options or AnalysisOptions()
     warnings = list(trace.warnings)
     if trace.has_gpu:
-        classes, by = classify_gpu_layers(trace, rules)
+        classes, by = classify_gpu_layers(trace, options.rules)
     else:
-        classes, by = classify_cpu_ops(trace, rules), None
-    peaks = {"peak_bw": peak_bw, "peak_tflops": peak_tflops, "calibration": calibration}
-    out = {
-        "schema_version": SCHEMA_VERSION,
-        "trace": str(trace.path),
-        "device": _device(trace),
-        "mode": detect_mode(trace),
-        "capture": sidecar,
-        "efficiency": efficiency_summary(trace, classes, **peaks),
-        "roofline": _roofline(sidecar, trace, peaks, warnings),
-    }
+        classes = classify_cpu_ops(trace, options.rules)
+    graphs = cuda_graph_summary(trace)
     if trace.has_gpu:
-        out.update(_gpu_summary(trace, np.asarray(classes), np.asarray(by), window, top, warnings))
+        part = _gpu_summary(trace, np.asarray(classes), np.asarray(by), options.window, warnings)
     else:
         if len(trace.runtime):
             warnings.append(f"{len(trace.runtime)} CUDA/HIP runtime calls but no GPU activity recorded "
                             "(kernels missing from the trace): only CPU ops are analysed")
-        out.update(_cpu_summary(trace, classes, top, warnings))
-    if every_gap:
-        out["gaps"]["all"] = [{"device": int(r.device), "start_us": float(r.start_us), "dur_us": float(r.dur_us),
-                               "cause": r.cause, "before": r.before, "after": r.after}
-                              for r in all_gaps(trace, window).itertuples()]
-    out["warnings"] = warnings
-    return out
+        part = _cpu_summary(trace, classes, warnings)
+    if options.every_gap:
+        part["gaps"].all = temporal.gap_rows(all_gaps(trace, options.window))
+    summary = Summary(
+        schema_version=SCHEMA_VERSION,
+        trace=str(trace.path),
+        rank=trace.rank,
+        world_size=trace.world_size,
+        device=_device(trace),
+        mode=detect_mode(trace, graphs),
+        capture=sidecar,
+        cuda_graphs=graphs,
+        steps=_steps(trace),
+        efficiency=efficiency_summary(trace, classes, **options.peaks),
+        roofline=_roofline(sidecar, trace, options.peaks, warnings),
+        findings=[],
+        warnings=warnings,
+        **part,
+    )
+    kernels = int((trace.gpu["kind"] == "kernel").sum()) if trace.has_gpu else None
+    summary.findings = run_findings(summary, kernels)
+    return summary
+
+
+def _steps(trace):
+    steps = trace.steps
+    return Steps(count=int(len(steps)), source="cpu" if len(steps) else "none",
+                 ranges=[StepRange(step=int(r.step), start_us=float(r.ts), end_us=float(r.end))
+                         for r in steps.itertuples()])
 
 
 def _roofline(sidecar, trace, peaks, warnings):
@@ -80,29 +89,32 @@ def _roofline(sidecar, trace, peaks, warnings):
 def _device(trace):
     props = trace.device_properties
     name = props[0].get("name") if props and isinstance(props[0], dict) else None
+    name = str(name) if name else None
     if not trace.has_gpu:
         kind = "cuda" if len(trace.runtime) else "cpu"
-        return {"kind": kind, "name": name if name else None, "count": 0}
+        return Device(kind=kind, name=name, count=0)
     hip = trace.runtime["name"].astype(str).str.startswith("hip").any()
-    return {"kind": "rocm" if hip else "cuda", "name": name, "count": int(trace.gpu["device"].nunique())}
+    return Device(kind="rocm" if hip else "cuda", name=name, count=int(trace.gpu["device"].nunique()))
 
 
 def _class_table(cls, dur, names, top, by=None):
+    """Class totals and the `top` names; `by`: the layer that classified each row (GPU traces)."""
     df = pd.DataFrame({"cls": pd.Categorical(cls, categories=CLASSES), "dur": dur, "name": names,
-                       "by": "rule" if by is None else np.asarray(by, dtype=object)})
+                       "by": None if by is None else np.asarray(by, dtype=object)})
     total = float(df["dur"].sum()) or 1.0
     per = df.groupby("cls", observed=False)["dur"].agg(["sum", "count"])
-    classes = {c: {"time_us": float(per.loc[c, "sum"]), "pct": float(100 * per.loc[c, "sum"] / total),
-                   "count": int(per.loc[c, "count"])} for c in CLASSES}
+    classes = {c: ClassTime(time_us=float(per.loc[c, "sum"]), pct=float(100 * per.loc[c, "sum"] / total),
+                            count=int(per.loc[c, "count"])) for c in CLASSES}
     k = df.groupby("name", observed=True).agg(time_us=("dur", "sum"), n=("dur", "size"), cls=("cls", "first"),
                                               by=("by", "first"))
     k = k.nlargest(top, "time_us")
-    kernels = [{"name": str(n), "class": str(r.cls), "count": int(r.n), "time_us": float(r.time_us),
-                "pct": float(100 * r.time_us / total), "classified_by": str(r.by)} for n, r in k.iterrows()]
+    kernels = [Kernel(name=str(n), cls=str(r.cls), count=int(r.n), time_us=float(r.time_us),
+                      pct=float(100 * r.time_us / total), classified_by=None if by is None else str(r.by))
+               for n, r in k.iterrows()]
     return classes, kernels
 
 
-def _gpu_summary(trace, classes, by, window_kind, top, warnings):
+def _gpu_summary(trace, classes, by, window_kind, warnings):
     gpu = trace.gpu_launches()
     gpu["cls"] = classes
     gpu["by"] = by
@@ -129,21 +141,21 @@ def _gpu_summary(trace, classes, by, window_kind, top, warnings):
     gaps = _device_gaps(gpu, lo, hi, _syncs(trace))
     idle = span_total - busy
     rt = trace.runtime
-    classes, kernels = _class_table(gpu["cls"], gpu["dur"].to_numpy(), gpu["name"].astype(str), top, gpu["by"])
+    classes, kernels = _class_table(gpu["cls"], gpu["dur"].to_numpy(), gpu["name"].astype(str), KERNELS_LISTED,
+                                    gpu["by"])
     launches = rt[rt["name"].astype(str).str.contains(LAUNCH_CALLS, regex=True)]
     return {
-        "window_us": {"start": lo, "end": hi, "span": hi - lo, "kind": window_kind},
-        "temporal": {"busy_us": busy, "idle_us": idle, "busy_pct": _pct(busy, span_total),
-                     "idle_pct": _pct(idle, span_total), "compute_us": compute, "non_compute_us": busy - compute},
+        "window_us": Window(start=float(lo), end=float(hi), span=float(hi - lo), kind=window_kind),
+        "temporal": Temporal(busy_us=busy, idle_us=idle, busy_pct=_pct(busy, span_total),
+                             idle_pct=_pct(idle, span_total), compute_us=compute, non_compute_us=busy - compute),
         "gaps": temporal.gap_summary(gaps),
         "timeline": timeline,
         "streams": temporal.stream_idle(gpu),
         "classes": classes,
         "kernels": kernels,
-        "coverage": asdict(coverage(gpu["name"].astype(str), gpu["dur"].to_numpy(), gpu["by"])),
-        "communication": asdict(communication(gpu, gpu["cls"], lo, hi)),
-        "cuda_graphs": cuda_graph_summary(trace),
-        "launches": {"count": int(len(launches)), "cpu_us": float(launches["dur"].sum())},
+        "coverage": coverage(gpu["name"].astype(str), gpu["dur"].to_numpy(), gpu["by"]),
+        "communication": communication(gpu, gpu["cls"], lo, hi),
+        "launches": Launches(count=int(len(launches)), cpu_us=float(launches["dur"].sum())),
         "cpu": None,
         "phases": _phases(trace, gpu["launch_ts"], gpu["dur"], gpu["cls"]),
     }
@@ -188,7 +200,7 @@ def all_gaps(trace, window="gpu"):
     return _cpu_gaps(ops, *_cpu_window(trace, ops))
 
 
-def _cpu_summary(trace, classes, top, warnings):
+def _cpu_summary(trace, classes, warnings):
     """CPU-only traces: classes by self time of the classified ops.
 
     Self time (an op's duration minus its children's) counts nested ops
@@ -205,13 +217,14 @@ def _cpu_summary(trace, classes, top, warnings):
     starts, ends = temporal.union(ops["ts"].to_numpy(), ops["end"].to_numpy())
     busy = temporal.covered(starts, ends, lo, hi)
     gap_rows = _cpu_gaps(ops, lo, hi)
-    table, kernels = _class_table(classes[units], own[units].to_numpy(), ops.loc[units, "name"].astype(str), top)
+    table, kernels = _class_table(classes[units], own[units].to_numpy(), ops.loc[units, "name"].astype(str),
+                                  KERNELS_LISTED)
     breakdown = cpu_breakdown(trace, classes)
     return {
-        "window_us": {"start": lo, "end": hi, "span": span, "kind": "steps" if len(trace.steps) else "cpu"},
-        "temporal": {"busy_us": busy, "idle_us": span - busy, "busy_pct": _pct(busy, span),
-                     "idle_pct": _pct(span - busy, span), "compute_us": float(own[units].sum()),
-                     "non_compute_us": busy - float(own[units].sum())},
+        "window_us": Window(start=lo, end=hi, span=span, kind="steps" if len(trace.steps) else "cpu"),
+        "temporal": Temporal(busy_us=busy, idle_us=span - busy, busy_pct=_pct(busy, span),
+                             idle_pct=_pct(span - busy, span), compute_us=float(own[units].sum()),
+                             non_compute_us=busy - float(own[units].sum())),
         "gaps": temporal.gap_summary(gap_rows),
         "timeline": temporal.timeline(starts, ends, lo, hi) if len(starts) else [],
         "streams": [],
@@ -219,9 +232,8 @@ def _cpu_summary(trace, classes, top, warnings):
         "kernels": kernels,
         "coverage": None,
         "communication": None,
-        "cuda_graphs": cuda_graph_summary(trace),
-        "launches": {"count": 0, "cpu_us": 0.0},
-        "cpu": None if breakdown is None else {k: v for k, v in breakdown.items() if k != "classes"},
+        "launches": Launches(count=0, cpu_us=0.0),
+        "cpu": None if breakdown is None else CpuBreakdown(**{k: v for k, v in breakdown.items() if k != "classes"}),
         "phases": _phases(trace, ops.loc[units, "ts"], own[units], classes[units]),
     }
 
@@ -245,13 +257,13 @@ def _phases(trace, when, dur, cls):
         inside = np.zeros(len(when), bool)
         for s, e in zip(a["ts"], a["end"]):
             inside |= (when >= s) & (when <= e)
-        phases[name] = {
-            "count": int(len(a)),
-            "wall_us": float(a["dur"].sum()),
-            "work_us": float(dur[inside].sum()),
-            "ops": int(inside.sum()),
-            "classes": {c: float(dur[inside & (cls == c)].sum()) for c in CLASSES},
-        }
+        phases[name] = Phase(
+            count=int(len(a)),
+            wall_us=float(a["dur"].sum()),
+            work_us=float(dur[inside].sum()),
+            ops=int(inside.sum()),
+            classes={c: float(dur[inside & (cls == c)].sum()) for c in CLASSES},
+        )
     return phases
 
 

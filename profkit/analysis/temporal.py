@@ -17,6 +17,8 @@ CPU side of the activity that ends it:
 import numpy as np
 import pandas as pd
 
+from profkit.analysis.result import CauseTotal, Gap, GapBin, Gaps, StreamIdle, TimelineBin
+
 # Runtime calls that block the host until the device catches up.
 SYNC_CALLS = r"Synchronize|^cudaMemcpy$|^hipMemcpy$|^cuMemcpyDtoH|^cuCtxSynchronize"
 # Gap histogram bin edges (µs); log-spaced like nsys's gap buckets.
@@ -122,26 +124,31 @@ def gaps(gpu, lo, hi, syncs):
                       after=after["name"].astype(str).to_numpy())
 
 
+def gap_rows(g):
+    """Gap records from a gaps() frame with a device column."""
+    return [Gap(device=int(r.device), start_us=float(r.start_us), dur_us=float(r.dur_us), cause=str(r.cause),
+                before=str(r.before), after=str(r.after)) for r in g.itertuples()]
+
+
 def gap_summary(g, largest=20):
+    """Gaps: counts, percentiles, totals per cause, the histogram and the `largest` gaps."""
     dur = g["dur_us"].to_numpy()
-    by_cause = {c: {"count": int((g["cause"] == c).sum()), "total_us": float(dur[g["cause"] == c].sum())}
+    by_cause = {c: CauseTotal(count=int((g["cause"] == c).sum()), total_us=float(dur[g["cause"] == c].sum()))
                 for c in ("host_bound", "sync", "other")}
     counts, _ = np.histogram(dur, bins=GAP_EDGES)
     totals, _ = np.histogram(dur, bins=GAP_EDGES, weights=dur)
-    hist = [{"lo_us": GAP_EDGES[i], "hi_us": GAP_EDGES[i + 1] if np.isfinite(GAP_EDGES[i + 1]) else None,
-             "count": int(counts[i]), "total_us": float(totals[i])} for i in range(len(counts))]
-    top = g.nlargest(largest, "dur_us")
-    return {
-        "count": int(len(g)),
-        "total_us": float(dur.sum()),
-        "p50_us": float(np.percentile(dur, 50)) if len(dur) else 0.0,
-        "p99_us": float(np.percentile(dur, 99)) if len(dur) else 0.0,
-        "max_us": float(dur.max()) if len(dur) else 0.0,
-        "by_cause": by_cause,
-        "histogram": hist,
-        "largest": [{"start_us": float(r.start_us), "dur_us": float(r.dur_us), "cause": r.cause,
-                     "before": r.before, "after": r.after} for r in top.itertuples()],
-    }
+    hist = [GapBin(lo_us=float(GAP_EDGES[i]), hi_us=float(GAP_EDGES[i + 1]) if np.isfinite(GAP_EDGES[i + 1]) else None,
+                   count=int(counts[i]), total_us=float(totals[i])) for i in range(len(counts))]
+    return Gaps(
+        count=int(len(g)),
+        total_us=float(dur.sum()),
+        p50_us=float(np.percentile(dur, 50)) if len(dur) else 0.0,
+        p99_us=float(np.percentile(dur, 99)) if len(dur) else 0.0,
+        max_us=float(dur.max()) if len(dur) else 0.0,
+        by_cause=by_cause,
+        histogram=hist,
+        largest=gap_rows(g.nlargest(largest, "dur_us")),
+    )
 
 
 def timeline(starts, ends, lo, hi, bins=200):
@@ -161,8 +168,8 @@ def timeline(starts, ends, lo, hi, bins=200):
         last = np.maximum(k, 0)
         b = done[last] + np.where(k >= 0, np.clip(edges - starts[last], 0, lengths[last]), 0.0)
     width = edges[1] - edges[0]
-    return [{"start_us": float(lo + edges[i]), "end_us": float(lo + edges[i + 1]),
-             "busy_pct": float(100 * (b[i + 1] - b[i]) / width)} for i in range(bins)]
+    return [TimelineBin(start_us=float(lo + edges[i]), end_us=float(lo + edges[i + 1]),
+                        busy_pct=float(100 * (b[i + 1] - b[i]) / width)) for i in range(bins)]
 
 
 def stream_idle(gpu, wait_us=HTA_KERNEL_WAIT_US):
@@ -181,12 +188,12 @@ def stream_idle(gpu, wait_us=HTA_KERNEL_WAIT_US):
         kernel = ~host & (interval < wait_us)
         valid = ~np.isnan(interval)
         starts, ends = union(s["ts"].to_numpy(), s["end"].to_numpy())
-        rows.append({
-            "device": int(dev), "stream": int(stream),
-            "busy_us": float((ends - starts).sum()),
-            "idle_us": float(np.nansum(interval)),
-            "host_wait_us": float(interval[valid & host].sum()),
-            "kernel_wait_us": float(interval[valid & kernel].sum()),
-            "other_us": float(interval[valid & ~host & ~kernel].sum()),
-        })
+        rows.append(StreamIdle(
+            device=int(dev), stream=int(stream),
+            busy_us=float((ends - starts).sum()),
+            idle_us=float(np.nansum(interval)),
+            host_wait_us=float(interval[valid & host].sum()),
+            kernel_wait_us=float(interval[valid & kernel].sum()),
+            other_us=float(interval[valid & ~host & ~kernel].sum()),
+        ))
     return rows

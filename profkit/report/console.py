@@ -40,86 +40,89 @@ def _table(title, *columns, name_width=60):
 
 
 def render(summary, console=None, top=10):
+    """One trace's Summary as terminal tables."""
     con = console or Console()
-    dev = summary["device"]
-    mode = summary["mode"]
-    con.print(f"[bold]{escape(summary['trace'])}[/bold]")
-    con.print(f"device: {dev['kind']} {escape(str(dev['name'] or ''))}  ·  mode: [bold]{mode['name']}[/bold]"
-              f" ({escape('; '.join(mode['evidence'])) or 'no evidence'})")
-    w, t = summary["window_us"], summary["temporal"]
-    gpu = dev["kind"] != "cpu"
+    dev, mode = summary.device, summary.mode
+    con.print(f"[bold]{escape(summary.trace)}[/bold]")
+    con.print(f"device: {dev.kind} {escape(dev.name or '')}  ·  mode: [bold]{mode.name}[/bold]"
+              f" ({escape('; '.join(mode.evidence)) or 'no evidence'})")
+    w, t = summary.window_us, summary.temporal
+    gpu = dev.kind != "cpu"
     what = "GPU" if gpu else "CPU ops"
-    con.print(f"window ({w['kind']}): {_us(w['span'])}  ·  {what} busy {t['busy_pct']:.1f}%  "
-              f"idle {t['idle_pct']:.1f}% ({_us(t['idle_us'])})")
-    if summary.get("cpu"):
+    con.print(f"window ({w.kind}): {_us(w.span)}  ·  {what} busy {t.busy_pct:.1f}%  "
+              f"idle {t.idle_pct:.1f}% ({_us(t.idle_us)})")
+    if summary.cpu is not None:
         con.print(f"framework overhead (time outside the classified ops' own work): "
-                  f"{summary['cpu']['framework_overhead_pct']:.1f}%")
+                  f"{summary.cpu.framework_overhead_pct:.1f}%")
 
     tab = _table("Time by class", "class", "time", "%", "count")
-    for name, c in summary["classes"].items():
-        tab.add_row(name, _us(c["time_us"]), f"{c['pct']:.1f}", str(c["count"]))
+    for name, c in summary.classes.items():
+        tab.add_row(name, _us(c.time_us), f"{c.pct:.1f}", str(c.count))
     con.print(tab)
 
-    g = summary["gaps"]
-    tab = _table(f"Idle gaps: {g['count']} totalling {_us(g['total_us'])} "
-                 f"(p50 {_us(g['p50_us'])}, p99 {_us(g['p99_us'])}, max {_us(g['max_us'])})",
+    g = summary.gaps
+    tab = _table(f"Idle gaps: {g.count} totalling {_us(g.total_us)} "
+                 f"(p50 {_us(g.p50_us)}, p99 {_us(g.p99_us)}, max {_us(g.max_us)})",
                  "cause", "count", "total")
-    for cause, c in g["by_cause"].items():
-        tab.add_row(cause, str(c["count"]), _us(c["total_us"]))
+    for cause, c in g.by_cause.items():
+        tab.add_row(cause, str(c.count), _us(c.total_us))
     con.print(tab)
 
-    tab = _table(f"Top {min(top, len(summary['kernels']))} {'kernels' if gpu else 'ops'}",
+    tab = _table(f"Top {min(top, len(summary.kernels))} {'kernels' if gpu else 'ops'}",
                  "time", "%", "count", "class", "name", name_width=max(20, con.width - 52))
-    for k in summary["kernels"][:top]:
-        tab.add_row(_us(k["time_us"]), f"{k['pct']:.1f}", str(k["count"]), k["class"], escape(short_name(k["name"])))
+    for k in summary.kernels[:top]:
+        tab.add_row(_us(k.time_us), f"{k.pct:.1f}", str(k.count), k.cls, escape(short_name(k.name)))
     con.print(tab)
-    _coverage(con, summary.get("coverage"), top)
-    _communication(con, summary.get("communication"))
+    _coverage(con, summary.coverage, top)
+    _communication(con, summary.communication)
 
-    _efficiency(con, summary.get("efficiency"))
-    _roofline(con, summary.get("roofline"))
+    _efficiency(con, summary.efficiency)
+    _roofline(con, summary.roofline)
 
-    cg = summary["cuda_graphs"]
-    if cg and cg.get("launches"):
-        con.print(f"CUDA graphs: {cg['launches']} launches replaying {cg['kernels']} GPU activities")
-    if summary.get("phases"):
+    cg = summary.cuda_graphs
+    if cg.launches:
+        con.print(f"CUDA graphs: {cg.launches} launches replaying {cg.kernels} GPU activities")
+    if summary.phases:
         tab = _table("Phases (profkit capture)", "", "count", "wall", "work")
-        for name, p in summary["phases"].items():
-            tab.add_row(name, str(p["count"]), _us(p["wall_us"]), _us(p["work_us"]))
+        for name, p in summary.phases.items():
+            tab.add_row(name, str(p.count), _us(p.wall_us), _us(p.work_us))
         con.print(tab)
-    for warning in summary["warnings"]:
+    for warning in summary.warnings:
         con.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+
+
+def _num(v, fmt):
+    return "–" if v is None else format(v, fmt)
 
 
 def _coverage(con, cov, top):
     """Which layer classified the GPU time, and the kernel names none could."""
     if not cov:
         return
-    shares = ", ".join(f"{layer} {c['pct']:.1f}%" for layer, c in cov["classified_by"].items() if c["count"])
+    shares = ", ".join(f"{layer} {c.pct:.1f}%" for layer, c in cov.classified_by.items() if c.count)
     con.print(f"classified by: {shares}")
-    if cov["unclassified"]:
+    if cov.unclassified:
         tab = _table("Unclassified kernels (no rule, name word or launching op; add a --rules FILE rule)",
                      "time", "%", "count", "name", name_width=max(20, con.width - 36))
-        for k in cov["unclassified"][:top]:
-            tab.add_row(_us(k["time_us"]), f"{k['pct']:.1f}", str(k["count"]), escape(short_name(k["name"])))
+        for k in cov.unclassified[:top]:
+            tab.add_row(_us(k.time_us), f"{k.pct:.1f}", str(k.count), escape(short_name(k.name)))
         con.print(tab)
 
 
 def _communication(con, comm):
-    if not comm or not comm["time_us"]:
+    if not comm or not comm.time_us:
         return
-    con.print(f"communication: {_us(comm['time_us'])}, exposed {_us(comm['exposed_us'])} "
-              f"(overlapped by computation {comm['overlap_pct']:.1f}%)")
-    if comm["collectives"]:
+    con.print(f"communication: {_us(comm.time_us)}, exposed {_us(comm.exposed_us)} "
+              f"(overlapped by computation {comm.overlap_pct:.1f}%)")
+    if comm.collectives:
         tab = _table("Collectives (PyTorch's metadata on the NCCL kernels)", "collective", "dtype", "ranks",
                      "count", "bytes", "time", "algbw GB/s", "busbw GB/s")
-        for c in comm["collectives"]:
-            tab.add_row(escape(c["name"]), escape(str(c["dtype"])), _num(c["group_size"], "d"), str(c["count"]),
-                        _num(c["bytes"], ".0f"), _us(c["time_us"]), _num(c["algbw_gbs"], ".2f"),
-                        _num(c["busbw_gbs"], ".2f"))
+        for c in comm.collectives:
+            tab.add_row(escape(c.name), escape(str(c.dtype)), _num(c.group_size, "d"), str(c.count),
+                        _num(c.bytes, ".0f"), _us(c.time_us), _num(c.algbw_gbs, ".2f"), _num(c.busbw_gbs, ".2f"))
         con.print(tab)
-    if comm["reason"]:
-        con.print(f"[yellow]collectives:[/yellow] {escape(comm['reason'])}")
+    if comm.reason:
+        con.print(f"[yellow]collectives:[/yellow] {escape(comm.reason)}")
 
 
 def render_rules(table, console=None):
@@ -139,61 +142,55 @@ def render_rules(table, console=None):
               "open takes the class of the CPU op that launched it (op rules, then its words); else other.")
 
 
-def _num(v, fmt):
-    return "–" if v is None else format(v, fmt)
-
-
 def _efficiency(con, eff):
-    if not eff:
-        return
-    dev = eff.get("device")
-    title = f"Efficiency vs {dev['name']}" if dev else "Efficiency (no device peaks)"
+    dev = eff.device
+    title = f"Efficiency vs {dev.name}" if dev else "Efficiency (no device peaks)"
     tab = _table(title, "class", "% FLOPs", "% time", "TFLOP/s", "GB/s", "MUE %", "uncounted")
-    for name, c in eff["classes"].items():
-        missed = c["time_us"] - c["counted"]["time_us"]
-        tab.add_row(name, _num(c["pct_flops"], ".2f"), _num(c["pct_time"], ".1f"), _num(c["tflops"], ".3f"),
-                    _num(c["gbps"], ".1f"), _num(c["mue_pct"], ".1f"), _us(missed) if missed > 0 else "")
+    for name, c in eff.classes.items():
+        missed = c.time_us - c.counted.time_us
+        tab.add_row(name, _num(c.pct_flops, ".2f"), _num(c.pct_time, ".1f"), _num(c.tflops, ".3f"),
+                    _num(c.gbps, ".1f"), _num(c.mue_pct, ".1f"), _us(missed) if missed > 0 else "")
     con.print(tab)
-    if eff.get("unavailable"):
-        con.print(f"[yellow]no MUE:[/yellow] {escape(eff['unavailable'])}")
+    if eff.unavailable:
+        con.print(f"[yellow]no MUE:[/yellow] {escape(eff.unavailable)}")
 
 
 def _roofline(con, roof):
-    if not roof:
+    if roof is None:
         return
     tab = _table("Roofline limit of this capture", "", "limit", "measured", "% of limit", "bound")
-    for name, key in (("prefill (TTFT)", "prefill"), ("decode / token", "decode_step")):
-        p = roof[key]
-        tab.add_row(name, _num(p.get("limit_ms"), ".3f") + " ms", _num(p.get("measured_ms"), ".3f") + " ms",
-                    _num(p.get("pct_of_limit"), ".0f"), p.get("bound") or "–")
+    phases = (("prefill (TTFT)", "prefill", roof.prefill), ("decode / token", "decode_step", roof.decode_step))
+    for name, _, p in phases:
+        tab.add_row(name, _num(p.limit_ms, ".3f") + " ms", _num(p.measured_ms, ".3f") + " ms",
+                    _num(p.pct_of_limit, ".0f"), p.bound or "–")
     con.print(tab)
-    for key in ("prefill", "decode_step"):
-        if roof[key].get("warning"):
-            con.print(f"[yellow]roofline ({key}):[/yellow] {roof[key]['warning']}")
-    if roof.get("unavailable"):
-        con.print(f"[yellow]no roofline:[/yellow] {escape(roof['unavailable'])}")
+    for _, key, p in phases:
+        if p.warning:
+            con.print(f"[yellow]roofline ({key}):[/yellow] {p.warning}")
+    if roof.unavailable:
+        con.print(f"[yellow]no roofline:[/yellow] {escape(roof.unavailable)}")
 
 
 def render_job(job, console=None):
     """One row per rank, then the clock alignment and the stragglers."""
     con = console or Console()
-    con.print(f"[bold]{escape(job['folder'])}[/bold]: {len(job['ranks'])} ranks (world size {job['world_size']})")
+    con.print(f"[bold]{escape(job.folder)}[/bold]: {len(job.ranks)} ranks (world size {job.world_size})")
     tab = _table("Ranks", "rank", "window", "busy %", "idle %", "compute", "communication", "exposed comm",
                  "overlap %", "gaps", "host-bound gaps", "mode")
-    for s in job["ranks"]:
-        t, g, comm = s["temporal"], s["gaps"], s.get("communication")
-        tab.add_row(str(s["rank"]), _us(s["window_us"]["span"]), f"{t['busy_pct']:.1f}", f"{t['idle_pct']:.1f}",
-                    _us(t["compute_us"]), _us(s["classes"]["communication"]["time_us"]),
-                    _us(comm["exposed_us"]) if comm else "–", _num(comm and comm["overlap_pct"], ".1f"),
-                    _us(g["total_us"]), _us(g["by_cause"]["host_bound"]["total_us"]), s["mode"]["name"])
+    for s in job.ranks:
+        t, g, comm = s.temporal, s.gaps, s.communication
+        tab.add_row(str(s.rank), _us(s.window_us.span), f"{t.busy_pct:.1f}", f"{t.idle_pct:.1f}",
+                    _us(t.compute_us), _us(s.classes["communication"].time_us),
+                    _us(comm.exposed_us) if comm else "–", _num(comm and comm.overlap_pct, ".1f"),
+                    _us(g.total_us), _us(g.by_cause["host_bound"].total_us), s.mode.name)
     con.print(tab)
-    a = job["alignment"]
-    con.print(f"clock alignment: {a['method']}; largest offset between ranks {_us(a['max_skew_us'])}")
-    found = job["stragglers"]["ranks"]
+    a = job.alignment
+    con.print(f"clock alignment: {a.method}; largest offset between ranks {_us(a.max_skew_us)}")
+    found = job.stragglers.ranks
     if not found:
-        con.print("stragglers: none by the rules " + "; ".join(job["stragglers"]["rules"].values()))
+        con.print("stragglers: none by the rules " + "; ".join(job.stragglers.rules.values()))
     for r in found:
-        con.print(f"[bold]straggler[/bold] rank {r['rank']} ({r['rule']}): {escape(r['why'])}")
-    for s in job["ranks"]:
-        for w in s["warnings"]:
-            con.print(f"[yellow]warning:[/yellow] rank {s['rank']}: {escape(w)}")
+        con.print(f"[bold]straggler[/bold] rank {r.rank} ({r.rule}): {escape(r.why)}")
+    for s in job.ranks:
+        for w in s.warnings:
+            con.print(f"[yellow]warning:[/yellow] rank {s.rank}: {escape(w)}")

@@ -7,7 +7,7 @@ histogram is the summary's log bins.
 
 import html
 
-CLASSES = ["tensor_contraction", "normalization", "elementwise", "attention", "memory", "communication", "other"]
+from profkit.analysis.rules import CLASSES
 CLASS_COLORS = {
     "tensor_contraction": "#4c78a8", "normalization": "#f58518", "elementwise": "#54a24b",
     "attention": "#b279a2", "memory": "#9d755d", "communication": "#e45756", "other": "#bab0ac",
@@ -61,8 +61,7 @@ def class_time(runs, per_step):
     for cls in CLASSES:
         xs = []
         for r, n in zip(runs, per_step):
-            t = ((r.summary.get("classes") or {}).get(cls) or {}).get("time_us", 0.0) or 0.0
-            xs.append(t / 1000.0 / (n or 1))
+            xs.append(r.summary.classes[cls].time_us / 1000.0 / (n or 1))
         if not any(xs):
             continue
         data.append({"type": "bar", "orientation": "h", "name": class_label(cls), "y": labels, "x": xs,
@@ -77,32 +76,31 @@ def class_time(runs, per_step):
 def timeline(run):
     """One strip: busy % per time bin, and under it the largest gaps coloured by cause."""
     s = run.summary
-    start = (s.get("window_us") or {}).get("start", 0.0) or 0.0
-    bins = s.get("timeline") or []
+    start = s.window_us.start
+    bins = s.timeline
     data = [{
         "type": "bar", "orientation": "h", "name": "busy %", "showlegend": False,
         "y": ["busy"] * len(bins),
-        "x": [(b["end_us"] - b["start_us"]) / 1000.0 for b in bins],
-        "base": [(b["start_us"] - start) / 1000.0 for b in bins],
-        "marker": {"color": [b["busy_pct"] for b in bins], "cmin": 0, "cmax": 100,
+        "x": [(b.end_us - b.start_us) / 1000.0 for b in bins],
+        "base": [(b.start_us - start) / 1000.0 for b in bins],
+        "marker": {"color": [b.busy_pct for b in bins], "cmin": 0, "cmax": 100,
                    "colorscale": [[0, "#fbe3d6"], [0.5, "#9ecae1"], [1, "#08519c"]], "line": {"width": 0}},
-        "customdata": [round(b["busy_pct"], 1) for b in bins],
+        "customdata": [round(b.busy_pct, 1) for b in bins],
         "hovertemplate": "%{base:.3f} ms: busy %{customdata}%<extra></extra>",
     }]
-    largest = (s.get("gaps") or {}).get("largest") or []
     for cause in CAUSE_COLORS:
-        gs = [g for g in largest if g.get("cause") == cause]
+        gs = [g for g in s.gaps.largest if g.cause == cause]
         if not gs:
             continue
         data.append({
             "type": "bar", "orientation": "h", "name": f"{CAUSE_NAMES[cause]} gap",
-            "y": ["gaps"] * len(gs), "x": [g["dur_us"] / 1000.0 for g in gs],
-            "base": [(g["start_us"] - start) / 1000.0 for g in gs],
+            "y": ["gaps"] * len(gs), "x": [g.dur_us / 1000.0 for g in gs],
+            "base": [(g.start_us - start) / 1000.0 for g in gs],
             "marker": {"color": CAUSE_COLORS[cause], "line": {"width": 0}},
             "customdata": ["<br>".join(text(line) for line in (
-                f"{g['dur_us'] / 1000.0:.3f} ms {CAUSE_NAMES[cause]} gap",
-                f"after: {short_name(g.get('before') or '—', 60)}",
-                f"before: {short_name(g.get('after') or '—', 60)}")) for g in gs],
+                f"{g.dur_us / 1000.0:.3f} ms {CAUSE_NAMES[cause]} gap",
+                f"after: {short_name(g.before or '—', 60)}",
+                f"before: {short_name(g.after or '—', 60)}")) for g in gs],
             "hovertemplate": "%{customdata}<extra></extra>",
         })
     return {"data": data, "layout": _layout(
@@ -120,18 +118,18 @@ def comm_timeline(run):
     """Compute vs communication strip: per slice of the window, the share covered by
     computation, by communication, and by communication no computation hid."""
     s = run.summary
-    comm = s.get("communication") or {}
-    bins = comm.get("timeline") or []
-    start = (s.get("window_us") or {}).get("start", 0.0) or 0.0
+    bins = s.communication.timeline if s.communication else []
+    start = s.window_us.start
     data = []
     for row, key, color in _COMM_ROWS:
+        share = [getattr(b, key) for b in bins]
         data.append({
             "type": "bar", "orientation": "h", "name": row, "showlegend": False, "y": [row] * len(bins),
-            "x": [(b["end_us"] - b["start_us"]) / 1000.0 for b in bins],
-            "base": [(b["start_us"] - start) / 1000.0 for b in bins],
-            "marker": {"color": [b[key] for b in bins], "cmin": 0, "cmax": 100,
+            "x": [(b.end_us - b.start_us) / 1000.0 for b in bins],
+            "base": [(b.start_us - start) / 1000.0 for b in bins],
+            "marker": {"color": share, "cmin": 0, "cmax": 100,
                        "colorscale": [[0, "#ffffff"], [1, color]], "line": {"width": 0}},
-            "customdata": [round(b[key], 1) for b in bins],
+            "customdata": [round(v, 1) for v in share],
             "hovertemplate": "%{base:.3f} ms: " + row + " %{customdata}%<extra></extra>",
         })
     return {"data": data, "layout": _layout(
@@ -158,16 +156,16 @@ def gap_histogram(runs):
 
     Bins empty in every run at either end are dropped so the bars fill the chart.
     """
-    hists = [(r.summary.get("gaps") or {}).get("histogram") or [] for r in runs]
-    used = sorted({b["lo_us"] for h in hists for b in h if b["count"]})
+    hists = [r.summary.gaps.histogram for r in runs]
+    used = sorted({b.lo_us for h in hists for b in h if b.count})
     data, bins = [], {}
     for i, (r, hist) in enumerate(zip(runs, hists)):
-        hist = [b for b in hist if used and used[0] <= b["lo_us"] <= used[-1]]
-        xs = [_bin_label(b["lo_us"], b["hi_us"]) for b in hist]
-        bins.update({label: b["lo_us"] for label, b in zip(xs, hist)})
-        data.append({"type": "bar", "name": text(r.label), "x": xs, "y": [b["count"] for b in hist],
+        hist = [b for b in hist if used and used[0] <= b.lo_us <= used[-1]]
+        xs = [_bin_label(b.lo_us, b.hi_us) for b in hist]
+        bins.update({label: b.lo_us for label, b in zip(xs, hist)})
+        data.append({"type": "bar", "name": text(r.label), "x": xs, "y": [b.count for b in hist],
                      "marker": {"color": RUN_COLORS[i % len(RUN_COLORS)]},
-                     "customdata": [round(b["total_us"] / 1000.0, 3) for b in hist],
+                     "customdata": [round(b.total_us / 1000.0, 3) for b in hist],
                      "hovertemplate": "%{x}: %{y} gaps, %{customdata} ms total<extra>" + text(r.label) + "</extra>"})
     return {"data": data, "layout": _layout(
         barmode="group", height=320, showlegend=len(runs) > 1,

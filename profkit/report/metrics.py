@@ -36,9 +36,7 @@ def step_timing(trace, summary):
             end = max(end, float(trace.gpu["end"].max()))
         n = len(steps)
         return n, (end - float(steps["ts"].min())) / n, f"{n} profiler steps"
-    window = summary.get("window_us") or {}
-    span = window.get("span")
-    return 0, span, "whole profiled window (no profiler steps)"
+    return 0, summary.window_us.span, "whole profiled window (no profiler steps)"
 
 
 def _timing(run, key):
@@ -56,17 +54,14 @@ def compute(run):
     """Raw numbers for one run (None where the trace or sidecar has no answer)."""
     s = run.summary
     n_steps, step_us, step_basis = step_timing(run.trace, s)
-    temporal = s.get("temporal") or {}
-    gaps = s.get("gaps") or {}
-    is_cpu = (s.get("device") or {}).get("kind") == "cpu"
+    is_cpu = s.device.kind == "cpu"
     # A CPU-only trace launches nothing: "0 launches" would read as a result.
-    launches = None if is_cpu else (s.get("launches") or {}).get("count")
-    graphs = None if is_cpu else (s.get("cuda_graphs") or {}).get("launches")
-    phases = s.get("phases") or {}
+    launches = None if is_cpu else s.launches.count
+    graphs = None if is_cpu else s.cuda_graphs.launches
     if run.trace.has_gpu:
         kernels = int((run.trace.gpu["kind"] == "kernel").sum())
     else:
-        kernels = sum(int(c.get("count", 0)) for c in (s.get("classes") or {}).values())
+        kernels = sum(c.count for c in s.classes.values())
     tokens = _new_tokens(run)
     return {
         "n_steps": n_steps,
@@ -76,27 +71,27 @@ def compute(run):
         "decode_ms": _timing(run, "decode_ms_per_token"),
         "tokens_per_s": _timing(run, "tokens_per_s"),
         "total_ms": _timing(run, "total_ms"),
-        "busy_pct": temporal.get("busy_pct"),
-        "idle_pct": temporal.get("idle_pct"),
-        "gap_count": gaps.get("count"),
-        "gap_total_us": gaps.get("total_us"),
-        "gap_max_us": gaps.get("max_us"),
+        "busy_pct": s.temporal.busy_pct,
+        "idle_pct": s.temporal.idle_pct,
+        "gap_count": s.gaps.count,
+        "gap_total_us": s.gaps.total_us,
+        "gap_max_us": s.gaps.max_us,
         "kernels": kernels,
         "launches": launches,
         "launches_per_step": launches / n_steps if launches is not None and n_steps else None,
         "launches_per_token": launches / tokens if launches is not None and tokens else None,
         "graph_launches": graphs,
-        "prefill_us": _phase_wall(phases.get("prefill")),
-        "decode_us": _phase_wall(phases.get("decode")),
+        "prefill_us": _phase_wall(s.phases["prefill"]) if s.phases else None,
+        "decode_us": _phase_wall(s.phases["decode"]) if s.phases else None,
         "is_cpu": is_cpu,
     }
 
 
 def _phase_wall(phase):
     """Mean profiled wall time of one occurrence of a phase region."""
-    if not phase or not phase.get("count"):
+    if not phase.count:
         return None
-    return phase["wall_us"] / phase["count"]
+    return phase.wall_us / phase.count
 
 
 def speedups(runs, numbers):

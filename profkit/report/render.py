@@ -8,6 +8,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from profkit import __version__
+from profkit.analysis import findings as thresholds
 from profkit.analysis import ranks
 from profkit.report import figures as F
 from profkit.report import findings as FND
@@ -56,8 +57,8 @@ def _kernel_table(runs, per_run_totals):
     """Top kernels over all runs: time, share and count per run; sortable in the page."""
     classes = {}
     for r in runs:
-        for k in r.summary.get("kernels") or []:
-            classes.setdefault(k["name"], k.get("class", ""))
+        for k in r.summary.kernels:
+            classes.setdefault(k.name, k.cls)
     share = {}
     totals = []
     for t in per_run_totals:
@@ -93,9 +94,9 @@ def build_context(runs, trace_urls, hta=None):
     if any(any(d["y"]) for d in gaps["data"]):
         figs["gaps"] = gaps
     for i, r in enumerate(runs):
-        if r.summary.get("timeline"):
+        if r.summary.timeline:
             figs[f"timeline-{i}"] = F.timeline(r)
-        if (r.summary.get("communication") or {}).get("timeline"):
+        if r.summary.communication and r.summary.communication.timeline:
             figs[f"comm-{i}"] = F.comm_timeline(r)
     eff = efficiency_view(runs)
     figs.update(eff.pop("figures"))
@@ -103,7 +104,7 @@ def build_context(runs, trace_urls, hta=None):
     title = runs[0].label if len(runs) == 1 else " vs ".join(r.label for r in runs)
     job = None
     if ranks.is_job([r.trace for r in runs]):
-        job = ranks.job([{**r.summary, **ranks.rank_fields(r.trace)} for r in runs], runs[0].path.parent)
+        job = ranks.job([r.summary for r in runs], runs[0].path.parent)
         title = f"{runs[0].path.parent.name}: {len(runs)} ranks"
     return {
         "title": title,
@@ -114,7 +115,7 @@ def build_context(runs, trace_urls, hta=None):
         "numbers": numbers,
         "rows": M.headline_rows(runs, numbers, compare=job is None),
         "findings": FND.findings(runs, numbers, compare=job is None),
-        "thresholds": FND,
+        "thresholds": thresholds,
         "class_unit": ("ms per step (time in the analysis window divided by the number of profiler steps)"
                        if all(per_step) else "ms in the analysis window"),
         "kernels": _kernel_table(runs, totals),

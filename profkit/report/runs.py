@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+from profkit.analysis.result import Summary
 from profkit.errors import ProfkitError
 from profkit.trace.sidecar import read_sidecar, trace_stem, traces_in
 
@@ -36,7 +37,7 @@ class Run:
 
     path: Path
     trace: object
-    summary: dict
+    summary: Summary
     sidecar: dict | None
     label: str = ""
 
@@ -45,7 +46,7 @@ class Run:
         """The capture's own mode when profkit captured it, else the detected one."""
         if self.sidecar and isinstance(self.sidecar.get("mode"), str):
             return self.sidecar["mode"]
-        return (self.summary.get("mode") or {}).get("name", "unknown")
+        return self.summary.mode.name
 
 
 def mode_rank(mode):
@@ -68,8 +69,8 @@ def unique_labels(runs):
         run.label = stem if counts[stem] == 1 else f"{run.path.parent.name}/{stem}"
 
 
-def load_runs(inputs, rules=()):
-    """Load, summarise and order every trace named by `inputs` (`rules`: the user's classification rules)."""
+def load_runs(inputs, options=None):
+    """Load, summarise (with `options`, an AnalysisOptions) and order every trace named by `inputs`."""
     from profkit.analysis.summary import summarize
     from profkit.trace import load
 
@@ -77,7 +78,6 @@ def load_runs(inputs, rules=()):
     for path in find_traces(inputs):
         trace = load(path)
         sidecar = read_sidecar(path)
-        runs.append(Run(path=path, trace=trace, summary=summarize(trace, sidecar=sidecar, rules=rules),
-                        sidecar=sidecar))
+        runs.append(Run(path=path, trace=trace, summary=summarize(trace, sidecar=sidecar, options=options), sidecar=sidecar))
     unique_labels(runs)
     return order_runs(runs)
