@@ -166,14 +166,21 @@ def ev(cat, name, ts, dur, **args):
     return {"ph": "X", "cat": cat, "name": name, "pid": 1, "tid": 1, "ts": ts, "dur": dur, "args": args}
 
 
+def launched_by(op, n):
+    """A CPU op (External id n) and its launch call (correlation 10 + n) at time 20 n."""
+    return [ev("cpu_op", op, 20 * n, 10, **{"External id": n}),
+            ev("cuda_runtime", "cudaLaunchKernel", 20 * n + 1, 2, correlation=10 + n, **{"External id": n})]
+
+
+def load_events(tmp_path, events):
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(kineto(events)))
+    return profkit.load(path)
+
+
 def test_open_kernel_names_are_decided_by_the_launching_op(tmp_path):
     events = [
-        ev("cpu_op", "aten::mm", 0, 10, **{"External id": 1}),
-        ev("cuda_runtime", "cudaLaunchKernel", 1, 2, correlation=11, **{"External id": 1}),
-        ev("cpu_op", "aten::add", 20, 10, **{"External id": 2}),
-        ev("cuda_runtime", "cudaLaunchKernel", 21, 2, correlation=12, **{"External id": 2}),
-        ev("cpu_op", "aten::view", 40, 10, **{"External id": 3}),
-        ev("cuda_runtime", "cudaLaunchKernel", 41, 2, correlation=13, **{"External id": 3}),
+        *launched_by("aten::mm", 1), *launched_by("aten::add", 2), *launched_by("aten::view", 3),
         ev("kernel", "Kernel", 100, 5, correlation=11, stream=7),
         ev("kernel", "triton__0d1d2d", 110, 5, correlation=12, stream=7),
         ev("kernel", "mystery_kernel", 120, 5, correlation=13, stream=7),
@@ -181,9 +188,7 @@ def test_open_kernel_names_are_decided_by_the_launching_op(tmp_path):
         ev("gpu_memcpy", "Memcpy DtoH (Device -> Pinned)", 140, 5, correlation=98, stream=7),
         ev("kernel", "volta_sgemm_128x64_nn", 150, 5, correlation=12, stream=7),  # name wins over op
     ]
-    path = tmp_path / "t.json"
-    path.write_text(json.dumps(kineto(events)))
-    trace = profkit.load(path)
+    trace = load_events(tmp_path, events)
     assert list(C.classify_gpu(trace)) == [TC, EW, OTHER, OTHER, MEM, TC]
     cls, by = C.classify_gpu_layers(trace)
     assert list(by) == ["op", "op", "none", "none", "rule", "rule"]
@@ -195,25 +200,17 @@ def test_open_kernel_names_are_decided_by_the_launching_op(tmp_path):
 
 def test_custom_ops_classify_their_kernels_by_the_op_name(tmp_path):
     events = [
-        ev("cpu_op", "sgl_kernel::fused_add_rmsnorm", 0, 10, **{"External id": 1}),
-        ev("cuda_runtime", "cudaLaunchKernel", 1, 2, correlation=11, **{"External id": 1}),
-        ev("cpu_op", "deep_ep::low_latency_dispatch", 20, 10, **{"External id": 2}),
-        ev("cuda_runtime", "cudaLaunchKernel", 21, 2, correlation=12, **{"External id": 2}),
+        *launched_by("sgl_kernel::fused_add_rmsnorm", 1), *launched_by("deep_ep::low_latency_dispatch", 2),
         ev("kernel", "void sgl::k0<8>(float*)", 100, 5, correlation=11, stream=7),
         ev("kernel", "void lib::k1<8>(float*)", 110, 5, correlation=12, stream=7),
     ]
-    path = tmp_path / "t.json"
-    path.write_text(json.dumps(kineto(events)))
-    cls, by = C.classify_gpu_layers(profkit.load(path))
+    cls, by = C.classify_gpu_layers(load_events(tmp_path, events))
     assert list(cls) == [NORM, COMM] and list(by) == ["op", "op"]
 
 
 def test_user_rules_come_first(tmp_path):
-    events = [ev("kernel", "volta_sgemm_128x64_nn", 0, 5, correlation=1, stream=7),
-              ev("kernel", "mystery_kernel", 10, 5, correlation=2, stream=7)]
-    path = tmp_path / "t.json"
-    path.write_text(json.dumps(kineto(events)))
-    trace = profkit.load(path)
+    trace = load_events(tmp_path, [ev("kernel", "volta_sgemm_128x64_nn", 0, 5, correlation=1, stream=7),
+                                   ev("kernel", "mystery_kernel", 10, 5, correlation=2, stream=7)])
     # A user rule of no class skips the built-in rules: the name's words decide.
     rules = (C.UserRule("mystery", COMM, "ours"), C.UserRule("volta", None, "ask the next layers"))
     cls, by = C.classify_gpu_layers(trace, rules)
