@@ -134,3 +134,14 @@ def test_bad_rules_files_are_one_line_errors(tmp_path, trace, text, message):
 def test_missing_rules_file_exits_2(tmp_path, trace):
     r = run("rules", "--rules", str(tmp_path / "nope.toml"))
     assert r.returncode == 2 and "no such rules file" in r.stderr
+
+
+def test_report_lists_unclassified_kernels_and_the_layer(trace, rules_file, tmp_path):
+    from profkit.report.build import build_report
+
+    html = build_report([trace], tmp_path / "plain.html", hta=False).read_text()
+    assert "kernels no rule, name word or launching op classified" in html
+    assert 'title="void lib::k9&lt;8&gt;(int*)"' in html and 'title="classified by none"' in html
+    ruled = build_report([trace], tmp_path / "ruled.html", hta=False,
+                         options=AnalysisOptions(rules=load_rules(rules_file))).read_text()
+    assert 'title="classified by rule"' in ruled and 'title="classified by op"' in ruled

@@ -55,10 +55,11 @@ def _plotly_js():
 
 def _kernel_table(runs, per_run_totals):
     """Top kernels over all runs: time, share and count per run; sortable in the page."""
-    classes = {}
+    classes, layers = {}, {}
     for r in runs:
         for k in r.summary.kernels:
             classes.setdefault(k.name, k.cls)
+            layers.setdefault(k.name, k.classified_by)
     share = {}
     totals = []
     for t in per_run_totals:
@@ -76,7 +77,7 @@ def _kernel_table(runs, per_run_totals):
                               "pct": 100.0 * float(t.at[name, "time_us"]) / whole})
             else:
                 cells.append(None)
-        rows.append({"name": name, "class": classes.get(name, ""), "cells": cells})
+        rows.append({"name": name, "class": classes.get(name, ""), "by": layers.get(name), "cells": cells})
     return rows
 
 
