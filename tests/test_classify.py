@@ -235,8 +235,8 @@ def test_every_real_trace_classifies(path):
 
 
 # Test fixtures whose only kernels are synthetic: a dummy named "Kernel", a spin kernel.
-SYNTHETIC = {"kineto-fmt-libkineto-test-cudasync-afterfix.json.gz", "kineto-fmt-libkineto-test-cudasync-beforefix.json.gz",
-             "event_sync_trace.json.gz"}
+SYNTHETIC = {"kineto-fmt-libkineto-test-cudasync-afterfix.json.gz",
+             "kineto-fmt-libkineto-test-cudasync-beforefix.json.gz", "event_sync_trace.json.gz"}
 
 
 @pytest.mark.parametrize("name", [QWEN, BERT])

@@ -158,9 +158,11 @@ def test_no_communication_and_unknown_dtypes(tmp_path):
 @pytest.mark.parametrize("name, kind, n, factor", [
     ("allreduce", "all_reduce", 8, 14 / 8), ("allreduce_coalesced", "all_reduce", 4, 6 / 4),
     ("_allgather_base", "all_gather", 8, 7 / 8), ("allgather_into_tensor_coalesced", "all_gather", 2, 1 / 2),
-    ("_reduce_scatter_base", "reduce_scatter", 8, 7 / 8), ("reduce_scatter_tensor_coalesced", "reduce_scatter", 4, 3 / 4),
+    ("_reduce_scatter_base", "reduce_scatter", 8, 7 / 8),
+    ("reduce_scatter_tensor_coalesced", "reduce_scatter", 4, 3 / 4),
     ("all_to_all", "all_to_all", 8, 7 / 8), ("alltoall_base", "all_to_all", 8, 7 / 8),
-    ("broadcast", "broadcast", 8, 1), ("reduce", "reduce", 8, 1), ("send", "send_recv", 2, 1), ("recv", "send_recv", 2, 1),
+    ("broadcast", "broadcast", 8, 1), ("reduce", "reduce", 8, 1),
+    ("send", "send_recv", 2, 1), ("recv", "send_recv", 2, 1),
 ])
 def test_nccl_tests_bus_bandwidth_factors(name, kind, n, factor):
     got, f = kind_of(name)

@@ -156,16 +156,14 @@ def _collectives(comm):
     out = [_entry(key, g) for key, g in groups.items()]
     out.sort(key=lambda c: -c.time_us)
     missing = int((~has).sum())
-    if not len(comm):
-        reason = None
-    elif not has.any():
+    reason = None
+    if missing and not has.any():
         reason = NO_METADATA
     elif missing:
-        reason = (f"{missing} of {len(comm)} communication kernels ({float(comm['dur'].to_numpy()[~has].sum()):.1f} µs) "
+        unlisted_us = float(comm["dur"].to_numpy()[~has].sum())
+        reason = (f"{missing} of {len(comm)} communication kernels ({unlisted_us:.1f} µs) "
                   "carry no collective metadata and are not listed (custom kernels: symmetric-memory "
                   "all-reduce, DeepEP, NVSHMEM)")
-    else:
-        reason = None
     return out, reason
 
 
