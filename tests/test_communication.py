@@ -171,3 +171,20 @@ def test_nccl_tests_bus_bandwidth_factors(name, kind, n, factor):
 
 def test_unknown_collective_kind():
     assert kind_of("barrier") == (None, None)
+
+
+def test_metadata_on_the_launching_record_param_comms_op_is_used(tmp_path):
+    """PyTorch releases that record collective metadata only on record_param_comms:
+    the B200 trace with the kernel's copy removed gives the same collective."""
+    path = real_trace(VLLM)
+    with gzip.open(path) as f:
+        doc = json.load(f)
+    for e in doc["traceEvents"]:
+        if e.get("cat") == "kernel":
+            for key in ("Collective name", "In msg nelems", "Out msg nelems", "dtype", "Group size"):
+                e.get("args", {}).pop(key, None)
+    stripped = tmp_path / "stripped.json"
+    stripped.write_text(json.dumps(doc))
+    got = summary_json(profkit.load(stripped))["communication"]["collectives"]
+    assert got == summary_json(profkit.load(path))["communication"]["collectives"]
+    assert [c["name"] for c in got] == ["_allgather_base"]

@@ -13,9 +13,9 @@ The trace's numbers add the devices up (a trace usually holds one rank, one devi
 slices of the window that computation, communication and exposed communication cover
 (the report's compute vs communication strip).
 
-Per collective, where the NCCL kernel carries PyTorch's collective metadata
-("Collective name", "In/Out msg nelems", "dtype", "Group size"; recent PyTorch
-releases record them on the kernel): calls, bytes and kernel time summed per
+Per collective, where PyTorch recorded its metadata ("Collective name", "In/Out msg
+nelems", "dtype", "Group size") on the NCCL kernel (recent releases) or on the
+record_param_comms op that launched it (collective_args): calls, bytes and kernel time summed per
 (name, dtype, group size), with nccl-tests' bandwidths (doc/PERFORMANCE.md):
 algbw = S / t, S the size of the whole buffer (the larger of the input and output
 message: an all-gather's output, a reduce-scatter's input), and busbw = algbw times
@@ -100,6 +100,18 @@ def kind_of(name):
         if re.search(pattern, text):
             return kind, factor
     return None, None
+
+
+def collective_args(trace):
+    """Collective metadata of each row of trace.gpu (a dict, or None): the kernel's own
+    args, else those of the CPU op that launched it (record_param_comms carries them in
+    PyTorch releases that do not copy them onto the kernel)."""
+    own = trace.gpu["collective"]
+    missing = own.isna().to_numpy() & (trace.gpu["kind"] == "kernel").to_numpy()
+    if not missing.any():
+        return own
+    launched = trace.gpu_ops()["op_collective"]
+    return own.where(~missing, launched)
 
 
 def communication(gpu, classes, lo, hi):

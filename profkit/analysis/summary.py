@@ -11,7 +11,7 @@ import pandas as pd
 from profkit.analysis import temporal
 from profkit.analysis.classify import (CLASSES, classify_cpu_ops, classify_gpu_layers, coverage, cpu_breakdown,
                                        self_time)
-from profkit.analysis.communication import communication
+from profkit.analysis.communication import collective_args, communication
 from profkit.analysis.efficiency import efficiency_summary
 from profkit.analysis.findings import run_findings
 from profkit.analysis.graphs import cuda_graph_summary, detect_mode
@@ -118,6 +118,7 @@ def _gpu_summary(trace, classes, by, window_kind, warnings):
     gpu = trace.gpu_launches()
     gpu["cls"] = classes
     gpu["by"] = by
+    gpu["collective"] = collective_args(trace)
     lo, hi, mask = temporal.window(trace, gpu, window_kind)
     gpu = gpu[mask]
     if window_kind != "gpu" and not len(trace.steps):

@@ -75,6 +75,7 @@ class Trace:
         cpu["input_dims"] = _decode_shapes(cpu.pop("dims"), cols.shapes.strings)
         cpu["input_types"] = _decode_shapes(cpu.pop("types"), cols.shapes.strings)
         cpu["input_concrete"] = _decode_shapes(cpu.pop("concrete"), cols.shapes.strings)
+        cpu["collective"] = _decode_some(cpu.pop("collective"), cols.shapes.strings)
         # Enclosing ops first on ties, so nesting can be read off in order.
         cpu["_neg_dur"] = -cpu["dur"]
         cpu = cpu.sort_values(["pid", "tid", "ts", "_neg_dur"], kind="stable", ignore_index=True)
@@ -160,6 +161,7 @@ class Trace:
         out["op_input_dims"] = ext.map(ops["input_dims"])
         out["op_input_types"] = ext.map(ops["input_types"])
         out["op_input_concrete"] = ext.map(ops["input_concrete"])
+        out["op_collective"] = ext.map(ops["collective"])
         return out
 
     def __repr__(self):
