@@ -41,9 +41,10 @@ _KINDS = (
     (r"^_?reduce", "reduce", lambda n: 1.0),
     (r"^_?(?:send|recv)", "send_recv", lambda n: 1.0),
 )
-NO_METADATA = ("the communication kernels carry no collective metadata (PyTorch records 'Collective name', "
-               "'In/Out msg nelems', 'dtype' and 'Group size' on NCCL kernels in recent releases; custom "
-               "kernels such as symmetric-memory all-reduce or DeepEP never have it)")
+NO_METADATA = ("no collective metadata in the trace: neither the communication kernels nor the ops that "
+               "launched them carry 'Collective name', 'In/Out msg nelems', 'dtype' and 'Group size' (PyTorch "
+               "records them on record_param_comms; custom kernels such as symmetric-memory all-reduce or "
+               "DeepEP never have them)")
 
 
 @dataclass
