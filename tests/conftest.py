@@ -1,6 +1,17 @@
-"""Shared fixtures. Real GPU traces live outside the repo, in ../shared."""
+"""Shared fixtures and helpers of the tests.
 
+- real traces: `real_trace(name)`, `all_real_traces()` (they live outside the repo, in ../shared);
+- reading traces the plain way, without profkit's loader: `raw_events`, `x_events`;
+- synthetic traces: `ev` (one Chrome "X" event), `write_kineto` (a trace file of events);
+- the command line: `profkit_cli` (a subprocess, as a user runs it), `main_exit` (in-process);
+- the analysis as JSON: `summary_json`; tiny GPT-2 models: `tiny_gpt2_config`, `cpu_capture`.
+"""
+
+import gzip
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,6 +42,48 @@ def shared_dir():
     return SHARED
 
 
+def raw_events(path):
+    """All events of a trace file (.json or .json.gz, object or bare list), parsed with the json module."""
+    data = Path(path).read_bytes()
+    doc = json.loads(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
+    return doc["traceEvents"] if isinstance(doc, dict) else doc
+
+
+def x_events(path):
+    """The complete ("X") events of a trace file."""
+    return [e for e in raw_events(path) if e.get("ph") == "X"]
+
+
+def ev(cat, name, ts, dur, pid=1, tid=1, **args):
+    """One Kineto "X" event; `args` become its args (use **{"External id": 1} for spaced keys)."""
+    return {"ph": "X", "cat": cat, "name": name, "pid": pid, "tid": tid, "ts": ts, "dur": dur, "args": args}
+
+
+def write_kineto(path, events, device_properties=None):
+    """Write `events` as a Kineto trace (gzipped when the name ends in .gz); return the path."""
+    doc = {"schemaVersion": 1, "traceEvents": events}
+    if device_properties is not None:
+        doc["deviceProperties"] = device_properties
+    data = json.dumps(doc).encode()
+    Path(path).write_bytes(gzip.compress(data, mtime=0) if str(path).endswith(".gz") else data)
+    return Path(path)
+
+
+def profkit_cli(*args, cwd=None):
+    """`python -m profkit ARGS` as a user runs it (in `cwd`): the CompletedProcess (text stdout/stderr)."""
+    return subprocess.run([sys.executable, "-m", "profkit", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd)
+
+
+def main_exit(*args):
+    """profkit.cli.main(ARGS) in this process, for commands that end in SystemExit: the exit code."""
+    from profkit.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main([str(a) for a in args])
+    return e.value.code
+
+
 def summary_json(trace, sidecar=None, **options):
     """summarize(trace) as `analyze --json` writes it (plain dicts): for tests of the JSON."""
     from profkit.analysis.options import AnalysisOptions
@@ -41,7 +94,10 @@ def summary_json(trace, sidecar=None, **options):
 
 
 def tiny_gpt2_config(**kw):
-    """A GPT-2 config small enough to build, capture and compile in seconds."""
+    """A GPT-2 config small enough to build, capture and compile in seconds.
+
+    initializer_range 0.5: GPT-2's default 0.02 makes a random model repeat the
+    prompt's last token forever, and then every decoder "agrees" trivially."""
     from transformers import GPT2Config
 
     args = dict(n_layer=2, n_head=2, n_embd=32, vocab_size=97, n_positions=64, bos_token_id=0, eos_token_id=0,
@@ -53,14 +109,10 @@ def tiny_gpt2_config(**kw):
 @pytest.fixture(scope="session")
 def cpu_capture(tmp_path_factory):
     """A profkit capture of the tiny GPT-2 on the CPU (eager): the trace path; its sidecar is beside it."""
-    import subprocess
-    import sys
-
     root = tmp_path_factory.mktemp("cpu_capture")
     (root / "tiny").mkdir()
     tiny_gpt2_config().to_json_file(root / "tiny" / "config.json")
-    r = subprocess.run([sys.executable, "-m", "profkit", "capture", "--model", str(root / "tiny"), "--mode", "eager",
-                        "--device", "cpu", "--prompt-len", "8", "--new-tokens", "4", "--warmup", "1", "--steps", "2",
-                        "--out", str(root / "out")], capture_output=True, text=True)
+    r = profkit_cli("capture", "--model", root / "tiny", "--mode", "eager", "--device", "cpu", "--prompt-len", 8,
+                    "--new-tokens", 4, "--warmup", 1, "--steps", 2, "--out", root / "out")
     assert r.returncode == 0, r.stderr
     return root / "out" / "tiny-eager-b1-s8.json.gz"

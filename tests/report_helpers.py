@@ -1,11 +1,10 @@
 """Synthetic traces and their summaries (with hand-set numbers) for the report tests."""
 
-import gzip
 from pathlib import Path
 
-import orjson
-
 from profkit.report.runs import Run
+from tests.conftest import ev, write_kineto
+
 
 def write_trace(path, kernels, steps=2, gap_us=20.0, launch_lag_us=5.0):
     """A small Kineto-style GPU trace: `kernels` [(name, dur_us)] repeated per step.
@@ -18,17 +17,13 @@ def write_trace(path, kernels, steps=2, gap_us=20.0, launch_lag_us=5.0):
     for step in range(steps):
         start = t
         for name, dur in kernels:
-            events.append({"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel", "pid": 100, "tid": 100,
-                           "ts": t - launch_lag_us, "dur": 3.0, "args": {"correlation": corr}})
-            events.append({"ph": "X", "cat": "kernel", "name": name, "pid": 0, "tid": 7, "ts": t, "dur": dur,
-                           "args": {"device": 0, "stream": 7, "correlation": corr}})
+            events.append(ev("cuda_runtime", "cudaLaunchKernel", t - launch_lag_us, 3.0, pid=100, tid=100,
+                             correlation=corr))
+            events.append(ev("kernel", name, t, dur, pid=0, tid=7, device=0, stream=7, correlation=corr))
             t += dur + gap_us
             corr += 1
-        events.append({"ph": "X", "cat": "user_annotation", "name": f"ProfilerStep#{step}", "pid": 100,
-                       "tid": 100, "ts": start - 10.0, "dur": t - start})
-    doc = {"schemaVersion": 1, "deviceProperties": [{"id": 0, "name": "Test GPU"}], "traceEvents": events}
-    Path(path).write_bytes(gzip.compress(orjson.dumps(doc), mtime=0))
-    return path
+        events.append(ev("user_annotation", f"ProfilerStep#{step}", start - 10.0, t - start, pid=100, tid=100))
+    return write_kineto(path, events, [{"id": 0, "name": "Test GPU"}])
 
 
 def fixture_summary(path, kernels, mode="eager", idle_pct=40.0, start=1000.0, span=1000.0):

@@ -3,8 +3,6 @@
 import gzip
 import json
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import orjson
@@ -15,12 +13,7 @@ from hypothesis import strategies as st
 import profkit
 from profkit.analysis.classify import CLASSES
 from profkit.errors import ProfkitError
-from tests.conftest import all_real_traces, real_trace, summary_json
-
-
-def analyze_cli(*args):
-    return subprocess.run([sys.executable, "-m", "profkit", "analyze", *map(str, args)],
-                          capture_output=True, text=True)
+from tests.conftest import all_real_traces, profkit_cli, real_trace, summary_json
 
 
 @pytest.mark.parametrize("path", all_real_traces(), ids=lambda p: p.name)
@@ -51,7 +44,7 @@ def test_no_kernel_events_is_reported_not_crashed():
 
 def hta_rounding(trace):
     """HTA's ns handling: ts rounded up, end rounded down (trace_parser.round_down_time_stamps)."""
-    for df in (trace.gpu, trace.runtime):
+    for df in (trace.gpu, trace.runtime, trace.syncs):
         end, ts = np.floor(df["ts"] + df["dur"]), np.ceil(df["ts"])
         df["ts"], df["end"], df["dur"] = ts, end, end - ts
 
@@ -62,6 +55,11 @@ HTA_TRACES = [
     "kineto-h100-transformer-train-tiny.json.gz",
     "kineto-rtx5080-mlp-train-cudagraph-manual.json.gz",
     "hta/ns_resolution_trace/rank-0.Apr_03_18_51_38.1102.pt.trace.json.gz",
+    # compute% differed most here before HTA's kernel types were used (copy kernels, NCCL, cuda_sync)
+    "hta/trace_diff/control/control.json.gz",
+    "hta/trace_filter/sampled_rank-0.json.gz",
+    "hta/nccl_parser_config/nccl_data.json.gz",
+    "hta/critical_path/cuda_event_sync/event_sync_trace.json.gz",
 ]
 
 
@@ -72,13 +70,15 @@ def test_agrees_with_hta(name, tmp_path):
     shutil.copy(path, tmp_path)
     analysis = hta.TraceAnalysis(trace_dir=str(tmp_path))
     want = analysis.get_temporal_breakdown(visualize=False).iloc[0]
-    idle = analysis.get_idle_time_breakdown(visualize=False)[0]
+    idle = analysis.get_idle_time_breakdown(ranks=[int(want["rank"])], visualize=False)[0]
 
     trace = profkit.load(path)
     hta_rounding(trace)  # same input as HTA: compare the logic, not the rounding
     s = summary_json(trace, window="hta")
-    assert s["temporal"]["idle_pct"] == pytest.approx(want["idle_time_pctg"], abs=0.5)
-    span = s["window_us"]["span"]
+    t, span = s["temporal"], s["window_us"]["span"]
+    assert t["idle_pct"] == pytest.approx(want["idle_time_pctg"], abs=0.5)
+    assert 100 * t["compute_us"] / span == pytest.approx(want["compute_time_pctg"], abs=0.5)
+    assert 100 * t["non_compute_us"] / span == pytest.approx(want["non_compute_time_pctg"], abs=0.5)
     for row in s["streams"]:
         theirs = idle[idle["stream"] == row["stream"]].set_index("idle_category")["idle_time"]
         for cat in ("host_wait", "kernel_wait", "other"):
@@ -97,11 +97,11 @@ def test_ns_precision_is_kept_where_hta_rounds():
 
 def test_cli_json_and_table():
     path = real_trace("kineto-h100-transformer-train-tiny.json.gz")
-    r = analyze_cli(path, "--json")
+    r = profkit_cli("analyze", path, "--json")
     assert r.returncode == 0, r.stderr
     s = json.loads(r.stdout)
     assert s["schema_version"] == 2 and s["device"]["name"] == "NVIDIA H100 80GB HBM3"
-    r = analyze_cli(path)
+    r = profkit_cli("analyze", path)
     assert r.returncode == 0 and "Time by class" in r.stdout and "Idle gaps" in r.stdout
 
 
@@ -122,7 +122,7 @@ def test_corrupted_real_trace_never_tracebacks(case, tmp_path):
     data = dict(corrupt_variants(src))[case]
     path = tmp_path / f"{case}.json.gz"
     path.write_bytes(data)
-    r = analyze_cli(path, "--json")
+    r = profkit_cli("analyze", path, "--json")
     assert "Traceback" not in r.stderr
     if r.returncode == 0:
         assert json.loads(r.stdout)["warnings"] or case == "bad-ts"
@@ -133,7 +133,7 @@ def test_corrupted_real_trace_never_tracebacks(case, tmp_path):
 
 def test_directory_and_missing_file_exit_2(tmp_path):
     for target in (tmp_path / "missing.json", tmp_path):
-        r = analyze_cli(target)
+        r = profkit_cli("analyze", target)
         assert r.returncode == 2 and "Traceback" not in r.stderr
 
 
@@ -171,7 +171,7 @@ def test_sidecar_without_model_config_gives_a_warning_not_an_error():
 
 def test_all_gaps_lists_every_gap_with_its_neighbours():
     path = real_trace("kineto-rtx5080-mlp-train-eager.json.gz")
-    r = analyze_cli(path, "--json", "--all-gaps")
+    r = profkit_cli("analyze", path, "--json", "--all-gaps")
     s = json.loads(r.stdout)
     gaps = s["gaps"]["all"]
     assert len(gaps) == s["gaps"]["count"]

@@ -1,41 +1,28 @@
 """profkit capture: models, decoders, modes, argument checks, CLI refusals (tiny GPT-2, fast)."""
 
-import subprocess
-import sys
-
 import pytest
 import torch
-from transformers import GPT2Config
 
 from profkit.capture.generate import EagerDecoder, StaticDecoder, synthetic_prompt
 from profkit.capture.models import BUILTIN, ModelSpec, build_model, describe, resolve_model, safe_name
 from profkit.capture.modes import NO_CUDA, resolve_modes
 from profkit.capture.run import capture_run, check_args, check_out_dir, output_stem
-from profkit.cli import main
 from profkit.errors import ProfkitError
+from tests.conftest import main_exit, profkit_cli, tiny_gpt2_config
 
 CPU = torch.device("cpu")
-
-
-def tiny_config(**kw):
-    # initializer_range 0.5: GPT-2's default 0.02 makes a random model repeat the
-    # prompt's last token forever, and then every decoder "agrees" trivially.
-    args = dict(n_layer=2, n_head=2, n_embd=32, vocab_size=97, n_positions=64,
-                bos_token_id=0, eos_token_id=0, initializer_range=0.5)
-    args.update(kw)
-    return GPT2Config(**args)
 
 
 @pytest.fixture
 def tiny_dir(tmp_path):
     d = tmp_path / "tiny"
     d.mkdir()
-    tiny_config().to_json_file(d / "config.json")
+    tiny_gpt2_config().to_json_file(d / "config.json")
     return d
 
 
 def tiny_model(seed=0):
-    return build_model(ModelSpec("tiny", "test", tiny_config(), None), "float32", CPU, seed)
+    return build_model(ModelSpec("tiny", "test", tiny_gpt2_config(), None), "float32", CPU, seed)
 
 
 def generate_tokens(decoder, prompt, n):
@@ -116,7 +103,7 @@ def test_builtin_table(name, layers, heads, width):
 
 
 def test_param_count_matches_hand_formula():
-    c = tiny_config()
+    c = tiny_gpt2_config()
     d, v, p = c.n_embd, c.vocab_size, c.n_positions
     per_layer = 2 * d + (d * 3 * d + 3 * d) + (d * d + d) + 2 * d + (d * 4 * d + 4 * d) + (4 * d * d + d)
     expected = v * d + p * d + c.n_layer * per_layer + 2 * d  # lm_head is tied to wte
@@ -240,12 +227,6 @@ def test_oom_is_one_line_and_leaves_no_files(tmp_path, tiny_dir, monkeypatch):
     assert list(out.iterdir()) == []
 
 
-def run_cli(*args):
-    with pytest.raises(SystemExit) as e:
-        main(["capture", *args])
-    return e.value.code
-
-
 @pytest.mark.parametrize("args,message", [
     (["--model", "gpt3"], "unknown model 'gpt3'; choose gpt2, gpt2-medium"),
     (["--batch", "0"], "--batch must be at least 1 (got 0)"),
@@ -256,7 +237,7 @@ def run_cli(*args):
 ])
 def test_cli_bad_input_is_one_line(tmp_path, capsys, args, message):
     out = tmp_path / "out"
-    assert run_cli(*args, "--out", str(out)) == 2
+    assert main_exit("capture", *args, "--out", str(out)) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("profkit: error: ") and message in err
     assert not out.exists()
@@ -264,20 +245,19 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys, args, message):
 
 def test_cli_unwritable_out(tmp_path, capsys):
     (tmp_path / "file").write_text("")
-    assert run_cli("--model", "gpt2", "--out", str(tmp_path / "file" / "sub")) == 2
+    assert main_exit("capture", "--model", "gpt2", "--out", str(tmp_path / "file" / "sub")) == 2
     assert capsys.readouterr().err.startswith("profkit: error: cannot write to")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_cli_cudagraph_refusal_end_to_end(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "profkit", "capture", "--model", "gpt2", "--mode", "cudagraph",
-                        "--out", str(tmp_path / "out")], capture_output=True, text=True)
+    r = profkit_cli("capture", "--model", "gpt2", "--mode", "cudagraph", "--out", tmp_path / "out")
     assert r.returncode == 2
     assert r.stderr == "profkit: error: CUDA graphs need a CUDA device; none found\n"
     assert r.stdout == "" and not (tmp_path / "out").exists()
 
 
 def test_capture_help_promises_no_network():
-    r = subprocess.run([sys.executable, "-m", "profkit", "capture", "--help"], capture_output=True, text=True)
+    r = profkit_cli("capture", "--help")
     assert r.returncode == 0
     assert "Never uses the network" in r.stdout and "--new-tokens" in r.stdout

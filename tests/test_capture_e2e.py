@@ -2,17 +2,15 @@
 
 import gzip
 import json
-import subprocess
-import sys
 from datetime import datetime
 
 import pytest
 import torch
-from transformers import GPT2Config
 
 from profkit.capture.generate import EagerDecoder, synthetic_prompt
 from profkit.capture.models import ModelSpec, build_model
 from profkit.capture.modes import make_decoder
+from tests.conftest import profkit_cli, tiny_gpt2_config
 
 SIDECAR_KEYS = {"schema", "model", "mode", "compile", "device", "dtype", "batch", "prompt_len", "new_tokens",
                 "warmup", "steps", "seed", "timing", "peak_memory_bytes", "peak_memory_kind", "versions",
@@ -20,7 +18,7 @@ SIDECAR_KEYS = {"schema", "model", "mode", "compile", "device", "dtype", "batch"
 
 
 def capture(*args):
-    r = subprocess.run([sys.executable, "-m", "profkit", "capture", *args], capture_output=True, text=True)
+    r = profkit_cli("capture", *args)
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stderr
     return r
@@ -88,13 +86,8 @@ def test_gpt2_eager_end_to_end(tmp_path):
     assert datetime.fromisoformat(meta["created"]).tzinfo is not None
 
 
-def tiny_config():
-    return GPT2Config(n_layer=2, n_head=2, n_embd=32, vocab_size=97, n_positions=64,
-                      bos_token_id=0, eos_token_id=0, initializer_range=0.5)
-
-
 def test_compiled_decoder_gives_eager_tokens():
-    model = build_model(ModelSpec("tiny", "test", tiny_config(), None), "float32", torch.device("cpu"), 0)
+    model = build_model(ModelSpec("tiny", "test", tiny_gpt2_config(), None), "float32", torch.device("cpu"), 0)
     prompt = synthetic_prompt(2, 8, 97, seed=0, device=torch.device("cpu"))
     tokens = []
     for decoder in (EagerDecoder(model), make_decoder("compiled", model, 2, 8 + 6)[0]):
@@ -109,7 +102,7 @@ def test_compiled_decoder_gives_eager_tokens():
 def test_eager_and_compiled_into_one_folder(tmp_path):
     ckpt = tmp_path / "tiny"
     ckpt.mkdir()
-    tiny_config().to_json_file(ckpt / "config.json")
+    tiny_gpt2_config().to_json_file(ckpt / "config.json")
     out = tmp_path / "out"
     r = capture("--model", str(ckpt), "--mode", "eager,compiled", "--device", "cpu", "--prompt-len", "8",
                 "--new-tokens", "4", "--warmup", "1", "--steps", "2", "--out", str(out))

@@ -14,7 +14,7 @@ import pytest
 import profkit
 from profkit.analysis import classify as C
 from profkit.analysis.rules import KERNEL_RULES, OP_RULES
-from tests.conftest import SHARED, all_real_traces, real_trace
+from tests.conftest import SHARED, all_real_traces, ev, real_trace, tiny_gpt2_config, write_kineto
 
 TC, NORM, EW, ATTN, MEM, COMM, OTHER = C.CLASSES
 # Real kernel names from ../shared traces, labelled by hand (name, class, trace).
@@ -158,24 +158,10 @@ def test_each_distinct_name_is_matched_once(monkeypatch):
     assert out.value_counts()[[TC, MEM, NORM]].tolist() == [50_000] * 3
 
 
-def kineto(events):
-    return {"traceEvents": events}
-
-
-def ev(cat, name, ts, dur, **args):
-    return {"ph": "X", "cat": cat, "name": name, "pid": 1, "tid": 1, "ts": ts, "dur": dur, "args": args}
-
-
 def launched_by(op, n):
     """A CPU op (External id n) and its launch call (correlation 10 + n) at time 20 n."""
     return [ev("cpu_op", op, 20 * n, 10, **{"External id": n}),
             ev("cuda_runtime", "cudaLaunchKernel", 20 * n + 1, 2, correlation=10 + n, **{"External id": n})]
-
-
-def load_events(tmp_path, events):
-    path = tmp_path / "t.json"
-    path.write_text(json.dumps(kineto(events)))
-    return profkit.load(path)
 
 
 def test_open_kernel_names_are_decided_by_the_launching_op(tmp_path):
@@ -188,7 +174,7 @@ def test_open_kernel_names_are_decided_by_the_launching_op(tmp_path):
         ev("gpu_memcpy", "Memcpy DtoH (Device -> Pinned)", 140, 5, correlation=98, stream=7),
         ev("kernel", "volta_sgemm_128x64_nn", 150, 5, correlation=12, stream=7),  # name wins over op
     ]
-    trace = load_events(tmp_path, events)
+    trace = profkit.load(write_kineto(tmp_path / "t.json", events))
     assert list(C.classify_gpu(trace)) == [TC, EW, OTHER, OTHER, MEM, TC]
     cls, by = C.classify_gpu_layers(trace)
     assert list(by) == ["op", "op", "none", "none", "rule", "rule"]
@@ -204,13 +190,14 @@ def test_custom_ops_classify_their_kernels_by_the_op_name(tmp_path):
         ev("kernel", "void sgl::k0<8>(float*)", 100, 5, correlation=11, stream=7),
         ev("kernel", "void lib::k1<8>(float*)", 110, 5, correlation=12, stream=7),
     ]
-    cls, by = C.classify_gpu_layers(load_events(tmp_path, events))
+    cls, by = C.classify_gpu_layers(profkit.load(write_kineto(tmp_path / "t.json", events)))
     assert list(cls) == [NORM, COMM] and list(by) == ["op", "op"]
 
 
 def test_user_rules_come_first(tmp_path):
-    trace = load_events(tmp_path, [ev("kernel", "volta_sgemm_128x64_nn", 0, 5, correlation=1, stream=7),
-                                   ev("kernel", "mystery_kernel", 10, 5, correlation=2, stream=7)])
+    trace = profkit.load(write_kineto(tmp_path / "t.json", [
+        ev("kernel", "volta_sgemm_128x64_nn", 0, 5, correlation=1, stream=7),
+        ev("kernel", "mystery_kernel", 10, 5, correlation=2, stream=7)]))
     # A user rule of no class skips the built-in rules: the name's words decide.
     rules = (C.UserRule("mystery", COMM, "ours"), C.UserRule("volta", None, "ask the next layers"))
     cls, by = C.classify_gpu_layers(trace, rules)
@@ -298,10 +285,11 @@ def test_tracelens_category_totals_agree_where_comparable(name):
 def capture_gpt2_cpu(path, compiled):
     torch = pytest.importorskip("torch")
     from torch.profiler import ProfilerActivity, profile
-    from transformers import GPT2Config, GPT2LMHeadModel
+    from transformers import GPT2LMHeadModel
 
     torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(n_layer=2, n_head=2, n_embd=64, vocab_size=256, n_positions=32)).eval()
+    model = GPT2LMHeadModel(tiny_gpt2_config(n_embd=64, vocab_size=256, n_positions=32,
+                                             initializer_range=0.02)).eval()
     ids = torch.randint(0, 256, (1, 8))
     fn, options = model, contextlib.nullcontext()
     if compiled:

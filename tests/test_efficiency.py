@@ -1,10 +1,8 @@
 """Per-op and per-class FLOPs, bytes, throughput and MUE."""
 
 import csv
-import gzip
 import json
 
-import orjson
 import pandas as pd
 import pytest
 
@@ -13,30 +11,25 @@ from profkit.analysis.efficiency import BERT_REFERENCE, efficiency_summary, mue,
 from profkit.analysis.hardware import Device
 from profkit.analysis.result import CountTime, ReferenceClass
 from profkit.trace import load
-from tests.conftest import SHARED, real_trace
+from tests.conftest import SHARED, ev, raw_events, real_trace, write_kineto
 
 H100 = [{"id": 0, "name": "NVIDIA H100 80GB HBM3", "numSms": 132, "totalGlobalMem": 85018279936}]
 
 
 def _op(name, ts, dur, ext, dims, types):
-    return {"ph": "X", "cat": "cpu_op", "name": name, "pid": 1, "tid": 1, "ts": ts, "dur": dur,
-            "args": {"External id": ext, "Input Dims": dims, "Input type": types}}
+    return ev("cpu_op", name, ts, dur, **{"External id": ext, "Input Dims": dims, "Input type": types})
 
 
 def _launch(ts, corr, ext):
-    return {"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel", "pid": 1, "tid": 1, "ts": ts,
-            "dur": 2, "args": {"correlation": corr, "External id": ext}}
+    return ev("cuda_runtime", "cudaLaunchKernel", ts, 2, correlation=corr, **{"External id": ext})
 
 
 def _kernel(name, ts, dur, corr, ext):
-    return {"ph": "X", "cat": "kernel", "name": name, "pid": 0, "tid": 7, "ts": ts, "dur": dur,
-            "args": {"correlation": corr, "External id": ext, "device": 0, "stream": 7}}
+    return ev("kernel", name, ts, dur, pid=0, tid=7, correlation=corr, device=0, stream=7, **{"External id": ext})
 
 
 def _write(tmp_path, events, props=H100):
-    path = tmp_path / "t.json"
-    path.write_text(json.dumps({"traceEvents": events, "deviceProperties": props}))
-    return load(path)
+    return load(write_kineto(tmp_path / "t.json", events, props))
 
 
 def test_mue_formula():
@@ -133,18 +126,17 @@ def test_cpu_trace_counts_the_outermost_modelled_op(tmp_path):
 
 def _independent_gemm_totals(path):
     """addmm FLOPs and kernel time straight from the JSON: kernel -> launch -> op."""
-    doc = orjson.loads(gzip.open(path).read())
-    ev = doc["traceEvents"]
-    launch = {e["args"]["correlation"]: e["args"].get("External id") for e in ev
+    events = raw_events(path)
+    launch = {e["args"]["correlation"]: e["args"].get("External id") for e in events
               if e.get("cat") in ("cuda_runtime", "cuda_driver") and "correlation" in e.get("args", {})}
     ops = {}
-    for e in ev:
+    for e in events:
         if e.get("cat") == "cpu_op" and "External id" in e.get("args", {}):
             cur = ops.get(e["args"]["External id"])
             if cur is None or e["dur"] < cur["dur"]:
                 ops[e["args"]["External id"]] = e
     flops, time_us, seen = 0, 0.0, set()
-    for e in ev:
+    for e in events:
         if e.get("cat") != "kernel":
             continue
         ext = launch.get(e["args"]["correlation"])

@@ -1,8 +1,6 @@
 """CUDA-graph attribution and execution-mode detection, checked against a plain
 json parse of the real traces."""
 
-import gzip
-import json
 import statistics
 from collections import Counter
 
@@ -11,7 +9,7 @@ import pytest
 import profkit
 from profkit.analysis.graphs import cuda_graph_summary, detect_mode
 from profkit.analysis.result import Mode, SizeCount
-from tests.conftest import real_trace
+from tests.conftest import ev, real_trace, write_kineto, x_events
 
 MANUAL = "kineto-rtx5080-mlp-train-cudagraph-manual.json.gz"
 CALLABLES = "kineto-rtx5080-mlp-train-cudagraph-graphed-callables.json.gz"
@@ -24,8 +22,7 @@ SINGLE_LAUNCHES = {"cudaLaunchKernel", "cudaLaunchKernelExC", "cuLaunchKernel", 
 
 def naive_graphs(path):
     """Graph launches and the GPU events sharing their correlation ids, with json."""
-    events = json.loads(gzip.open(path).read())["traceEvents"]
-    xs = [e for e in events if e.get("ph") == "X"]
+    xs = x_events(path)
     launches = [e for e in xs if e.get("name") == "cudaGraphLaunch"]
     corr = {e["args"]["correlation"] for e in launches}
     ops = Counter(e["args"]["correlation"] for e in xs
@@ -84,11 +81,9 @@ def test_graph_id_zero_means_no_graph():
 
 def test_graph_ids_count_without_graph_launch_events(tmp_path):
     def kernel(ts, corr, graph):
-        return {"ph": "X", "cat": "kernel", "name": "k", "pid": 0, "tid": 7, "ts": ts, "dur": 1,
-                "args": {"correlation": corr, "stream": 7, "graph id": graph, "graph node id": ts}}
-    path = tmp_path / "g.json"
-    path.write_text(json.dumps({"traceEvents": [kernel(1, 5, 9), kernel(3, 5, 9), kernel(5, 6, 0)]}))
-    trace = profkit.load(path)
+        return ev("kernel", "k", ts, 1, pid=0, tid=7, correlation=corr, stream=7,
+                  **{"graph id": graph, "graph node id": ts})
+    trace = profkit.load(write_kineto(tmp_path / "g.json", [kernel(1, 5, 9), kernel(3, 5, 9), kernel(5, 6, 0)]))
     got = cuda_graph_summary(trace)
     assert (got.gpu_ops, got.graph_ids, got.distinct_graphs, got.distinct_graphs_basis) == \
         (2, [9], 1, "graph id")
@@ -123,7 +118,5 @@ def test_vllm_mix_is_reported_with_its_parts():
 
 
 def test_nothing_to_judge_is_unknown(tmp_path):
-    path = tmp_path / "a.json"
-    path.write_text(json.dumps({"traceEvents": [
-        {"ph": "X", "cat": "user_annotation", "name": "## idle ##", "pid": 1, "tid": 1, "ts": 1, "dur": 2}]}))
+    path = write_kineto(tmp_path / "a.json", [ev("user_annotation", "## idle ##", 1, 2)])
     assert detect_mode(profkit.load(path)) == Mode(name="unknown", evidence=["no kernels and no CPU ops to judge from"])

@@ -1,6 +1,5 @@
 """Multi-rank jobs: per-rank summaries, alignment, stragglers, processes and Dask; tiled traces."""
 
-import gzip
 import json
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from profkit.analysis.result import encode
 from profkit.analysis.summary import summarize
 from profkit.errors import ProfkitError
 from profkit.trace.sidecar import traces_in
-from tests.conftest import REPO, SHARED, real_trace
+from tests.conftest import REPO, SHARED, profkit_cli, real_trace, raw_events
 
 DLRM = [f"kineto-v100x8-dlrm-train-rank{i}.json.gz" for i in range(8)]
 
@@ -49,7 +48,7 @@ def test_late_ranks_match_the_raw_step_starts(serial, dlrm_dir):
     """Recompute step starts from the raw JSON: the latest starters are the named stragglers."""
     starts, ends = {}, {}
     for i, name in enumerate(DLRM):
-        events = json.loads(gzip.open(dlrm_dir / name).read())["traceEvents"]
+        events = raw_events(dlrm_dir / name)
         step = next(e for e in events if e.get("name") == "ProfilerStep#10" and e.get("cat") == "user_annotation")
         starts[i], ends[i] = step["ts"], step["ts"] + step["dur"]
     median_end = sorted(ends.values())[3:5]
@@ -72,8 +71,7 @@ def test_processes_and_dask_give_the_serial_result(serial, dlrm_dir):
 
 
 def test_cli_folder_json(dlrm_dir):
-    r = subprocess.run([sys.executable, "-m", "profkit", "analyze", str(dlrm_dir), "--json", "-j", "2"],
-                       capture_output=True, text=True)
+    r = profkit_cli("analyze", dlrm_dir, "--json", "-j", "2")
     assert r.returncode == 0, r.stderr
     job = json.loads(r.stdout)
     assert len(job["ranks"]) == 8 and "stragglers" in job and job["ranks"][3]["rank"] == 3
@@ -93,7 +91,7 @@ def test_bad_folders(tmp_path):
     src = real_trace("kineto-v100x8-dlrm-train-rank0.json.gz")
     for name in ("a.json.gz", "b.json.gz"):
         (tmp_path / name).symlink_to(src)
-    r = subprocess.run([sys.executable, "-m", "profkit", "analyze", str(tmp_path)], capture_output=True, text=True)
+    r = profkit_cli("analyze", tmp_path)
     assert r.returncode == 2 and "same rank" in r.stderr and "Traceback" not in r.stderr
 
 

@@ -68,7 +68,7 @@ def test_trace_strings_render_as_text(tmp_path):
     # Plotly renders a subset of HTML in labels: run labels and hover text arrive escaped.
     assert figs["classes"]["data"][0]["y"] == ["run&lt;b&gt;\"'"]
     hover = figs["timeline-0"]["data"][1]["customdata"][0]
-    assert "<img" not in hover and "&lt;img" in hover
+    assert "<img" not in hover and "</script" not in hover and "&lt;/script&gt;" in hover
 
 
 def test_headline_rows_and_speedup(tmp_path):
@@ -79,7 +79,8 @@ def test_headline_rows_and_speedup(tmp_path):
     runs = order_runs([graph, eager])
     assert [r.label for r in runs] == ["e", "g"]
     numbers = [M.compute(r) for r in runs]
-    assert numbers[0]["step_us"] == pytest.approx(190.0) and numbers[1]["step_us"] == pytest.approx(100.0)
+    assert numbers[0].step_us == pytest.approx(190.0) and numbers[1].step_us == pytest.approx(100.0)
+    assert numbers[0].period_us == pytest.approx(190.0) and numbers[1].period_us == pytest.approx(100.0)
     rows = {name: cells for name, cells, _ in M.headline_rows(runs, numbers)}
     assert rows["Speed-up over eager"] == ["1.00×", "1.90×"]
     assert rows["Launches per step"] == ["2.0", "2.0"]
@@ -97,7 +98,7 @@ def test_launch_bound_finding_follows_its_thresholds(tmp_path):
 def test_diff_finds_added_removed_and_changed(tmp_path):
     a = fixture_run(tmp_path, "a", [("gone", 10.0), ("same", 100.0)])
     b = fixture_run(tmp_path, "b", [("same", 40.0), ("new", 30.0)])
-    d = diff_runs(a, b, 2, 2)
+    d = diff_runs(a, b)
     assert d["per_step"]
     assert [k["name"] for k in d["added"]] == ["new"] and [k["name"] for k in d["removed"]] == ["gone"]
     same = next(k for k in d["changed"] if k["name"] == "same")
@@ -169,7 +170,7 @@ def test_empty_charts_become_sentences(tmp_path):
     for b in run.summary.gaps.histogram:
         b.count = 0
     for c in run.summary.classes.values():
-        c.time_us = 0.0
+        c.time_us = c.per_step_us = 0.0
     html = render_html([run], [None])
     assert set(figures_of(html)) == {"timeline-0"}
     assert "No idle gaps in the analysis window." in html and "No classified time in this run." in html

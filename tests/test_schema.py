@@ -1,15 +1,13 @@
 """The result model's JSON Schema: committed file == generated, and real `analyze --json` output validates."""
 
 import json
-import subprocess
-import sys
 
 import jsonschema
 import msgspec
 import pytest
 
 from profkit.analysis.result import SCHEMA_VERSION, Job, Summary, schema_text
-from tests.conftest import REPO, real_trace
+from tests.conftest import REPO, profkit_cli, real_trace
 
 SCHEMA = REPO / "docs" / "schema.json"
 # Different Kineto eras and kinds: 2021 TensorBoard-plugin trace, RTX 5080 eager and CUDA-graph,
@@ -25,8 +23,7 @@ TRACES = [
 
 
 def analyze_json(*args):
-    r = subprocess.run([sys.executable, "-m", "profkit", "analyze", "--json", *map(str, args)],
-                       capture_output=True, text=True)
+    r = profkit_cli("analyze", "--json", *args)
     assert r.returncode == 0, r.stderr
     return r.stdout
 

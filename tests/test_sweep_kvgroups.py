@@ -2,20 +2,19 @@
 
 import pytest
 import torch
-from transformers import DynamicCache, GPT2Config
+from transformers import DynamicCache
 
 from profkit.capture.generate import EagerDecoder, StaticDecoder, synthetic_prompt
 from profkit.capture.kvgroups import group_kv_heads, kv_cache_bytes
 from profkit.capture.models import ModelSpec, build_model, describe
 from profkit.errors import ProfkitError
+from tests.conftest import tiny_gpt2_config
 
 CPU = torch.device("cpu")
 
 
 def config(**kw):
-    args = dict(n_layer=2, n_head=4, n_embd=32, vocab_size=97, n_positions=64, initializer_range=0.5)
-    args.update(kw)
-    return GPT2Config(**args)
+    return tiny_gpt2_config(**{"n_head": 4, **kw})
 
 
 def model(groups=1, seed=0):

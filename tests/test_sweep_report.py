@@ -6,15 +6,14 @@ import json
 import re
 
 import pytest
-from transformers import GPT2Config
 
 import profkit.sweep.run as sweep_run
-from profkit.cli import main
 from profkit.errors import OutOfMemory, ProfkitError
 from profkit.report.sweep import build_sweep_report, load_sweep
 from profkit.sweep.grid import make_plan
 from profkit.sweep.run import run_sweep
 from tests.chromium import Browser, find_chromium
+from tests.conftest import main_exit, tiny_gpt2_config
 
 EVIL = "</script><script>window.__pwned=1</script>\"'&<b>x</b>"
 EVIL_DIR = "m<img src=x onerror=window.__pwned=2>"
@@ -26,8 +25,8 @@ def sweeps(tmp_path_factory):
     d = tmp_path_factory.mktemp("sweeps")
     model_dir = d / EVIL_DIR
     model_dir.mkdir()
-    GPT2Config(n_layer=1, n_head=4, n_embd=16, vocab_size=53, n_positions=64, bos_token_id=0,
-               eos_token_id=0).to_json_file(model_dir / "config.json")
+    tiny_gpt2_config(n_layer=1, n_head=4, n_embd=16, vocab_size=53, initializer_range=0.02).to_json_file(
+        model_dir / "config.json")
     calibration = d / "calibration.json"
     calibration.write_text(json.dumps({"bandwidth_gbs": 10.0, "tflops": {"fp32": 0.05}}))
     real = sweep_run.capture_run
@@ -109,9 +108,7 @@ def test_sweep_page_escapes_everything(sweeps, tmp_path):
 
 def test_sdpa_page_and_cli(sweeps, tmp_path):
     out = tmp_path / "sdpa.html"
-    with pytest.raises(SystemExit) as e:
-        main(["report", str(sweeps["sdpa"]), "-o", str(out)])
-    assert e.value.code == 0
+    assert main_exit("report", sweeps["sdpa"], "-o", out) == 0
     page = out.read_text()
     assert "<h3>Attention vs getting the data there</h3>" in page and "no host-to-device copy" in page
     t = table_html(page, "Attention")

@@ -8,15 +8,14 @@ import pytest
 import profkit
 from profkit.errors import ProfkitError
 from profkit.trace import reader
-from tests.conftest import all_real_traces, real_trace
+from tests.conftest import all_real_traces, raw_events, real_trace
 
 GPU_CATS = {"kernel", "gpu_memcpy", "gpu_memset", "memcpy", "memset"}
 
 
 def naive_counts(path):
     """Count events with the standard library, the slow obvious way."""
-    doc = json.loads(gzip.open(path).read())
-    events = doc["traceEvents"] if isinstance(doc, dict) else doc
+    events = raw_events(path)
     counts = {"gpu": 0, "runtime": 0, "cpu": 0, "gpu_dur": 0.0}
     for e in events:
         if e.get("ph") != "X":

@@ -12,12 +12,13 @@ OP_RULES, then the words of the op's name, so custom ops such as
 """
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
+from profkit.analysis.block import Block
 from profkit.analysis.rules import CLASSES, KERNEL_RULES, MEM, OP_RULES, OTHER, TOKEN_RULES
 
 __all__ = ["CLASSES", "LAYERS", "UserRule", "Coverage", "classify_names", "classify_op_names", "classify_gpu",
@@ -221,8 +222,7 @@ def classify_gpu(trace, rules=()):
     return classify_gpu_layers(trace, rules)[0]
 
 
-@dataclass
-class LayerShare:
+class LayerShare(Block):
     """GPU activities one layer classified: how many, their time and its share (%)."""
 
     count: int
@@ -230,8 +230,7 @@ class LayerShare:
     pct: float
 
 
-@dataclass
-class Unclassified:
+class Unclassified(Block):
     """A kernel name no layer classified (class "other")."""
 
     name: str
@@ -240,13 +239,12 @@ class Unclassified:
     pct: float
 
 
-@dataclass
-class Coverage:
+class Coverage(Block):
     """How the GPU activities were classified: time and count per layer (keys: LAYERS),
     and the kernel names no layer could classify (largest time first)."""
 
-    classified_by: dict[str, LayerShare] = field(default_factory=dict)
-    unclassified: list[Unclassified] = field(default_factory=list)
+    classified_by: dict[str, LayerShare]
+    unclassified: list[Unclassified]
 
 
 def coverage(names, dur, by, top=10):
@@ -258,10 +256,11 @@ def coverage(names, dur, by, top=10):
     def pct(t):
         return float(100 * t / total) if total > 0 else 0.0
     per = df.groupby("by", observed=False)["dur"].agg(["sum", "size"])
-    layers = {layer: LayerShare(int(per.loc[layer, "size"]), float(per.loc[layer, "sum"]), pct(per.loc[layer, "sum"]))
-              for layer in LAYERS}
+    layers = {layer: LayerShare(count=int(per.loc[layer, "size"]), time_us=float(per.loc[layer, "sum"]),
+                                pct=pct(per.loc[layer, "sum"])) for layer in LAYERS}
     none = df[df["by"] == "none"].groupby("name")["dur"].agg(["sum", "size"]).nlargest(top, "sum")
-    missing = [Unclassified(str(n), int(r["size"]), float(r["sum"]), pct(r["sum"])) for n, r in none.iterrows()]
+    missing = [Unclassified(name=str(n), count=int(r["size"]), time_us=float(r["sum"]), pct=pct(r["sum"]))
+               for n, r in none.iterrows()]
     return Coverage(classified_by=layers, unclassified=missing)
 
 

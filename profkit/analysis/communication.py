@@ -24,10 +24,11 @@ message: an all-gather's output, a reduce-scatter's input), and busbw = algbw ti
 """
 
 import re
-from dataclasses import dataclass, field
 
 import numpy as np
 
+from profkit.analysis import temporal
+from profkit.analysis.block import Block
 from profkit.analysis.rules import COMM
 from profkit.analysis.shapes import SCALAR_NAME_BYTES
 
@@ -47,8 +48,7 @@ NO_METADATA = ("no collective metadata in the trace: neither the communication k
                "DeepEP never have them)")
 
 
-@dataclass
-class Collective:
+class Collective(Block):
     """Calls of one collective (as PyTorch named it) with one dtype and group size."""
 
     name: str
@@ -59,19 +59,17 @@ class Collective:
     time_us: float  # summed kernel time
     algbw_gbs: float | None
     busbw_gbs: float | None
-    kind: str | None = None  # all_reduce, all_gather, ... (None: no nccl-tests factor)
+    kind: str | None  # all_reduce, all_gather, ... (None: no nccl-tests factor)
 
 
-@dataclass
-class DeviceCommunication:
+class DeviceCommunication(Block):
     device: int
     time_us: float
     exposed_us: float
     overlap_pct: float | None
 
 
-@dataclass
-class CommBin:
+class CommBin(Block):
     start_us: float
     end_us: float
     compute_pct: float
@@ -79,15 +77,17 @@ class CommBin:
     exposed_pct: float
 
 
-@dataclass
-class Communication:
+class Communication(Block):
+    """Communication time, exposed time and overlap over the devices, collectives
+    with their bandwidths, and why some kernels have no collective entry."""
+
     time_us: float
     exposed_us: float
     overlap_pct: float | None
-    collectives: list[Collective] = field(default_factory=list)  # largest time first
-    reason: str | None = None  # why some or all communication has no collective entry
-    devices: list[DeviceCommunication] = field(default_factory=list)
-    timeline: list[CommBin] = field(default_factory=list)  # of the first communicating device
+    collectives: list[Collective]  # largest time first
+    reason: str | None  # why some or all communication has no collective entry
+    devices: list[DeviceCommunication]
+    timeline: list[CommBin]  # of the first communicating device
 
 
 def _pct(time_us, exposed_us):
@@ -118,9 +118,6 @@ def collective_args(trace):
 def communication(gpu, classes, lo, hi):
     """Communication of GPU activities `gpu` (trace.gpu rows in the analysis window:
     ts, end, dur, device, kind, collective) whose classes are `classes`, in [lo, hi]."""
-    # Imported here: temporal builds result.py's blocks, and result.py composes this module's.
-    from profkit.analysis import temporal
-
     classes = np.asarray(classes, dtype=object)
     is_comm = classes == COMM
     is_compute = (gpu["kind"] == "kernel").to_numpy() & ~is_comm
@@ -131,24 +128,24 @@ def communication(gpu, classes, lo, hi):
         comp = temporal.union(gpu["ts"].to_numpy()[on & is_compute], gpu["end"].to_numpy()[on & is_compute])
         time_us = temporal.covered(*comm, lo, hi)
         exposed = time_us - temporal.covered_both(comm, comp, lo, hi)
-        devices.append(DeviceCommunication(int(dev), time_us, exposed, _pct(time_us, exposed)))
+        devices.append(DeviceCommunication(device=int(dev), time_us=time_us, exposed_us=exposed,
+                                           overlap_pct=_pct(time_us, exposed)))
         if not timeline:
             timeline = _timeline(comm, comp, lo, hi)
     time_us = float(sum(d.time_us for d in devices))
     exposed = float(sum(d.exposed_us for d in devices))
     collectives, reason = _collectives(gpu[is_comm])
-    return Communication(time_us, exposed, _pct(time_us, exposed), collectives, reason, devices, timeline)
+    return Communication(time_us=time_us, exposed_us=exposed, overlap_pct=_pct(time_us, exposed),
+                         collectives=collectives, reason=reason, devices=devices, timeline=timeline)
 
 
 def _timeline(comm, comp, lo, hi):
     """Per slice: computation, communication, and communication not under computation
     (the union of both minus computation)."""
-    from profkit.analysis import temporal
-
     either = temporal.union(np.concatenate([comm[0], comp[0]]), np.concatenate([comm[1], comp[1]]))
     c, m, e = (temporal.timeline(*x, lo, hi) for x in (comp, comm, either))
-    return [CommBin(a.start_us, a.end_us, a.busy_pct, b.busy_pct, max(0.0, u.busy_pct - a.busy_pct))
-            for a, b, u in zip(c, m, e)]
+    return [CommBin(start_us=a.start_us, end_us=a.end_us, compute_pct=a.busy_pct, communication_pct=b.busy_pct,
+                    exposed_pct=max(0.0, u.busy_pct - a.busy_pct)) for a, b, u in zip(c, m, e)]
 
 
 def _collectives(comm):
@@ -197,5 +194,5 @@ def _entry(key, g):
     busbw = None
     if algbw is not None and factor is not None and isinstance(n, int) and n > 0:
         busbw = algbw * factor(n)
-    return Collective(name, dtype, n if isinstance(n, int) else None, g["count"], nbytes, g["time"], algbw, busbw,
-                      kind)
+    return Collective(name=name, dtype=dtype, group_size=n if isinstance(n, int) else None, count=g["count"],
+                      bytes=nbytes, time_us=g["time"], algbw_gbs=algbw, busbw_gbs=busbw, kind=kind)

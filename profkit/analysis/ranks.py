@@ -91,7 +91,9 @@ def _world(ranks):
 
 
 def _step(summary, n):
-    return next(st for st in summary.steps.ranges if st.step == n)
+    """(start, end) of ProfilerStep#n in a rank's own clock."""
+    row = next(st for st in summary.steps.per_step if st.step == n)
+    return row.range_start_us, row.range_start_us + row.range_dur_us
 
 
 def align(ranks):
@@ -102,12 +104,12 @@ def align(ranks):
     rank's offset is its end minus the median end. Without a common step the
     first GPU activity is used, which is only right for ranks started together.
     """
-    common = set.intersection(*[{st.step for st in s.steps.ranges} for s in ranks]) if ranks else set()
+    common = set.intersection(*[{st.step for st in s.steps.per_step} - {None} for s in ranks]) if ranks else set()
     n = max(common) if common else None
     if common:
-        ends = np.array([_step(s, n).end_us for s in ranks])
+        ends = np.array([_step(s, n)[1] for s in ranks])
         method = f"end of ProfilerStep#{n}, which the ranks leave together"
-        starts = {s.rank: _step(s, n).start_us for s in ranks}
+        starts = {s.rank: _step(s, n)[0] for s in ranks}
     else:
         ends = np.array([s.window_us.start for s in ranks])
         method = "first GPU activity (no ProfilerStep common to all ranks)"
@@ -142,7 +144,8 @@ def stragglers(ranks, alignment):
     idle = np.array([s.temporal.idle_pct for s in ranks])
     starts = alignment.aligned_step_start_us
     if alignment.step is not None:
-        steps = np.array([_step(s, alignment.step).end_us - _step(s, alignment.step).start_us for s in ranks])
+        spans = [_step(s, alignment.step) for s in ranks]
+        steps = np.array([end - start for start, end in spans])
         typical = float(np.median(list(starts.values())))
         for s in ranks:
             late = starts[s.rank] - typical

@@ -17,16 +17,23 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from profkit.analysis.classify import Coverage
-from profkit.analysis.communication import Communication
+from profkit.analysis.block import Block
+from profkit.analysis.classify import Coverage, LayerShare, Unclassified
+from profkit.analysis.communication import Collective, CommBin, Communication, DeviceCommunication
+from profkit.analysis.launches import Launches
+from profkit.analysis.steps import Steps
+from profkit.analysis.temporal import CauseTotal, Gap, GapBin, Gaps, StreamIdle, TimelineBin
+
+__all__ = ["SCHEMA_VERSION", "Block", "Device", "Mode", "Window", "Temporal", "CauseTotal", "GapBin", "Gap", "Gaps",
+           "TimelineBin", "StreamIdle", "ClassTime", "Kernel", "Coverage", "LayerShare", "Unclassified",
+           "Communication", "Collective", "CommBin", "DeviceCommunication", "SizeCount", "CudaGraphs", "Launches", "Steps",
+           "CpuBreakdown", "Phase", "CountTime", "EfficiencyClass", "EfficiencyTotal", "PeakDevice",
+           "ReferenceClass", "Reference", "Efficiency", "RooflineParams", "RooflinePhase", "RooflineDevice",
+           "Roofline", "Finding", "Summary", "Alignment", "Straggler", "Stragglers", "Job", "encode", "to_builtins",
+           "json_schema", "schema_text"]
 
 SCHEMA_VERSION = 2
 SCHEMA_ID = "https://profkit.dev/schema/analyze-v2.json"
-
-
-class Block(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """Base of every block. Fields with a default are left out of the JSON while they
-    hold it (optional extras such as `gaps.all`); all other fields are always written."""
 
 
 # -- run ----------------------------------------------------------------------------------
@@ -71,82 +78,32 @@ class Temporal(Block):
     non_compute_us: float
 
 
-class CauseTotal(Block):
-    count: int
-    total_us: float
-
-
-class GapBin(Block):
-    """Gaps whose length falls in [lo_us, hi_us); hi_us null: no upper edge."""
-
-    lo_us: float
-    hi_us: float | None
-    count: int
-    total_us: float
-
-
-class Gap(Block):
-    """One idle gap: its cause and the activities before and after it."""
-
-    device: int
-    start_us: float
-    dur_us: float
-    cause: str
-    before: str
-    after: str
-
-
-class Gaps(Block):
-    """Idle gaps of the window; `all` only with --all-gaps."""
-
-    count: int
-    total_us: float
-    p50_us: float
-    p99_us: float
-    max_us: float
-    by_cause: dict[str, CauseTotal]
-    histogram: list[GapBin]
-    largest: list[Gap]
-    all: list[Gap] | None = None
-
-
-class TimelineBin(Block):
-    start_us: float
-    end_us: float
-    busy_pct: float
-
-
-class StreamIdle(Block):
-    """HTA's per-stream idle categories (get_idle_time_breakdown definitions)."""
-
-    device: int
-    stream: int
-    busy_us: float
-    idle_us: float
-    host_wait_us: float
-    kernel_wait_us: float
-    other_us: float
-
-
 # -- work -----------------------------------------------------------------------------------
 
 
 class ClassTime(Block):
-    """One operator class: time and share of the window's kernel (or CPU-op self) time."""
+    """One operator class: time and share of the window's kernel (or CPU-op self) time;
+    per step: the median over steps of the class's time (count) in the work each step
+    launched (see `steps`; the whole trace when it has no steps)."""
 
     time_us: float
     pct: float
     count: int
+    per_step_us: float | None
+    per_step_count_median: float | None
 
 
 class Kernel(Block):
-    """One kernel name (CPU traces: op name) with its total time in the window."""
+    """One kernel name (CPU traces: op name) with its total time in the window, and its
+    medians over steps as for ClassTime."""
 
     name: str
     cls: str = msgspec.field(name="class")
     count: int
     time_us: float
     pct: float
+    per_step_us: float | None
+    per_step_count_median: float | None
     classified_by: str | None  # rule / token / op / none (classify.LAYERS); null on CPU traces
 
 
@@ -175,30 +132,6 @@ class CudaGraphs(Block):
     graph_ids: list[int]
     distinct_graphs: int
     distinct_graphs_basis: str
-
-
-class Launches(Block):
-    """Launch calls on the CPU (whole trace) and the CPU time they took."""
-
-    count: int
-    cpu_us: float
-
-
-class StepRange(Block):
-    """One ProfilerStep as the CPU recorded it."""
-
-    step: int
-    start_us: float
-    end_us: float
-
-
-class Steps(Block):
-    """The trace's profiler steps. source: how they were found ("cpu" ProfilerStep
-    ranges, or "none": no steps, figures are over the whole window)."""
-
-    count: int
-    source: str
-    ranges: list[StepRange]
 
 
 class CpuBreakdown(Block):

@@ -16,14 +16,14 @@ from profkit.analysis.efficiency import efficiency_summary
 from profkit.analysis.findings import run_findings
 from profkit.analysis.graphs import cuda_graph_summary, detect_mode
 from profkit.analysis.hardware import trace_device
+from profkit.analysis.launches import blocking, launch_summary
 from profkit.analysis.options import AnalysisOptions
-from profkit.analysis.result import (SCHEMA_VERSION, ClassTime, CpuBreakdown, Device, Kernel, Launches, Phase,
-                                     StepRange, Steps, Summary, Temporal, Window)
+from profkit.analysis.result import SCHEMA_VERSION, ClassTime, CpuBreakdown, Device, Kernel, Phase, Summary, Temporal, Window
 from profkit.analysis.roofline import roofline
+from profkit.analysis.steps import step_of, step_of_times, step_ranges, steps_summary
 from profkit.errors import ProfkitError
 
 KERNELS_LISTED = 50  # kernels[] of the result: the largest by total time
-LAUNCH_CALLS = r"Launch|^cuMemcpy|^cudaMemcpy|^cudaMemset|^hipMemcpy|^hipMemset"
 PHASES = ("prefill", "decode")
 NON_COMPUTE = ("memory", "communication")
 
@@ -56,7 +56,6 @@ def summarize(trace, sidecar=None, options=None):
         mode=detect_mode(trace, graphs),
         capture=sidecar,
         cuda_graphs=graphs,
-        steps=_steps(trace),
         efficiency=efficiency_summary(trace, classes, **options.peaks),
         roofline=_roofline(sidecar, trace, options.peaks, warnings),
         findings=[],
@@ -66,13 +65,6 @@ def summarize(trace, sidecar=None, options=None):
     kernels = int((trace.gpu["kind"] == "kernel").sum()) if trace.has_gpu else None
     summary.findings = run_findings(summary, kernels)
     return summary
-
-
-def _steps(trace):
-    steps = trace.steps
-    return Steps(count=int(len(steps)), source="cpu" if len(steps) else "none",
-                 ranges=[StepRange(step=int(r.step), start_us=float(r.ts), end_us=float(r.end))
-                         for r in steps.itertuples()])
 
 
 def _roofline(sidecar, trace, peaks, warnings):
@@ -97,21 +89,48 @@ def _device(trace):
     return Device(kind="rocm" if hip else "cuda", name=name, count=int(trace.gpu["device"].nunique()))
 
 
-def _class_table(cls, dur, names, top, by=None):
-    """Class totals and the `top` names; `by`: the layer that classified each row (GPU traces)."""
+def _class_table(cls, dur, names, top, steps, by=None):
+    """Time per class and the `top` kernels (CPU traces: ops) of the window's rows, with
+    their medians over steps from `steps` (a PerStep of all rows, attributed by launch);
+    `by`: the layer that classified each row (GPU traces)."""
     df = pd.DataFrame({"cls": pd.Categorical(cls, categories=CLASSES), "dur": dur, "name": names,
                        "by": None if by is None else np.asarray(by, dtype=object)})
     total = float(df["dur"].sum()) or 1.0
     per = df.groupby("cls", observed=False)["dur"].agg(["sum", "count"])
-    classes = {c: ClassTime(time_us=float(per.loc[c, "sum"]), pct=float(100 * per.loc[c, "sum"] / total),
-                            count=int(per.loc[c, "count"])) for c in CLASSES}
     k = df.groupby("name", observed=True).agg(time_us=("dur", "sum"), n=("dur", "size"), cls=("cls", "first"),
                                               by=("by", "first"))
     k = k.nlargest(top, "time_us")
+    c_us, c_n = steps.medians("cls", CLASSES)
+    k_us, k_n = steps.medians("name", list(k.index))
+    classes = {c: ClassTime(time_us=float(per.loc[c, "sum"]), pct=float(100 * per.loc[c, "sum"] / total),
+                            count=int(per.loc[c, "count"]), per_step_us=c_us[c], per_step_count_median=c_n[c])
+               for c in CLASSES}
     kernels = [Kernel(name=str(n), cls=str(r.cls), count=int(r.n), time_us=float(r.time_us),
-                      pct=float(100 * r.time_us / total), classified_by=None if by is None else str(r.by))
+                      pct=float(100 * r.time_us / total), per_step_us=k_us[n], per_step_count_median=k_n[n],
+                      classified_by=None if by is None else str(r.by))
                for n, r in k.iterrows()]
     return classes, kernels
+
+
+class PerStep:
+    """Rows (GPU activities or CPU ops) with the step that launched each (-1: outside every step)."""
+
+    def __init__(self, cls, names, dur, idx, count):
+        self.frame = pd.DataFrame({"cls": np.asarray(cls, dtype=object), "name": np.asarray(names, dtype=object),
+                                   "dur": np.asarray(dur, dtype=float), "step": np.asarray(idx)})
+        self.frame = self.frame[self.frame["step"] >= 0]
+        self.count = count
+
+    def medians(self, key, values):
+        """({value: median over steps of its time per step}, {value: median of its count per step})."""
+        g = self.frame[self.frame[key].isin(values)].groupby([key, "step"])["dur"].agg(["sum", "size"])
+        steps = range(self.count)
+        out_us, out_n = {}, {}
+        for v in values:
+            rows = g.loc[v] if v in g.index.get_level_values(0) else g.iloc[0:0]
+            out_us[v] = float(np.median(rows["sum"].reindex(steps, fill_value=0.0))) if self.count else None
+            out_n[v] = float(np.median(rows["size"].reindex(steps, fill_value=0))) if self.count else None
+        return out_us, out_n
 
 
 def _gpu_summary(trace, classes, by, window_kind, warnings):
@@ -119,6 +138,12 @@ def _gpu_summary(trace, classes, by, window_kind, warnings):
     gpu["cls"] = classes
     gpu["by"] = by
     gpu["collective"] = collective_args(trace)
+    ranges = step_ranges(trace)
+    steps = steps_summary(trace, gpu, ranges)
+    if steps.warning:
+        warnings.append(steps.warning)
+    launches = launch_summary(trace, ranges, gpu)
+    per_step = PerStep(gpu["cls"], gpu["name"].astype(str), gpu["dur"], step_of(trace, gpu, ranges), ranges.count)
     lo, hi, mask = temporal.window(trace, gpu, window_kind)
     gpu = gpu[mask]
     if window_kind != "gpu" and not len(trace.steps):
@@ -127,13 +152,20 @@ def _gpu_summary(trace, classes, by, window_kind, warnings):
     if unlaunched:
         warnings.append(f"{unlaunched} GPU activities have no matching launch call (cause of their gaps: other)")
 
+    # Busy time is the union of these rows; compute time that of the rows flagged compute.
+    # Under --window hta both follow HTA: its kernel types, and cuda_sync events on a stream.
+    if window_kind == "hta":
+        rows = pd.concat([gpu[["device", "ts", "end"]].assign(compute=temporal.hta_computation(gpu["name"])),
+                          temporal.hta_syncs(trace)[["device", "ts", "end"]].assign(compute=False)])
+    else:
+        rows = gpu[["device", "ts", "end"]].assign(compute=~gpu["cls"].isin(NON_COMPUTE).to_numpy())
     busy = compute = 0.0
     span_total = 0.0
     timeline = []
-    for _, g in gpu.groupby("device", sort=True):
+    for _, g in rows.groupby("device", sort=True):
         starts, ends = temporal.union(g["ts"].to_numpy(), g["end"].to_numpy())
         busy += temporal.covered(starts, ends, lo, hi)
-        c = g[~g["cls"].isin(NON_COMPUTE)]
+        c = g[g["compute"].to_numpy(bool)]
         cs, ce = temporal.union(c["ts"].to_numpy(), c["end"].to_numpy())
         compute += temporal.covered(cs, ce, lo, hi)
         span_total += hi - lo
@@ -141,10 +173,8 @@ def _gpu_summary(trace, classes, by, window_kind, warnings):
             timeline = temporal.timeline(starts, ends, lo, hi)
     gaps = _device_gaps(gpu, lo, hi, _syncs(trace))
     idle = span_total - busy
-    rt = trace.runtime
     classes, kernels = _class_table(gpu["cls"], gpu["dur"].to_numpy(), gpu["name"].astype(str), KERNELS_LISTED,
-                                    gpu["by"])
-    launches = rt[rt["name"].astype(str).str.contains(LAUNCH_CALLS, regex=True)]
+                                    per_step, gpu["by"])
     return {
         "window_us": Window(start=float(lo), end=float(hi), span=float(hi - lo), kind=window_kind),
         "temporal": Temporal(busy_us=busy, idle_us=idle, busy_pct=_pct(busy, span_total),
@@ -156,7 +186,8 @@ def _gpu_summary(trace, classes, by, window_kind, warnings):
         "kernels": kernels,
         "coverage": coverage(gpu["name"].astype(str), gpu["dur"].to_numpy(), gpu["by"]),
         "communication": communication(gpu, gpu["cls"], lo, hi),
-        "launches": Launches(count=int(len(launches)), cpu_us=float(launches["dur"].sum())),
+        "launches": launches,
+        "steps": steps,
         "cpu": None,
         "phases": _phases(trace, gpu["launch_ts"], gpu["dur"], gpu["cls"]),
     }
@@ -165,7 +196,7 @@ def _gpu_summary(trace, classes, by, window_kind, warnings):
 def _syncs(trace):
     """(ts, end) of blocking host syncs and cuda_sync events."""
     rt = trace.runtime
-    is_sync = rt["name"].astype(str).str.contains(temporal.SYNC_CALLS, regex=True).to_numpy()
+    is_sync = blocking(rt["name"]) if len(rt) else np.zeros(0, bool)
     return (np.concatenate([rt["ts"].to_numpy()[is_sync], trace.syncs["ts"].to_numpy()]),
             np.concatenate([rt["end"].to_numpy()[is_sync], trace.syncs["end"].to_numpy()]))
 
@@ -218,8 +249,10 @@ def _cpu_summary(trace, classes, warnings):
     starts, ends = temporal.union(ops["ts"].to_numpy(), ops["end"].to_numpy())
     busy = temporal.covered(starts, ends, lo, hi)
     gap_rows = _cpu_gaps(ops, lo, hi)
-    table, kernels = _class_table(classes[units], own[units].to_numpy(), ops.loc[units, "name"].astype(str),
-                                  KERNELS_LISTED)
+    ranges = step_ranges(trace)
+    names = ops.loc[units, "name"].astype(str)
+    per_step = PerStep(classes[units], names, own[units], step_of_times(ranges, ops.loc[units, "ts"]), ranges.count)
+    table, kernels = _class_table(classes[units], own[units].to_numpy(), names, KERNELS_LISTED, per_step)
     breakdown = cpu_breakdown(trace, classes)
     return {
         "window_us": Window(start=lo, end=hi, span=span, kind="steps" if len(trace.steps) else "cpu"),
@@ -233,7 +266,8 @@ def _cpu_summary(trace, classes, warnings):
         "kernels": kernels,
         "coverage": None,
         "communication": None,
-        "launches": Launches(count=0, cpu_us=0.0),
+        "launches": launch_summary(trace),
+        "steps": steps_summary(trace, ranges=ranges),
         "cpu": None if breakdown is None else CpuBreakdown(**{k: v for k, v in breakdown.items() if k != "classes"}),
         "phases": _phases(trace, ops.loc[units, "ts"], own[units], classes[units]),
     }

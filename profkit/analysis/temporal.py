@@ -14,16 +14,115 @@ CPU side of the activity that ends it:
   between streams, gaps inside a graph replay), or its launch is not in the trace.
 """
 
+import re
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 
-from profkit.analysis.result import CauseTotal, Gap, GapBin, Gaps, StreamIdle, TimelineBin
+from profkit.analysis.block import Block
 
-# Runtime calls that block the host until the device catches up.
-SYNC_CALLS = r"Synchronize|^cudaMemcpy$|^hipMemcpy$|^cuMemcpyDtoH|^cuCtxSynchronize"
 # Gap histogram bin edges (µs); log-spaced like nsys's gap buckets.
 GAP_EDGES = [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 1e5, np.inf]
 HTA_KERNEL_WAIT_US = 30  # HTA's default consecutive_kernel_delay
+# HTA 0.5.0's kernel types (hta/utils/utils.py, get_kernel_type), used under --window hta.
+_HTA_COMM = re.compile(r"nccl.*Kernel")  # matched at the start of the name
+_HTA_MEMORY = re.compile(r"Memcpy|Memset|dma")  # at the start
+_HTA_NOT_COMPUTE = re.compile(r"Memcpy|Sync")  # anywhere
+
+
+class CauseTotal(Block):
+    count: int
+    total_us: float
+
+
+class GapBin(Block):
+    """Gaps whose length falls in [lo_us, hi_us); hi_us null: no upper edge."""
+
+    lo_us: float
+    hi_us: float | None
+    count: int
+    total_us: float
+
+
+class Gap(Block):
+    """One idle gap: its cause and the activities before and after it."""
+
+    device: int
+    start_us: float
+    dur_us: float
+    cause: str
+    before: str
+    after: str
+
+
+class Gaps(Block):
+    """Idle gaps of the window; `all` only with --all-gaps."""
+
+    count: int
+    total_us: float
+    p50_us: float
+    p99_us: float
+    max_us: float
+    by_cause: dict[str, CauseTotal]
+    histogram: list[GapBin]
+    largest: list[Gap]
+    all: list[Gap] | None = None
+
+
+class TimelineBin(Block):
+    start_us: float
+    end_us: float
+    busy_pct: float
+
+
+class StreamIdle(Block):
+    """HTA's per-stream idle categories (get_idle_time_breakdown definitions)."""
+
+    device: int
+    stream: int
+    busy_us: float
+    idle_us: float
+    host_wait_us: float
+    kernel_wait_us: float
+    other_us: float
+
+
+@lru_cache(maxsize=1 << 12)
+def hta_kernel_type(name):
+    """HTA's type of a GPU activity name: "communication" (nccl...Kernel), "memory"
+    (Memcpy*/Memset*/dma*), "other" (the name holds "Memcpy" or "Sync", e.g. the
+    cuda_sync events "Stream Sync") or "computation" (everything else)."""
+    if _HTA_COMM.match(name):
+        return "communication"
+    if _HTA_MEMORY.match(name):
+        return "memory"
+    if _HTA_NOT_COMPUTE.search(name):
+        return "other"
+    return "computation"
+
+
+def hta_computation(names):
+    """Boolean mask over a categorical name Series: HTA counts the activity as computation."""
+    table = np.array([hta_kernel_type(str(c)) == "computation" for c in names.cat.categories] + [False])
+    return table[names.cat.codes.to_numpy()]
+
+
+def hta_syncs(trace):
+    """cuda_sync events HTA's temporal breakdown counts as GPU work.
+
+    HTA unions every event with a stream: a Stream Sync or Stream Wait Event has
+    one, an Event Sync has stream -1 and is left out. With two or more steps it
+    keeps, as for kernels, those whose runtime call (same correlation id) began
+    before the last step.
+    """
+    s = trace.syncs[trace.syncs["stream"] >= 0]
+    steps = trace.steps
+    if len(steps) >= 2 and len(s):
+        rt = trace.runtime[trace.runtime["correlation"] >= 0].drop_duplicates("correlation")
+        launch = s["correlation"].map(rt.set_index("correlation")["ts"])
+        s = s[(launch < steps["ts"].max()).to_numpy()]
+    return s
 
 
 def union(ts, end):
@@ -59,7 +158,8 @@ def window(trace, gpu, kind):
     gpu: first to last GPU activity. steps: the GPU-side ProfilerStep ranges when
     the trace has them (what TraceLens uses), else activities launched inside
     CPU-side steps. hta: HTA's rule — with two or more steps, drop activities
-    launched from the last step on (HTA treats it as incomplete).
+    launched from the last step on (HTA treats it as incomplete); the window
+    also spans the cuda_sync events HTA counts (hta_syncs).
     """
     mask = np.ones(len(gpu), bool)
     if kind == "steps":
@@ -83,6 +183,8 @@ def window(trace, gpu, kind):
     elif kind != "gpu":
         raise ValueError(kind)
     sel = gpu[mask]
+    if kind == "hta":
+        sel = pd.concat([sel[["ts", "end"]], hta_syncs(trace)[["ts", "end"]]])
     if not len(sel):
         return 0.0, 0.0, mask
     return float(sel["ts"].min()), float(sel["end"].max()), mask

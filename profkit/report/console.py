@@ -1,32 +1,11 @@
 """Terminal rendering of an analysis summary (rich tables)."""
 
-import re
-
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-# The part of a templated kernel name that tells elementwise kernels apart.
-_HINT = re.compile(r"(\w+(?:Functor|_kernel_cuda|_kernel_impl|Op)\w*)")
-
-
-def short_name(name):
-    """'void at::native::elementwise_kernel<4, ...MulFunctor<float>...>(...)' ->
-    'at::native::elementwise_kernel [MulFunctor]' — readable in a terminal column."""
-    text = (name[5:] if name.startswith("void ") else name).replace("(anonymous namespace)::", "")
-    cut = min([i for i in (text.find("<"), text.find("(")) if i > 0], default=len(text))
-    base = text[:cut]
-    hints = [h for h in _HINT.findall(text[cut:]) if h != base.rsplit("::", 1)[-1]]
-    return f"{base} [{hints[-1]}]" if hints else base
-
-
-def _us(v):
-    """Microseconds, in the unit a person reads best."""
-    if v >= 1e6:
-        return f"{v / 1e6:.2f} s"
-    if v >= 1e3:
-        return f"{v / 1e3:.2f} ms"
-    return f"{v:.1f} µs"
+from profkit.report import fmt
+from profkit.report.names import short_name
 
 
 def _table(title, *columns, name_width=60):
@@ -49,29 +28,29 @@ def render(summary, console=None, top=10):
     w, t = summary.window_us, summary.temporal
     gpu = dev.kind != "cpu"
     what = "GPU" if gpu else "CPU ops"
-    con.print(f"window ({w.kind}): {_us(w.span)}  ·  {what} busy {t.busy_pct:.1f}%  "
-              f"idle {t.idle_pct:.1f}% ({_us(t.idle_us)})")
+    con.print(f"window ({w.kind}): {fmt.duration(w.span)}  ·  {what} busy {t.busy_pct:.1f}%  "
+              f"idle {t.idle_pct:.1f}% ({fmt.duration(t.idle_us)})")
     if summary.cpu is not None:
         con.print(f"framework overhead (time outside the classified ops' own work): "
                   f"{summary.cpu.framework_overhead_pct:.1f}%")
 
     tab = _table("Time by class", "class", "time", "%", "count")
     for name, c in summary.classes.items():
-        tab.add_row(name, _us(c.time_us), f"{c.pct:.1f}", str(c.count))
+        tab.add_row(name, fmt.duration(c.time_us), f"{c.pct:.1f}", str(c.count))
     con.print(tab)
 
     g = summary.gaps
-    tab = _table(f"Idle gaps: {g.count} totalling {_us(g.total_us)} "
-                 f"(p50 {_us(g.p50_us)}, p99 {_us(g.p99_us)}, max {_us(g.max_us)})",
+    tab = _table(f"Idle gaps: {g.count} totalling {fmt.duration(g.total_us)} "
+                 f"(p50 {fmt.duration(g.p50_us)}, p99 {fmt.duration(g.p99_us)}, max {fmt.duration(g.max_us)})",
                  "cause", "count", "total")
     for cause, c in g.by_cause.items():
-        tab.add_row(cause, str(c.count), _us(c.total_us))
+        tab.add_row(cause, str(c.count), fmt.duration(c.total_us))
     con.print(tab)
 
     tab = _table(f"Top {min(top, len(summary.kernels))} {'kernels' if gpu else 'ops'}",
                  "time", "%", "count", "class", "name", name_width=max(20, con.width - 52))
     for k in summary.kernels[:top]:
-        tab.add_row(_us(k.time_us), f"{k.pct:.1f}", str(k.count), k.cls, escape(short_name(k.name)))
+        tab.add_row(fmt.duration(k.time_us), f"{k.pct:.1f}", str(k.count), k.cls, escape(short_name(k.name)))
     con.print(tab)
     _coverage(con, summary.coverage, top)
     _communication(con, summary.communication)
@@ -85,19 +64,15 @@ def render(summary, console=None, top=10):
     if summary.phases:
         tab = _table("Phases (profkit capture)", "", "count", "wall", "work")
         for name, p in summary.phases.items():
-            tab.add_row(name, str(p.count), _us(p.wall_us), _us(p.work_us))
+            tab.add_row(name, str(p.count), fmt.duration(p.wall_us), fmt.duration(p.work_us))
         con.print(tab)
     for warning in summary.warnings:
         con.print(f"[yellow]warning:[/yellow] {escape(warning)}")
 
 
-def _num(v, fmt):
-    return "–" if v is None else format(v, fmt)
-
-
 def _coverage(con, cov, top):
     """Which layer classified the GPU time, and the kernel names none could."""
-    if not cov:
+    if cov is None:
         return
     shares = ", ".join(f"{layer} {c.pct:.1f}%" for layer, c in cov.classified_by.items() if c.count)
     con.print(f"classified by: {shares}")
@@ -105,21 +80,22 @@ def _coverage(con, cov, top):
         tab = _table("Unclassified kernels (no rule, name word or launching op; add a --rules FILE rule)",
                      "time", "%", "count", "name", name_width=max(20, con.width - 36))
         for k in cov.unclassified[:top]:
-            tab.add_row(_us(k.time_us), f"{k.pct:.1f}", str(k.count), escape(short_name(k.name)))
+            tab.add_row(fmt.duration(k.time_us), f"{k.pct:.1f}", str(k.count), escape(short_name(k.name)))
         con.print(tab)
 
 
 def _communication(con, comm):
-    if not comm or not comm.time_us:
+    if comm is None or not comm.time_us:
         return
-    con.print(f"communication: {_us(comm.time_us)}, exposed {_us(comm.exposed_us)} "
+    con.print(f"communication: {fmt.duration(comm.time_us)}, exposed {fmt.duration(comm.exposed_us)} "
               f"(overlapped by computation {comm.overlap_pct:.1f}%)")
     if comm.collectives:
-        tab = _table("Collectives (PyTorch's metadata on the NCCL kernels)", "collective", "dtype", "ranks",
+        tab = _table("Collectives (PyTorch's collective metadata)", "collective", "dtype", "ranks",
                      "count", "bytes", "time", "algbw GB/s", "busbw GB/s")
         for c in comm.collectives:
-            tab.add_row(escape(c.name), escape(str(c.dtype)), _num(c.group_size, "d"), str(c.count),
-                        _num(c.bytes, ".0f"), _us(c.time_us), _num(c.algbw_gbs, ".2f"), _num(c.busbw_gbs, ".2f"))
+            tab.add_row(escape(c.name), escape(str(c.dtype)), fmt.plain(c.group_size, "d"), str(c.count),
+                        fmt.plain(c.bytes, ".0f"), fmt.duration(c.time_us), fmt.plain(c.algbw_gbs, ".2f"),
+                        fmt.plain(c.busbw_gbs, ".2f"))
         con.print(tab)
     if comm.reason:
         con.print(f"[yellow]collectives:[/yellow] {escape(comm.reason)}")
@@ -148,8 +124,8 @@ def _efficiency(con, eff):
     tab = _table(title, "class", "% FLOPs", "% time", "TFLOP/s", "GB/s", "MUE %", "uncounted")
     for name, c in eff.classes.items():
         missed = c.time_us - c.counted.time_us
-        tab.add_row(name, _num(c.pct_flops, ".2f"), _num(c.pct_time, ".1f"), _num(c.tflops, ".3f"),
-                    _num(c.gbps, ".1f"), _num(c.mue_pct, ".1f"), _us(missed) if missed > 0 else "")
+        tab.add_row(name, fmt.plain(c.pct_flops, ".2f"), fmt.plain(c.pct_time, ".1f"), fmt.plain(c.tflops, ".3f"),
+                    fmt.plain(c.gbps, ".1f"), fmt.plain(c.mue_pct, ".1f"), fmt.duration(missed) if missed > 0 else "")
     con.print(tab)
     if eff.unavailable:
         con.print(f"[yellow]no MUE:[/yellow] {escape(eff.unavailable)}")
@@ -161,8 +137,8 @@ def _roofline(con, roof):
     tab = _table("Roofline limit of this capture", "", "limit", "measured", "% of limit", "bound")
     phases = (("prefill (TTFT)", "prefill", roof.prefill), ("decode / token", "decode_step", roof.decode_step))
     for name, _, p in phases:
-        tab.add_row(name, _num(p.limit_ms, ".3f") + " ms", _num(p.measured_ms, ".3f") + " ms",
-                    _num(p.pct_of_limit, ".0f"), p.bound or "–")
+        tab.add_row(name, fmt.plain(p.limit_ms, ".3f") + " ms", fmt.plain(p.measured_ms, ".3f") + " ms",
+                    fmt.plain(p.pct_of_limit, ".0f"), p.bound or "–")
     con.print(tab)
     for _, key, p in phases:
         if p.warning:
@@ -179,13 +155,13 @@ def render_job(job, console=None):
                  "overlap %", "gaps", "host-bound gaps", "mode")
     for s in job.ranks:
         t, g, comm = s.temporal, s.gaps, s.communication
-        tab.add_row(str(s.rank), _us(s.window_us.span), f"{t.busy_pct:.1f}", f"{t.idle_pct:.1f}",
-                    _us(t.compute_us), _us(s.classes["communication"].time_us),
-                    _us(comm.exposed_us) if comm else "–", _num(comm and comm.overlap_pct, ".1f"),
-                    _us(g.total_us), _us(g.by_cause["host_bound"].total_us), s.mode.name)
+        tab.add_row(str(s.rank), fmt.duration(s.window_us.span), f"{t.busy_pct:.1f}", f"{t.idle_pct:.1f}",
+                    fmt.duration(t.compute_us), fmt.duration(s.classes["communication"].time_us),
+                    fmt.duration(comm.exposed_us) if comm else "–", fmt.plain(comm and comm.overlap_pct, ".1f"),
+                    fmt.duration(g.total_us), fmt.duration(g.by_cause["host_bound"].total_us), s.mode.name)
     con.print(tab)
     a = job.alignment
-    con.print(f"clock alignment: {a.method}; largest offset between ranks {_us(a.max_skew_us)}")
+    con.print(f"clock alignment: {a.method}; largest offset between ranks {fmt.duration(a.max_skew_us)}")
     found = job.stragglers.ranks
     if not found:
         con.print("stragglers: none by the rules " + "; ".join(job.stragglers.rules.values()))

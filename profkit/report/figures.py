@@ -8,6 +8,7 @@ histogram is the summary's log bins.
 import html
 
 from profkit.analysis.rules import CLASSES
+from profkit.report.names import short_name
 CLASS_COLORS = {
     "tensor_contraction": "#4c78a8", "normalization": "#f58518", "elementwise": "#54a24b",
     "attention": "#b279a2", "memory": "#9d755d", "communication": "#e45756", "other": "#bab0ac",
@@ -28,24 +29,6 @@ def class_label(c):
     return c.replace("_", " ")
 
 
-def short_name(name, limit=80):
-    """A readable kernel name: no 'void ', no argument list, capped in length."""
-    s = str(name).replace("(anonymous namespace)", "{anon}")
-    if s.startswith("void "):
-        s = s[5:]
-    depth, cut = 0, len(s)
-    for i, ch in enumerate(s):
-        if ch in "<":
-            depth += 1
-        elif ch == ">":
-            depth = max(0, depth - 1)
-        elif ch == "(" and depth == 0 and i > 0:
-            cut = i
-            break
-    s = s[:cut]
-    return s if len(s) <= limit else s[: limit - 1] + "…"
-
-
 def _layout(**kw):
     base = {"font": _FONT, "margin": {"l": 60, "r": 20, "t": 40, "b": 50}, "paper_bgcolor": "white",
             "plot_bgcolor": "white",
@@ -55,19 +38,21 @@ def _layout(**kw):
 
 
 def class_time(runs, per_step):
-    """Stacked horizontal bars: time per class for each run (per step when known)."""
+    """Stacked horizontal bars: time per class for each run; `per_step`: the median per
+    step (classes.<class>.per_step_us), else the time in the analysis window."""
     labels = [text(r.label) for r in runs]
     data = []
     for cls in CLASSES:
         xs = []
-        for r, n in zip(runs, per_step):
-            xs.append(r.summary.classes[cls].time_us / 1000.0 / (n or 1))
+        for r in runs:
+            c = r.summary.classes[cls]
+            xs.append((c.per_step_us if per_step else c.time_us) / 1000.0)
         if not any(xs):
             continue
         data.append({"type": "bar", "orientation": "h", "name": class_label(cls), "y": labels, "x": xs,
                      "marker": {"color": CLASS_COLORS[cls]},
                      "hovertemplate": "%{y}<br>" + class_label(cls) + ": %{x:.3f} ms<extra></extra>"})
-    unit = "ms per step" if all(per_step) else "ms in the profiled window"
+    unit = "ms per step (median)" if per_step else "ms in the analysis window"
     return {"data": data, "layout": _layout(
         barmode="stack", height=130 + 45 * len(runs), xaxis={"title": {"text": unit}, "gridcolor": "#eee"},
         yaxis={"autorange": "reversed", "automargin": True})}

@@ -20,21 +20,19 @@ def _comparison(runs, numbers):
     for r, n in zip(runs, numbers):
         if r is runs[base]:
             continue
-        parts = []
-        if b["idle_pct"] is not None and n["idle_pct"] is not None:
-            parts.append(f"idle {b['idle_pct']:.0f}% → {n['idle_pct']:.0f}%")
-        if b["launches_per_step"] and n["launches_per_step"] is not None:
-            parts.append(f"launches per step {b['launches_per_step']:.0f} → {n['launches_per_step']:.0f}")
-        elif b["launches"] and n["launches"] is not None:
-            parts.append(f"launches {b['launches']} → {n['launches']}")
-        if b["step_us"] and n["step_us"]:
-            parts.append(f"wall time per step {b['step_us'] / 1000:.2f} → {n['step_us'] / 1000:.2f} ms "
-                         f"({b['step_us'] / n['step_us']:.2f}×)")
-        if parts:
-            faster = b["step_us"] and n["step_us"] and n["step_us"] < b["step_us"]
-            out.append(ShownFinding("good" if faster else "info", "", f"{r.label} ({r.mode}) against "
-                                    f"{runs[base].label} ({runs[base].mode}): " + ", ".join(parts) + ".",
-                                    "comparison with the eager run (else the first run)"))
+        parts = [f"idle {b.idle_pct:.0f}% → {n.idle_pct:.0f}%"]
+        if b.launches_per_step and n.launches_per_step is not None:
+            parts.append(f"kernel launches per step {b.launches_per_step:.0f} → {n.launches_per_step:.0f}")
+        elif b.launches and n.launches is not None:
+            parts.append(f"kernel launches {b.launches} → {n.launches}")
+        before, after, what = ((b.period_us, n.period_us, "GPU step period (median)") if b.period_us and n.period_us
+                               else (b.step_us, n.step_us, "wall time per step"))
+        if before and after:
+            parts.append(f"{what} {before / 1000:.2f} → {after / 1000:.2f} ms ({before / after:.2f}×)")
+        faster = bool(before and after and after < before)
+        out.append(ShownFinding("good" if faster else "info", "", f"{r.label} ({r.mode}) against "
+                                f"{runs[base].label} ({runs[base].mode}): " + ", ".join(parts) + ".",
+                                "comparison with the eager run (else the first run)"))
     return out
 
 

@@ -10,22 +10,26 @@ from markupsafe import Markup
 from profkit import __version__
 from profkit.analysis import findings as thresholds
 from profkit.analysis import ranks
+from profkit.analysis.steps import NO_STEPS
 from profkit.report import figures as F
+from profkit.report import fmt
 from profkit.report import findings as FND
 from profkit.report import metrics as M
 from profkit.report.diff import diff_runs, kernel_totals
 from profkit.report.efficiency_view import efficiency_view
 from profkit.report.header import run_header
+from profkit.report.names import short_name
 
 TOP_KERNELS = 50
+SHORT_NAME_CHARS = 80  # kernel names in tables; the full name is the cell's title
 
 _env = Environment(loader=PackageLoader("profkit.report", "templates"),
                    autoescape=select_autoescape(default=True, default_for_string=True),
                    trim_blocks=True, lstrip_blocks=True)
-_env.filters["ms"] = M.fmt_ms
-_env.filters["pct"] = M.fmt_pct
-_env.filters["num"] = M.fmt_num
-_env.filters["short"] = F.short_name
+_env.filters["ms"] = fmt.ms
+_env.filters["pct"] = fmt.pct
+_env.filters["num"] = fmt.num
+_env.filters["short"] = lambda name: short_name(name, limit=SHORT_NAME_CHARS)
 _env.filters["cls"] = F.class_label
 _env.globals["zip"] = zip
 
@@ -84,7 +88,7 @@ def _kernel_table(runs, per_run_totals):
 def build_context(runs, trace_urls, hta=None):
     """Everything the template shows, computed from the runs."""
     numbers = [M.compute(r) for r in runs]
-    per_step = [n["n_steps"] if all(x["n_steps"] for x in numbers) else 0 for n in numbers]
+    per_step = all(r.summary.steps.source != NO_STEPS for r in runs)
     totals = [kernel_totals(r.trace) for r in runs]
     # A chart with no bars says less than a sentence: empty figures are left out.
     figs = {}
@@ -101,7 +105,7 @@ def build_context(runs, trace_urls, hta=None):
             figs[f"comm-{i}"] = F.comm_timeline(r)
     eff = efficiency_view(runs)
     figs.update(eff.pop("figures"))
-    diff = diff_runs(runs[0], runs[1], numbers[0]["n_steps"], numbers[1]["n_steps"]) if len(runs) == 2 else None
+    diff = diff_runs(runs[0], runs[1]) if len(runs) == 2 else None
     title = runs[0].label if len(runs) == 1 else " vs ".join(r.label for r in runs)
     job = None
     if ranks.is_job([r.trace for r in runs]):
@@ -117,8 +121,8 @@ def build_context(runs, trace_urls, hta=None):
         "rows": M.headline_rows(runs, numbers, compare=job is None),
         "findings": FND.findings(runs, numbers, compare=job is None),
         "thresholds": thresholds,
-        "class_unit": ("ms per step (time in the analysis window divided by the number of profiler steps)"
-                       if all(per_step) else "ms in the analysis window"),
+        "class_unit": ("ms per step: the median over the profiler steps of the work each step launched"
+                       if per_step else "ms in the analysis window (no profiler steps)"),
         "kernels": _kernel_table(runs, totals),
         "eff": eff,
         "diff": diff,

@@ -17,6 +17,7 @@ from markupsafe import Markup
 from profkit import __version__
 from profkit.errors import ProfkitError
 from profkit.fileio import write_text_atomic
+from profkit.report.fmt import auto as fmt
 from profkit.report.render import script_json
 from profkit.report.sweep_figures import by, panels
 from profkit.sweep.store import COLUMNS, is_sweep, read_manifest, read_rows
@@ -54,15 +55,6 @@ def load_sweep(folder):
         df["series"] = [f"{r}×{c} {mode}" for (r, c), mode in zip(df["size"], df["mode"])]
         df["attention_ratio"] = df["attention_ms"] / df["attention_limit_ms"]
     return manifest, df, dropped
-
-
-def fmt(value, digits=None):
-    if value is None or pd.isna(value):
-        return "—"
-    if digits is None:
-        size = abs(value)
-        digits = 0 if size >= 100 or float(value).is_integer() else 1 if size >= 10 else 2 if size >= 1 else 3
-    return f"{value:,.{digits}f}"
 
 
 def table(df, value, title, unit, group, column, col_label):
