@@ -10,6 +10,21 @@ from profkit import __version__
 from profkit.errors import ProfkitError
 
 
+def _rules_option(command):
+    """--rules FILE: the user's classification rules (TOML), tried before the built-in ones."""
+    return click.option("--rules", "rules_file", type=click.Path(dir_okay=False, path_type=Path),
+                        help="TOML file of classification rules tried before the built-in ones "
+                             "(see `profkit rules`).")(command)
+
+
+def _load_rules(path):
+    if path is None:
+        return ()
+    from profkit.analysis.user_rules import load_rules
+
+    return load_rules(path)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="profkit")
 def cli():
@@ -35,8 +50,9 @@ def cli():
 @click.option("--dask", "use_dask", is_flag=True, help="DIR: analyse the ranks on Dask workers (a local "
               "cluster on 127.0.0.1 unless --scheduler is given; needs profkit[dask]).")
 @click.option("--scheduler", metavar="ADDRESS", help="DIR: an existing Dask scheduler, e.g. tcp://host:8786.")
+@_rules_option
 def analyze(trace_path, as_json, window, top, all_gaps, peak_bw, peak_tflops, calibration, jobs, use_dask,
-            scheduler):
+            scheduler, rules_file):
     """Explain where the time goes in a PyTorch profiler trace (.json or .json.gz).
 
     Given a folder of per-rank traces, analyse every rank and name the stragglers."""
@@ -48,7 +64,8 @@ def analyze(trace_path, as_json, window, top, all_gaps, peak_bw, peak_tflops, ca
     from profkit.trace.sidecar import traces_in
 
     options = AnalysisOptions(window=window, peak_bw=peak_bw, peak_tflops=peak_tflops, calibration=calibration,
-                              every_gap=all_gaps, top=top, jobs=jobs, dask=use_dask, scheduler=scheduler)
+                              every_gap=all_gaps, top=top, jobs=jobs, dask=use_dask, scheduler=scheduler,
+                              rules=_load_rules(rules_file))
     if trace_path.is_dir():
         result = ranks.job(ranks.run(traces_in(trace_path), options), trace_path)
         show = console.render_job
@@ -138,8 +155,9 @@ def capture(model, mode, device, batch, prompt_len, new_tokens, dtype, warmup, s
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="The sweep folder (e.g. runs/NAME): results.csv, manifest.json, traces/. "
                    "Running the same command again resumes it.")
+@_rules_option
 def sweep(workload, models, modes, batches, prompt_lens, new_tokens, kv_groups, rows, cols, device, dtype,
-          warmup, steps, seed, profile, calibration, out):
+          warmup, steps, seed, profile, calibration, out, rules_file):
     """Measure a grid: model x kv-groups x mode x prompt length x batch (or SDPA shapes).
 
     One row per point is appended to OUT/results.csv as soon as the point ends:
@@ -152,6 +170,7 @@ def sweep(workload, models, modes, batches, prompt_lens, new_tokens, kv_groups, 
     from profkit.sweep.grid import make_plan
     from profkit.sweep.run import run_sweep
 
+    rules = _load_rules(rules_file)
     plan = make_plan(workload, device=device, dtype=dtype, warmup=warmup, steps=steps, seed=seed, models=models,
                      modes=modes, batches=batches, prompt_lens=prompt_lens, kv_groups=kv_groups,
                      new_tokens=new_tokens, rows=rows, cols=cols, profile=profile)
@@ -163,7 +182,7 @@ def sweep(workload, models, modes, batches, prompt_lens, new_tokens, kv_groups, 
             args += [p.opts[0]] if value is True else [p.opts[0], str(value)]
     try:
         with SweepProgress() as progress:
-            results = run_sweep(plan, out, shlex.join(args), progress, calibration)
+            results = run_sweep(plan, out, shlex.join(args), progress, calibration, rules)
     except KeyboardInterrupt:
         click.echo(f"profkit: finished points are kept in {out / 'results.csv'}; run the same command to resume",
                    err=True)
@@ -199,7 +218,8 @@ def calibrate(out, triad_mb, matmul_n, reps):
               help="The HTML file to write (default: reports/<input name>.html).")
 @click.option("--open", "open_browser", is_flag=True, help="Open the report in the web browser.")
 @click.option("--no-hta", is_flag=True, help="Skip the HolisticTraceAnalysis section even when HTA is installed.")
-def report(traces, output, open_browser, no_hta):
+@_rules_option
+def report(traces, output, open_browser, no_hta, rules_file):
     """Write an HTML report of one trace, or compare several (files or a folder).
 
     Several runs get one column each, ordered eager -> compiled -> cudagraph when
@@ -209,20 +229,39 @@ def report(traces, output, open_browser, no_hta):
     """
     import webbrowser
 
+    from profkit.analysis.options import AnalysisOptions
     from profkit.report.build import build_report
     from profkit.sweep.store import is_sweep
 
+    options = AnalysisOptions(rules=_load_rules(rules_file))
     if len(traces) == 1 and is_sweep(traces[0]):  # a `profkit sweep` folder
         from profkit.report.sweep import build_sweep_report
 
         path = build_sweep_report(traces[0], output)
         click.echo(str(path))
     else:
-        path = build_report(traces, output, hta=not no_hta)
+        path = build_report(traces, output, hta=not no_hta, options=options)
         click.echo(str(path))
         click.echo(f"open it in a browser; for the Perfetto buttons run: profkit serve {path.parent}", err=True)
     if open_browser:
         webbrowser.open(path.resolve().as_uri())
+
+
+@cli.command("rules")
+@_rules_option
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+def rules_command(rules_file, as_json):
+    """Print the classification rules in the order they are tried (yours first with --rules)."""
+    import json
+
+    from profkit.analysis.user_rules import rule_table
+    from profkit.report.console import render_rules
+
+    table = rule_table(_load_rules(rules_file))
+    if as_json:
+        click.echo(json.dumps(table, indent=2))
+    else:
+        render_rules(table)
 
 
 @cli.command()

@@ -120,3 +120,22 @@ def test_report_of_a_job_folder_has_the_rank_table(dlrm_dir, tmp_path, serial):
     assert section.count("<tr><td>") == 8
     for s in serial.stragglers.ranks:
         assert f"<b>rank {s.rank}</b> ({s.rule})" in section
+
+
+def test_rank_table_exposed_communication_and_comm_wait_rule(serial, dlrm_dir):
+    """Exposed communication per rank from the raw JSON (interval code of test_communication);
+    the comm_wait rule names exactly the ranks under half the median: rank 7."""
+    from tests.test_communication import events, intersect, length, merge
+
+    exposed = {}
+    for i, name in enumerate(DLRM):
+        kernels = [e for e in events(dlrm_dir / name) if e.get("cat") == "kernel"]
+        comm = merge([(e["ts"], e["ts"] + e["dur"]) for e in kernels if e["name"].startswith("nccl")])
+        comp = merge([(e["ts"], e["ts"] + e["dur"]) for e in kernels if not e["name"].startswith("nccl")])
+        exposed[i] = length(comm) - intersect(comm, comp)
+    for s in serial.ranks:
+        assert s.communication.exposed_us == pytest.approx(exposed[s.rank])
+    median = sum(sorted(exposed.values())[3:5]) / 2
+    named = {s.rank for s in serial.stragglers.ranks if s.rule == "comm_wait"}
+    assert named == {r for r, e in exposed.items() if e < ranks.COMM_WAIT_FRACTION * median} == {7}
+    assert "comm_wait" in serial.stragglers.rules

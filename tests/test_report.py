@@ -178,3 +178,22 @@ def test_cli_bad_input_is_one_line(tmp_path, args, message):
     assert r.returncode == 2
     assert r.stderr.startswith("profkit: error:") and message in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "r.txt").exists() and not (tmp_path / "a.json.gz").exists()
+
+
+@pytest.mark.shared
+def test_communication_section_and_strip(tmp_path):
+    """The B200 TP8 trace gets the compute vs communication strip, its all-gather's
+    bandwidths (recomputed from the raw kernel args) and the reason for the rest;
+    a trace without communication gets neither the section nor its link."""
+    path = real_trace("kineto-b200-vllm-tp8-rank0-eager.json.gz")
+    html = build_report([path], tmp_path / "vllm.html", hta=False).read_text()
+    assert '<section id="communication">' in html and 'id="fig-comm-0"' in html
+    (ag,) = [e for e in raw_events(path) if e.get("cat") == "kernel" and "Collective name" in e.get("args", {})]
+    algbw = 2 * ag["args"]["Out msg nelems"] / (ag["dur"] * 1e3)
+    row = re.search(r"<td>_allgather_base</td>(.*?)</tr>", html, re.S).group(1)
+    cells = re.findall(r"<td>(.*?)</td>", row)
+    assert cells[:4] == ["BFloat16", "8", "1", "402,176"]
+    assert [float(c) for c in cells[-2:]] == [pytest.approx(algbw, abs=0.005), pytest.approx(algbw * 7 / 8, abs=0.005)]
+    assert "73 of 74 communication kernels" in html
+    quiet = build_report([real_trace(EAGER)], tmp_path / "mlp.html", hta=False).read_text()
+    assert '<section id="communication">' not in quiet and 'href="#communication"' not in quiet

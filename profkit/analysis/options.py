@@ -15,6 +15,8 @@ class AnalysisOptions:
     override the device's peaks; calibration: a `profkit calibrate` file for CPU
     traces. every_gap: list every idle gap (gaps.all). top: kernels the terminal
     lists. jobs / dask / scheduler: how the ranks of a folder are analysed.
+    rules: the user's classification rules (user_rules.load_rules, a tuple of
+    classify.UserRule), tried before the built-in ones.
     """
 
     window: str = "gpu"
@@ -26,6 +28,7 @@ class AnalysisOptions:
     jobs: int = 1
     dask: bool = False
     scheduler: str | None = None
+    rules: tuple = ()
 
     def __post_init__(self):
         if self.window not in WINDOWS:

@@ -16,6 +16,7 @@ from profkit.errors import ProfkitError
 LATE_START_FRACTION = 0.10  # of the median step time
 SLOW_COMPUTE_FACTOR = 1.10  # x the median compute time
 IDLE_MARGIN_PP = 10.0  # percentage points over the median idle share
+COMM_WAIT_FRACTION = 0.5  # of the median exposed communication
 
 
 def summarize_rank(path, options=None):
@@ -123,6 +124,19 @@ def align(ranks):
     )
 
 
+def _comm_wait(ranks):
+    """Exposed-communication imbalance. A collective ends on every rank only when the
+    last one joins, so the ranks that arrive early sit in it, exposed; the rank the
+    others wait for is the one with far less exposed communication than the rest."""
+    exposed = np.array([s.communication.exposed_us if s.communication else 0.0 for s in ranks])
+    med = float(np.median(exposed)) if len(exposed) else 0.0
+    return [Straggler(rank=s.rank, rule="comm_wait", value_us=float(e),
+                      why=f"exposed communication {e / 1e3:.2f} ms is under {COMM_WAIT_FRACTION:.0%} of the median "
+                          f"rank's ({med / 1e3:.2f} ms; most {exposed.max() / 1e3:.2f} ms): the other ranks' "
+                          "collectives wait for it")
+            for s, e in zip(ranks, exposed) if med > 0 and e < COMM_WAIT_FRACTION * med]
+
+
 def stragglers(ranks, alignment):
     """Ranks that hold the job back, each with the rule that named it."""
     out = []
@@ -152,9 +166,12 @@ def stragglers(ranks, alignment):
             out.append(Straggler(rank=s.rank, rule="most_idle", value_pct=float(i),
                                  why=f"GPU idle {i:.1f}% is over {IDLE_MARGIN_PP:.0f} points above the median "
                                      f"({med_idle:.1f}%)"))
+    out += _comm_wait(ranks)
     return Stragglers(
         rules={"late_start": f"aligned step start later than the median rank's by > {LATE_START_FRACTION:.0%} "
                              "of the median step time",
+               "comm_wait": f"exposed communication < {COMM_WAIT_FRACTION:.0%} of the median rank's: the others "
+                            "wait in their collectives for this rank",
                "slow_compute": f"compute (busy, non-memory, non-communication) time > {SLOW_COMPUTE_FACTOR}x "
                                "the median",
                "most_idle": f"GPU idle share > median + {IDLE_MARGIN_PP:.0f} percentage points"},

@@ -18,12 +18,15 @@ import msgspec
 import numpy as np
 
 from profkit.analysis.block import Block
+from profkit.analysis.classify import Coverage, LayerShare, Unclassified
+from profkit.analysis.communication import Collective, CommBin, Communication, DeviceCommunication
 from profkit.analysis.launches import Launches
 from profkit.analysis.steps import Steps
 from profkit.analysis.temporal import CauseTotal, Gap, GapBin, Gaps, StreamIdle, TimelineBin
 
 __all__ = ["SCHEMA_VERSION", "Block", "Device", "Mode", "Window", "Temporal", "CauseTotal", "GapBin", "Gap", "Gaps",
-           "TimelineBin", "StreamIdle", "ClassTime", "Kernel", "SizeCount", "CudaGraphs", "Launches", "Steps",
+           "TimelineBin", "StreamIdle", "ClassTime", "Kernel", "Coverage", "LayerShare", "Unclassified",
+           "Communication", "Collective", "CommBin", "DeviceCommunication", "SizeCount", "CudaGraphs", "Launches", "Steps",
            "CpuBreakdown", "Phase", "CountTime", "EfficiencyClass", "EfficiencyTotal", "PeakDevice",
            "ReferenceClass", "Reference", "OpAbovePeak", "Efficiency", "RooflineParams", "RooflinePhase", "RooflineDevice",
            "Roofline", "Item", "Evidence", "Finding", "Summary", "Alignment", "Straggler", "Stragglers", "Job", "encode", "to_builtins",
@@ -104,6 +107,7 @@ class Kernel(Block):
     pct: float
     per_step_us: float | None
     per_step_count_median: float | None
+    classified_by: str | None  # rule / token / op / none (classify.LAYERS); null on CPU traces
 
 
 class SizeCount(Block):
@@ -352,6 +356,8 @@ class Summary(Block):
     streams: list[StreamIdle]
     classes: dict[str, ClassTime]
     kernels: list[Kernel]
+    coverage: Coverage | None  # GPU traces: which layer classified the time, unclassified kernels
+    communication: Communication | None  # GPU traces: communication, exposure, collectives
     cuda_graphs: CudaGraphs
     launches: Launches
     steps: Steps

@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 
 from profkit.analysis import temporal
-from profkit.analysis.classify import CLASSES, classify_cpu_ops, classify_gpu, cpu_breakdown, self_time
+from profkit.analysis.classify import (CLASSES, classify_cpu_ops, classify_gpu_layers, coverage, cpu_breakdown,
+                                       self_time)
+from profkit.analysis.communication import collective_args, communication
 from profkit.analysis.efficiency import efficiency_summary
 from profkit.analysis.findings import findings
 from profkit.analysis.graphs import cuda_graph_summary, detect_mode
@@ -31,10 +33,13 @@ def summarize(trace, sidecar=None, options=None):
     if any; `options`: an AnalysisOptions (window, peaks, calibration, every_gap)."""
     options = options or AnalysisOptions()
     warnings = list(trace.warnings)
-    classes = classify_gpu(trace) if trace.has_gpu else classify_cpu_ops(trace)
+    if trace.has_gpu:
+        classes, by = classify_gpu_layers(trace, options.rules)
+    else:
+        classes = classify_cpu_ops(trace, options.rules)
     graphs = cuda_graph_summary(trace)
     if trace.has_gpu:
-        part = _gpu_summary(trace, np.asarray(classes), options.window, warnings)
+        part = _gpu_summary(trace, np.asarray(classes), np.asarray(by), options.window, warnings)
     else:
         if len(trace.runtime):
             warnings.append(f"{len(trace.runtime)} CUDA/HIP runtime calls but no GPU activity recorded "
@@ -88,13 +93,16 @@ def _device(trace):
                   kernels_recorded=bool((trace.gpu["kind"] == "kernel").any()))
 
 
-def _class_table(cls, dur, names, top, steps):
+def _class_table(cls, dur, names, top, steps, by=None):
     """Time per class and the `top` kernels (CPU traces: ops) of the window's rows, with
-    their medians over steps from `steps` (a PerStep of all rows, attributed by launch)."""
-    df = pd.DataFrame({"cls": pd.Categorical(cls, categories=CLASSES), "dur": dur, "name": names})
+    their medians over steps from `steps` (a PerStep of all rows, attributed by launch);
+    `by`: the layer that classified each row (GPU traces)."""
+    df = pd.DataFrame({"cls": pd.Categorical(cls, categories=CLASSES), "dur": dur, "name": names,
+                       "by": None if by is None else np.asarray(by, dtype=object)})
     total = float(df["dur"].sum()) or 1.0
     per = df.groupby("cls", observed=False)["dur"].agg(["sum", "count"])
-    k = df.groupby("name", observed=True).agg(time_us=("dur", "sum"), n=("dur", "size"), cls=("cls", "first"))
+    k = df.groupby("name", observed=True).agg(time_us=("dur", "sum"), n=("dur", "size"), cls=("cls", "first"),
+                                              by=("by", "first"))
     k = k.nlargest(top, "time_us")
     c_us, c_n = steps.medians("cls", CLASSES)
     k_us, k_n = steps.medians("name", list(k.index))
@@ -102,7 +110,8 @@ def _class_table(cls, dur, names, top, steps):
                             count=int(per.loc[c, "count"]), per_step_us=c_us[c], per_step_count_median=c_n[c])
                for c in CLASSES}
     kernels = [Kernel(name=str(n), cls=str(r.cls), count=int(r.n), time_us=float(r.time_us),
-                      pct=float(100 * r.time_us / total), per_step_us=k_us[n], per_step_count_median=k_n[n])
+                      pct=float(100 * r.time_us / total), per_step_us=k_us[n], per_step_count_median=k_n[n],
+                      classified_by=None if by is None else str(r.by))
                for n, r in k.iterrows()]
     return classes, kernels
 
@@ -128,9 +137,11 @@ class PerStep:
         return out_us, out_n
 
 
-def _gpu_summary(trace, classes, window_kind, warnings):
+def _gpu_summary(trace, classes, by, window_kind, warnings):
     gpu = trace.gpu_launches()
     gpu["cls"] = classes
+    gpu["by"] = by
+    gpu["collective"] = collective_args(trace)
     ranges = step_ranges(trace)
     steps = steps_summary(trace, gpu, ranges)
     if steps.warning:
@@ -167,7 +178,7 @@ def _gpu_summary(trace, classes, window_kind, warnings):
     gaps = _device_gaps(gpu, lo, hi, _syncs(trace))
     idle = span_total - busy
     classes, kernels = _class_table(gpu["cls"], gpu["dur"].to_numpy(), gpu["name"].astype(str), KERNELS_LISTED,
-                                    per_step)
+                                    per_step, gpu["by"])
     return {
         "window_us": Window(start=float(lo), end=float(hi), span=float(hi - lo), kind=window_kind),
         "temporal": Temporal(busy_us=busy, idle_us=idle, busy_pct=_pct(busy, span_total),
@@ -177,6 +188,8 @@ def _gpu_summary(trace, classes, window_kind, warnings):
         "streams": temporal.stream_idle(gpu),
         "classes": classes,
         "kernels": kernels,
+        "coverage": coverage(gpu["name"].astype(str), gpu["dur"].to_numpy(), gpu["by"]),
+        "communication": communication(gpu, gpu["cls"], lo, hi),
         "launches": launches,
         "steps": steps,
         "cpu": None,
@@ -255,6 +268,8 @@ def _cpu_summary(trace, classes, warnings):
         "streams": [],
         "classes": table,
         "kernels": kernels,
+        "coverage": None,
+        "communication": None,
         "launches": launch_summary(trace),
         "steps": steps_summary(trace, ranges=ranges),
         "cpu": None if breakdown is None else CpuBreakdown(**{k: v for k, v in breakdown.items() if k != "classes"}),

@@ -145,6 +145,13 @@ def covered(starts, ends, lo, hi):
     return float(np.clip(np.minimum(ends, hi) - np.maximum(starts, lo), 0, None).sum())
 
 
+def covered_both(a, b, lo, hi):
+    """Time in [lo, hi] covered by both of two sets of disjoint intervals ((starts, ends)
+    pairs from union): |A and B| = |A| + |B| - |A or B|."""
+    both = union(np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]]))
+    return max(0.0, covered(*a, lo, hi) + covered(*b, lo, hi) - covered(*both, lo, hi))
+
+
 def window(trace, gpu, kind):
     """(start, end, mask over gpu rows) for the analysis window.
 
@@ -266,10 +273,12 @@ def timeline(starts, ends, lo, hi, bins=200):
     """Busy share of `bins` equal slices of [lo, hi] (what a person can see)."""
     if hi <= lo:
         return []
-    edges = np.linspace(lo, hi, bins + 1)
+    # Relative to lo: epoch microseconds (~1.7e15) keep only ~0.25 µs of precision.
+    starts, ends = np.asarray(starts) - lo, np.asarray(ends) - lo
+    edges = np.linspace(0.0, hi - lo, bins + 1)
     b = busy_before(starts, ends, edges)
     width = edges[1] - edges[0]
-    return [TimelineBin(start_us=float(edges[i]), end_us=float(edges[i + 1]),
+    return [TimelineBin(start_us=float(lo + edges[i]), end_us=float(lo + edges[i + 1]),
                         busy_pct=float(100 * (b[i + 1] - b[i]) / width)) for i in range(bins)]
 
 

@@ -41,17 +41,18 @@ def traces_dir(out):
     return out.with_name(out.stem + "_traces")
 
 
-def build_report(inputs, out=None, hta=True):
-    """Write the report for `inputs` (trace files and/or folders); return its path."""
+def build_report(inputs, out=None, hta=True, options=None):
+    """Write the report for `inputs` (trace files and/or folders); return its path.
+    `options`: an AnalysisOptions (its rules also label the annotated traces)."""
     out = Path(out) if out else default_output(inputs)
     if out.suffix.lower() not in (".html", ".htm"):
         raise ProfkitError(f"the report is an HTML file: name it *.html, not {out.name}")
-    runs = load_runs(inputs)
+    runs = load_runs(inputs, options)
     tdir = traces_dir(out)
     urls = []
     for run in runs:
         name = f"{_safe(run.label)}.json.gz"
-        annotate(run.path, tdir / name, trace=run.trace)
+        annotate(run.path, tdir / name, trace=run.trace, rules=options.rules if options else ())
         urls.append(quote(f"{tdir.name}/{name}"))
     sections = [hta_section(r, step_timing(r.trace, r.summary)[0]) for r in runs] if hta else None
     write_text_atomic(out, render_html(runs, urls, sections))

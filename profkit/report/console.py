@@ -58,6 +58,8 @@ def render(summary, console=None, top=10):
     for k in summary.kernels[:top]:
         tab.add_row(fmt.duration(k.time_us), f"{k.pct:.1f}", str(k.count), k.cls, escape(short_name(k.name)))
     con.print(tab)
+    _coverage(con, summary.coverage, top)
+    _communication(con, summary.communication)
 
     _efficiency(con, summary.efficiency)
     _roofline(con, summary.roofline)
@@ -140,6 +142,54 @@ def _largest_gaps(con, summary, gpu, n=5):
     con.print(tab)
 
 
+def _coverage(con, cov, top):
+    """Which layer classified the GPU time, and the kernel names none could."""
+    if cov is None:
+        return
+    shares = ", ".join(f"{layer} {c.pct:.1f}%" for layer, c in cov.classified_by.items() if c.count)
+    con.print(f"classified by: {shares}")
+    if cov.unclassified:
+        tab = _table("Unclassified kernels (no rule, name word or launching op; add a --rules FILE rule)",
+                     "time", "%", "count", "name", name_width=max(20, con.width - 36))
+        for k in cov.unclassified[:top]:
+            tab.add_row(fmt.duration(k.time_us), f"{k.pct:.1f}", str(k.count), escape(short_name(k.name)))
+        con.print(tab)
+
+
+def _communication(con, comm):
+    if comm is None or not comm.time_us:
+        return
+    con.print(f"communication: {fmt.duration(comm.time_us)}, exposed {fmt.duration(comm.exposed_us)} "
+              f"(overlapped by computation {comm.overlap_pct:.1f}%)")
+    if comm.collectives:
+        tab = _table("Collectives (PyTorch's collective metadata)", "collective", "dtype", "ranks",
+                     "count", "bytes", "time", "algbw GB/s", "busbw GB/s")
+        for c in comm.collectives:
+            tab.add_row(escape(c.name), escape(str(c.dtype)), fmt.plain(c.group_size, "d"), str(c.count),
+                        fmt.plain(c.bytes, ".0f"), fmt.duration(c.time_us), fmt.plain(c.algbw_gbs, ".2f"),
+                        fmt.plain(c.busbw_gbs, ".2f"))
+        con.print(tab)
+    if comm.reason:
+        con.print(f"[yellow]collectives:[/yellow] {escape(comm.reason)}")
+
+
+def render_rules(table, console=None):
+    """`profkit rules`: every rule in the order it is tried."""
+    con = console or Console()
+    tab = Table(title="Classification rules, in the order they are tried (first match wins)",
+                title_justify="left", title_style="bold", show_lines=True)
+    for c in ("layer", "target", "class"):
+        tab.add_column(c, no_wrap=True)
+    tab.add_column("pattern", overflow="fold", ratio=1)
+    tab.add_column("why", overflow="fold", ratio=1)
+    for r in table:
+        tab.add_row(r["layer"], r["target"], r["class"] or "(ask next layer)", escape(r["pattern"]),
+                    escape(r["why"]))
+    con.print(tab)
+    con.print("Kernels: user rules, built-in rules, then the words of the name (token); a kernel still "
+              "open takes the class of the CPU op that launched it (op rules, then its words); else other.")
+
+
 def _efficiency(con, eff):
     dev = eff.device
     title = f"Efficiency vs {dev.name}" if dev else "Efficiency (no device peaks)"
@@ -173,13 +223,14 @@ def render_job(job, console=None):
     """One row per rank, then the clock alignment and the stragglers."""
     con = console or Console()
     con.print(f"[bold]{escape(job.folder)}[/bold]: {len(job.ranks)} ranks (world size {job.world_size})")
-    tab = _table("Ranks", "rank", "window", "busy %", "idle %", "compute", "communication", "gaps",
-                 "host-bound gaps", "mode")
+    tab = _table("Ranks", "rank", "window", "busy %", "idle %", "compute", "communication", "exposed comm",
+                 "overlap %", "gaps", "host-bound gaps", "mode")
     for s in job.ranks:
-        t, g = s.temporal, s.gaps
+        t, g, comm = s.temporal, s.gaps, s.communication
         tab.add_row(str(s.rank), fmt.duration(s.window_us.span), f"{t.busy_pct:.1f}", f"{t.idle_pct:.1f}",
-                    fmt.duration(t.compute_us), fmt.duration(s.classes["communication"].time_us), fmt.duration(g.total_us),
-                    fmt.duration(g.by_cause["host_bound"].total_us), s.mode.name)
+                    fmt.duration(t.compute_us), fmt.duration(s.classes["communication"].time_us),
+                    fmt.duration(comm.exposed_us) if comm else "–", fmt.plain(comm and comm.overlap_pct, ".1f"),
+                    fmt.duration(g.total_us), fmt.duration(g.by_cause["host_bound"].total_us), s.mode.name)
     con.print(tab)
     a = job.alignment
     con.print(f"clock alignment: {a.method}; largest offset between ranks {fmt.duration(a.max_skew_us)}")

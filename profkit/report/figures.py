@@ -110,6 +110,36 @@ def timeline(run):
         showlegend=False)}
 
 
+_COMM_ROWS = (("compute", "compute_pct", "#4c78a8"), ("communication", "communication_pct", "#e45756"),
+              ("exposed comm", "exposed_pct", "#67000d"))
+
+
+def comm_timeline(run):
+    """Compute vs communication strip: per slice of the window, the share covered by
+    computation, by communication, and by communication no computation hid."""
+    s = run.summary
+    bins = s.communication.timeline if s.communication else []
+    start = s.window_us.start
+    data = []
+    for row, key, color in _COMM_ROWS:
+        share = [getattr(b, key) for b in bins]
+        data.append({
+            "type": "bar", "orientation": "h", "name": row, "showlegend": False, "y": [row] * len(bins),
+            "x": [(b.end_us - b.start_us) / 1000.0 for b in bins],
+            "base": [(b.start_us - start) / 1000.0 for b in bins],
+            "marker": {"color": share, "cmin": 0, "cmax": 100,
+                       "colorscale": [[0, "#ffffff"], [1, color]], "line": {"width": 0}},
+            "customdata": [round(v, 1) for v in share],
+            "hovertemplate": "%{base:.3f} ms: " + row + " %{customdata}%<extra></extra>",
+        })
+    return {"data": data, "layout": _layout(
+        barmode="overlay", bargap=0.15, height=190, margin={"l": 100, "r": 20, "t": 10, "b": 40},
+        xaxis={"title": {"text": "ms from the start of the window"}, "gridcolor": "#eee", "zeroline": False},
+        yaxis={"categoryorder": "array", "categoryarray": [r for r, _, _ in reversed(_COMM_ROWS)],
+               "fixedrange": True},
+        showlegend=False)}
+
+
 def _bin_label(lo, hi):
     """'1–2 µs', '500 µs–1 ms', '≥ 100 ms'."""
     def split(us):

@@ -59,10 +59,11 @@ def _plotly_js():
 
 def _kernel_table(runs, per_run_totals):
     """Top kernels over all runs: time, share and count per run; sortable in the page."""
-    classes = {}
+    classes, layers = {}, {}
     for r in runs:
         for k in r.summary.kernels:
             classes.setdefault(k.name, k.cls)
+            layers.setdefault(k.name, k.classified_by)
     share = {}
     totals = []
     for t in per_run_totals:
@@ -80,7 +81,7 @@ def _kernel_table(runs, per_run_totals):
                               "pct": 100.0 * float(t.at[name, "time_us"]) / whole})
             else:
                 cells.append(None)
-        rows.append({"name": name, "class": classes.get(name, ""), "cells": cells})
+        rows.append({"name": name, "class": classes.get(name, ""), "by": layers.get(name), "cells": cells})
     return rows
 
 
@@ -100,6 +101,8 @@ def build_context(runs, trace_urls, hta=None):
     for i, r in enumerate(runs):
         if r.summary.timeline:
             figs[f"timeline-{i}"] = F.timeline(r)
+        if r.summary.communication and r.summary.communication.timeline:
+            figs[f"comm-{i}"] = F.comm_timeline(r)
     eff = efficiency_view(runs)
     figs.update(eff.pop("figures"))
     diff = diff_runs(runs[0], runs[1]) if len(runs) == 2 else None

@@ -18,6 +18,7 @@ import torch
 
 from profkit import __version__
 from profkit.analysis.hardware import load_calibration, match_device
+from profkit.analysis.options import AnalysisOptions
 from profkit.analysis.roofline import DTYPE_BYTES, roofline
 from profkit.capture.kvgroups import kv_cache_bytes
 from profkit.capture.run import _device_info, capture_run, check_out_dir
@@ -30,13 +31,16 @@ from profkit.sweep.store import CLASS_COLUMNS, COLUMNS, FINAL, MANIFEST, Results
 MIB = 2**20
 
 
-def run_sweep(plan, out, command="", progress=None, calibration=None):
+def run_sweep(plan, out, command="", progress=None, calibration=None, rules=()):
     """Run every point of `plan` that `out` does not hold yet; returns the rows of all points.
+
+    `rules`: the user's classification rules, for the class shares of profiled points.
 
     `progress` has begin(total, done), start(point), phase(name, done, total) and finish(point, row).
     """
     out = check_out_dir(out)
     peaks = _peak_device(plan, calibration)
+    options = AnalysisOptions(calibration=calibration, rules=tuple(rules))
     with store.sweep_lock(out):
         results, rows = _open(plan, out, command)
         done = {r["point"]: r for r in rows}
@@ -54,7 +58,7 @@ def run_sweep(plan, out, command="", progress=None, calibration=None):
                     continue
                 if progress:
                     progress.start(point)
-                row = _run_point(plan, point, out, command, peaks, calibration, stopped,
+                row = _run_point(plan, point, out, command, peaks, options, stopped,
                                  deaths + 1 if point.key == died else 0, progress)
                 results.append(row)
                 store.clear_running(out)
@@ -123,7 +127,7 @@ def _peak_device(plan, calibration):
     return match_device(plan.settings["device_name"])
 
 
-def _run_point(plan, point, out, command, peaks, calibration, stopped, deaths, progress):
+def _run_point(plan, point, out, command, peaks, options, stopped, deaths, progress):
     row = {"point": point.key, "mode": point.mode, "batch": point.batch, "dtype": plan.settings["dtype"]}
     if plan.workload == "gpt2":
         row.update(model=point.model, kv_groups=point.kv_groups, prompt_len=point.prompt_len,
@@ -141,7 +145,7 @@ def _run_point(plan, point, out, command, peaks, calibration, stopped, deaths, p
         report = progress.phase if progress else None
         try:
             measure = _gpt2 if plan.workload == "gpt2" else _sdpa
-            row.update(measure(plan, point, out, command, peaks, calibration, report), status="ok")
+            row.update(measure(plan, point, out, command, peaks, options, report), status="ok")
         except OutOfMemory as e:
             row.update(status="oom", note=str(e))
         except ProfkitError as e:
@@ -172,7 +176,7 @@ def _release_memory(device):
             pass
 
 
-def _gpt2(plan, point, out, command, peaks, calibration, report):
+def _gpt2(plan, point, out, command, peaks, options, report):
     s = plan.settings
     spec = plan.spec(point)
     side = capture_run(spec, point.mode, plan.device, point.batch, point.prompt_len, s["new_tokens"], s["dtype"],
@@ -191,7 +195,7 @@ def _gpt2(plan, point, out, command, peaks, calibration, report):
         bounds = roofline(side, peaks)
         row.update(ttft_limit_ms=bounds.prefill.limit_ms, decode_limit_ms=bounds.decode_step.limit_ms)
     if s["profile"]:
-        row.update(_profile_summary(out / "traces" / side["trace"], side, calibration))
+        row.update(_profile_summary(out / "traces" / side["trace"], side, options))
     return row
 
 
@@ -202,20 +206,20 @@ def _noise_columns(n):
             "load_avg": max(loads) if loads else None}
 
 
-def _profile_summary(path, sidecar, calibration):
-    """The point's `profkit analyze` summary, reduced to idle % and class shares."""
-    from profkit.analysis.options import AnalysisOptions
+def _profile_summary(path, sidecar, options):
+    """The point's `profkit analyze` summary (with `options`, an AnalysisOptions),
+    reduced to idle % and class shares."""
     from profkit.analysis.summary import summarize
     from profkit.trace import load
 
-    summary = summarize(load(path), sidecar=sidecar, options=AnalysisOptions(calibration=calibration))
+    summary = summarize(load(path), sidecar=sidecar, options=options)
     row = {"idle_pct": summary.temporal.idle_pct, "trace": str(Path("traces") / path.name)}
     for column in CLASS_COLUMNS:
         row[column] = summary.classes[column.removeprefix("pct_")].pct
     return row
 
 
-def _sdpa(plan, point, out, command, peaks, calibration, report):
+def _sdpa(plan, point, out, command, peaks, options, report):
     s = plan.settings
     r = sdpa_run(point.mode, plan.device, point.batch, point.rows, point.cols, s["dtype"], s["warmup"],
                  s["steps"], s["seed"], report)

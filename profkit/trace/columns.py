@@ -17,6 +17,9 @@ _RUNTIME_CATS = {"cuda_runtime", "cuda_driver", "runtime"}
 _CPU_CATS = {"cpu_op", "operator"}
 _ANNOT_CATS = {"user_annotation": False, "gpu_user_annotation": True}
 _FLOW_PHASES = {"s": 0, "f": 1, "t": 2}
+# Collective metadata PyTorch records on NCCL kernels (and record_param_comms ops).
+COLLECTIVE_ARGS = ("Collective name", "In msg nelems", "Out msg nelems", "dtype", "Group size",
+                   "Process Group Name", "Process Group Description")
 
 
 class Symbols:
@@ -41,11 +44,11 @@ def _table(spec):
 # Column name -> array type code ('d' float64, 'q' int64, 'b' int8).
 GPU = {"name": "q", "kind": "b", "device": "q", "stream": "q", "ts": "d", "dur": "d",
        "correlation": "q", "external_id": "q", "graph_id": "q", "grid": "q", "block": "q",
-       "bytes": "d"}
+       "bytes": "d", "collective": "q"}
 RUNTIME = {"name": "q", "cat": "q", "pid": "q", "tid": "q", "ts": "d", "dur": "d",
            "correlation": "q", "external_id": "q"}
 CPU = {"name": "q", "pid": "q", "tid": "q", "ts": "d", "dur": "d", "external_id": "q",
-       "dims": "q", "types": "q", "concrete": "q"}
+       "dims": "q", "types": "q", "concrete": "q", "collective": "q"}
 ANNOT = {"name": "q", "on_gpu": "b", "pid": "q", "tid": "q", "ts": "d", "dur": "d"}
 SYNC = {"name": "q", "device": "q", "stream": "q", "ts": "d", "dur": "d", "correlation": "q"}
 FLOW = {"id": "q", "phase": "b", "cat": "q", "pid": "q", "tid": "q", "ts": "d"}
@@ -83,6 +86,12 @@ class Columns:
 
     def _shape(self, v):
         return -1 if v is None else self.shapes.id(orjson.dumps(v))
+
+    def _collective(self, args):
+        """Symbol of the collective metadata in an event's args, or -1."""
+        if "Collective name" not in args:
+            return -1
+        return self._shape({k: args.get(k) for k in COLLECTIVE_ARGS})
 
     def add(self, events):
         counts = self.counts
@@ -122,6 +131,7 @@ class Columns:
                     t["block"].append(self._shape(args.get("block")))
                     b = args.get("bytes")
                     t["bytes"].append(b if type(b) in (int, float) else float("nan"))
+                    t["collective"].append(self._collective(args))
                 elif lcat in _RUNTIME_CATS:
                     t = self.runtime
                     t["name"].append(nid)
@@ -143,6 +153,7 @@ class Columns:
                     t["dims"].append(self._shape(args.get("Input Dims", args.get("Input dims"))))
                     t["types"].append(self._shape(args.get("Input type")))
                     t["concrete"].append(self._shape(args.get("Concrete Inputs")))
+                    t["collective"].append(self._collective(args))
                 elif lcat in _ANNOT_CATS:
                     t = self.annot
                     t["name"].append(nid)

@@ -35,6 +35,13 @@ def _frame(table, spec, cats):
     return df
 
 
+def _decode_some(codes, strings):
+    """Like _decode_shapes for a column that uses few of the strings: parse only those."""
+    codes = np.asarray(codes)
+    decoded = {c: orjson.loads(strings[c]) for c in np.unique(codes[codes >= 0]).tolist()}
+    return [decoded.get(c) for c in codes.tolist()]
+
+
 def _decode_shapes(codes, strings):
     """Map shape codes to Python objects, parsing each distinct JSON text once."""
     decoded = [orjson.loads(s) for s in strings]
@@ -54,6 +61,7 @@ class Trace:
         shape_text = [s.decode() for s in cols.shapes.strings]
 
         gpu = _frame(cols.gpu, C.GPU, {"name": names, "grid": shape_text, "block": shape_text})
+        gpu["collective"] = _decode_some(gpu.pop("collective"), cols.shapes.strings)
         gpu["kind"] = pd.Categorical.from_codes(gpu["kind"].astype(np.int64), categories=list(C.GPU_KINDS))
         for col in ("grid", "block"):
             gpu[col] = gpu[col].cat.add_categories([""]) if "" not in gpu[col].cat.categories else gpu[col]
@@ -67,6 +75,7 @@ class Trace:
         cpu["input_dims"] = _decode_shapes(cpu.pop("dims"), cols.shapes.strings)
         cpu["input_types"] = _decode_shapes(cpu.pop("types"), cols.shapes.strings)
         cpu["input_concrete"] = _decode_shapes(cpu.pop("concrete"), cols.shapes.strings)
+        cpu["collective"] = _decode_some(cpu.pop("collective"), cols.shapes.strings)
         # Enclosing ops first on ties, so nesting can be read off in order.
         cpu["_neg_dur"] = -cpu["dur"]
         cpu = cpu.sort_values(["pid", "tid", "ts", "_neg_dur"], kind="stable", ignore_index=True)
@@ -152,6 +161,7 @@ class Trace:
         out["op_input_dims"] = ext.map(ops["input_dims"])
         out["op_input_types"] = ext.map(ops["input_types"])
         out["op_input_concrete"] = ext.map(ops["input_concrete"])
+        out["op_collective"] = ext.map(ops["collective"])
         return out
 
     def __repr__(self):
