@@ -1,14 +1,20 @@
-"""Stream a Chrome trace file as batches of parsed events.
+"""Stream a Chrome trace file as blocks of event text.
 
 A trace is `{"...": ..., "traceEvents": [ev, ev, ...], "...": ...}` or a bare
 `[ev, ...]`. Parsing the whole document at once costs about 1 KB of Python
 objects per event (HTA's approach), so a 1 GB trace needs many GB. Instead we
-decompress in blocks, cut the event array at object boundaries and parse one
-block of events at a time with orjson; the caller keeps only the columns it
-needs. A cut is proposed at `}` followed by `,{` or `]`; it is accepted only if
-the block before it parses, so a `},{` inside a string can never split an event
-(a block ending inside a string or object does not parse). Raw newlines cannot
-occur inside JSON strings, which is what keeps the proposals cheap.
+decompress in blocks and cut the event array at object boundaries into blocks
+of whole events (`ev,ev,...`) that `decode.decode_block` turns into columns,
+here or in a worker process. A cut is proposed at `}` followed by `,{` or `]`;
+it is accepted only if the text before it is valid JSON (checked at C speed by
+msgspec), so a `},{` inside a string can never split an event. Raw newlines
+cannot occur inside JSON strings, which is what keeps the proposals cheap.
+
+Hostile input is answered in time linear in its size and memory bounded
+independently of it: at most MAX_HEAD bytes are buffered before the event array
+(or after it), at most MAX_EVENT bytes without a valid cut (an event larger
+than that is an error), the key is searched for only in text not yet searched,
+and a failed cut is retried only once the buffer has doubled.
 """
 
 import gzip
@@ -19,11 +25,18 @@ from pathlib import Path
 import orjson
 
 from profkit.errors import ProfkitError
+from profkit.trace.decode import is_valid_block
 
-BLOCK = 4 << 20  # bytes of decompressed text parsed at a time
+BLOCK = 4 << 20  # bytes of decompressed text cut at a time
+MAX_HEAD = 64 << 20  # bytes of top-level keys buffered before or after the event array
+MAX_EVENT = 64 << 20  # bytes buffered without a single event boundary
 _CUT = re.compile(rb"\}\s*(?=,\s*\{|\])")
 _KEY = re.compile(rb'"traceEvents"\s*:\s*\[')
+_KEY_SPAN = 256  # the key with generous whitespace: how far back a new search starts
 _WS = b" \t\r\n"
+_SPACE = re.compile(rb"[ \t\r\n]*")
+_SKIP = re.compile(rb"[ \t\r\n]*(?:,[ \t\r\n]*)?")
+_TRIES = 4  # cut candidates tried per attempt, last first
 
 
 class Truncated(Exception):
@@ -66,8 +79,12 @@ def _parse_obj(text: bytes, what: str, path):
     return obj
 
 
+def _mb(n):
+    return f"{n >> 20} MB"
+
+
 class EventStream:
-    """Iterate `batches()` for lists of event dicts; `meta` is complete afterwards.
+    """Iterate `blocks()` for event text; `meta` is complete afterwards.
 
     `meta` holds every top-level key but traceEvents. `truncated` is set (with a
     reason) when the file ended early but some events could still be read.
@@ -78,14 +95,14 @@ class EventStream:
         self.meta = {}
         self.truncated = None
 
-    def batches(self):
+    def blocks(self):
         f = _open(self.path)
         try:
-            yield from self._batches(f)
+            yield from self._blocks(f)
         finally:
             f.close()
 
-    def _batches(self, f):
+    def _blocks(self, f):
         blocks = _blocks(f, self.path)
         buf = bytearray()
         eof = False
@@ -101,33 +118,36 @@ class EventStream:
                 self.truncated = str(t)
 
         # Prefix: up to the opening bracket of the event array.
+        searched = 0
         while True:
-            start = _skip_ws(buf, 0)
+            start = _SPACE.match(buf).end()
             if start < len(buf) and buf[start:start + 1] == b"[":
                 pos, bare = start + 1, True
                 break
-            m = _KEY.search(buf)
+            m = _KEY.search(buf, max(0, searched - _KEY_SPAN))
             if m:
                 head = bytes(buf[:m.start()]).strip(_WS).rstrip(b",").rstrip(_WS)
                 self.meta = self._parse_head(head)
                 pos, bare = m.end(), False
                 break
+            searched = len(buf)
             if eof:
                 yield from self._whole(bytes(buf))
                 return
+            if len(buf) > MAX_HEAD:
+                raise ProfkitError(f"{self.path}: no traceEvents array in the first {_mb(MAX_HEAD)} "
+                                   "(not a PyTorch profiler trace?)")
             more()
         del buf[:pos]
 
-        # Events: parse everything before the last acceptable cut, keep the rest.
+        # Events: everything before the last acceptable cut, keep the rest.
+        retry_at = 0  # buffer length at which a failed cut is tried again
         while True:
-            i = _skip_ws(buf, 0)
-            if i < len(buf) and buf[i] == ord(","):
-                i = _skip_ws(buf, i + 1)
-            del buf[:i]
+            del buf[:_SKIP.match(buf, 0).end()]
             if buf[:1] == b"]":
                 del buf[:1]
                 break
-            cut = self._cut(buf, eof)
+            cut = self._cut(buf) if eof or len(buf) >= retry_at else None
             if cut is None:
                 if eof:
                     if self.truncated is None:
@@ -135,15 +155,22 @@ class EventStream:
                     if buf.strip() and not self._seen_events:
                         raise ProfkitError(f"{self.path}: not valid JSON (the event array is incomplete)")
                     return
+                if len(buf) > MAX_EVENT:
+                    raise ProfkitError(f"{self.path}: no event boundary in {_mb(MAX_EVENT)} of text (an event "
+                                       f"larger than {_mb(MAX_EVENT)}, or not valid JSON)")
+                if len(buf) >= retry_at:
+                    retry_at = 2 * len(buf)
                 more()
                 continue
-            end, events = cut
+            retry_at = 0
             self._seen_events = True
-            del buf[:end]
-            yield events
+            yield bytes(buf[:cut])
+            del buf[:cut]
 
         # Suffix: more top-level keys after the event array.
         while not eof:
+            if len(buf) > MAX_HEAD:
+                raise ProfkitError(f"{self.path}: more than {_mb(MAX_HEAD)} after the event array")
             more()
         tail = bytes(buf).strip(_WS)
         if bare:
@@ -168,18 +195,20 @@ class EventStream:
         obj = _parse_obj(head + b"}", "the header before traceEvents", self.path)
         return obj if isinstance(obj, dict) else {}
 
-    def _cut(self, buf, eof):
-        """Return (end, events) for the largest parseable prefix of buf, or None."""
+    @staticmethod
+    def _cut(buf):
+        """The end of the largest valid prefix of buf found near its end, or None."""
         window = max(0, len(buf) - (256 << 10))
         cands = [m.start() + 1 for m in _CUT.finditer(buf, window)]
         if not cands and window:
             cands = [m.start() + 1 for m in _CUT.finditer(buf)]
-        for end in reversed(cands[-16:]):
-            try:
-                events = orjson.loads(b"[" + buf[:end] + b"]")
-            except orjson.JSONDecodeError:
-                continue
-            return end, events
+        view = memoryview(buf)
+        try:
+            for end in reversed(cands[-_TRIES:]):
+                if is_valid_block(view[:end]):
+                    return end
+        finally:
+            view.release()
         return None
 
     def _whole(self, data: bytes):
@@ -190,19 +219,13 @@ class EventStream:
             raise ProfkitError(f"{self.path}: empty file")
         doc = _parse_obj(data, "the file", self.path)
         if isinstance(doc, list):
-            yield doc
-            return
-        if not isinstance(doc, dict) or "traceEvents" not in doc:
+            events = doc
+        elif not isinstance(doc, dict) or "traceEvents" not in doc:
             raise ProfkitError(f"{self.path}: not a PyTorch profiler trace (no traceEvents)")
-        events = doc.pop("traceEvents")
-        self.meta = doc
+        else:
+            events = doc.pop("traceEvents")
+            self.meta = doc
         if not isinstance(events, list):
             raise ProfkitError(f"{self.path}: traceEvents is not a list")
-        yield events
-
-
-def _skip_ws(buf, i):
-    n = len(buf)
-    while i < n and buf[i] in _WS:
-        i += 1
-    return i
+        if events:
+            yield orjson.dumps(events)[1:-1]
