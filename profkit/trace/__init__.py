@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 
+from profkit.trace import cache as _cache
 from profkit.trace.columns import Columns
 from profkit.trace.decode import decode_block
 from profkit.trace.model import Trace
@@ -25,6 +26,12 @@ def load(path, cache=True, workers=None) -> Trace:
     forces the number of decoding processes (default: by input size and cores).
     """
     path = Path(path)
+    entry = _cache.entry_path(path) if cache else None
+    if entry is not None:
+        hit = _cache.read(entry)
+        if hit is not None:
+            cols, meta, warnings = hit
+            return Trace(path, meta, cols, warnings)
     stream = EventStream(path)
     if workers is None:
         workers = _workers_for(path)
@@ -42,6 +49,8 @@ def load(path, cache=True, workers=None) -> Trace:
         warnings.append(f"{stream.truncated}; analysing the events read before that point")
     if cols.bad:
         warnings.append(f"skipped {cols.bad} events with a missing, negative or non-numeric ts/dur")
+    if entry is not None:
+        _cache.write(entry, cols, stream.meta, warnings)
     return Trace(path, stream.meta, cols, warnings)
 
 

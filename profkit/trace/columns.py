@@ -98,6 +98,15 @@ class Columns:
         self.bad = 0
         self.thread_names = {}
 
+    @classmethod
+    def restore(cls, tables, names, shapes, ids, counts, thread_names):
+        """Columns from saved tables ({table: {column: array}}) and symbol tables (the cache)."""
+        cols = cls()
+        cols.names, cols.shapes, cols.ids = Symbols(names), Symbols(shapes), Symbols(ids)
+        cols._pieces = {t: {c: [a] for c, a in spec.items()} for t, spec in tables.items()}
+        cols.counts, cols.thread_names = counts, thread_names
+        return cols
+
     def extend(self, part: Part):
         names = np.array([self.names.id(s) for s in part.names.strings] or [0], np.int64)
         shapes = np.array([self.shapes.id(_canonical(s)) for s in part.shapes.strings] or [0], np.int64)
