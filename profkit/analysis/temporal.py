@@ -17,8 +17,6 @@ CPU side of the activity that ends it:
 import numpy as np
 import pandas as pd
 
-# Runtime calls that block the host until the device catches up.
-SYNC_CALLS = r"Synchronize|^cudaMemcpy$|^hipMemcpy$|^cuMemcpyDtoH|^cuCtxSynchronize"
 # Gap histogram bin edges (µs); log-spaced like nsys's gap buckets.
 GAP_EDGES = [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 1e5, np.inf]
 HTA_KERNEL_WAIT_US = 30  # HTA's default consecutive_kernel_delay
