@@ -17,15 +17,18 @@ __all__ = ["Trace", "load"]
 PARALLEL_BYTES = 96 << 20
 
 
-def load(path, cache=True, workers=None) -> Trace:
+def load(path, cache=None, workers=None) -> Trace:
     """Read a .json / .json.gz trace (gzip found by magic bytes) into a Trace.
 
     Raises ProfkitError for input that is not a readable trace. A file cut short
     still loads what could be read, with a warning in `trace.warnings`.
-    `cache=False` bypasses the columnar cache (profkit.trace.cache); `workers`
-    forces the number of decoding processes (default: by input size and cores).
+    `cache=False` bypasses the columnar cache (profkit.trace.cache; default: use
+    it unless PROFKIT_NO_CACHE is set); `workers` forces the number of decoding
+    processes (default: by input size and cores).
     """
     path = Path(path)
+    if cache is None:
+        cache = not os.environ.get("PROFKIT_NO_CACHE")
     entry = _cache.entry_path(path) if cache else None
     if entry is not None:
         hit = _cache.read(entry)
