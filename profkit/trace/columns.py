@@ -81,9 +81,10 @@ class Part:
         return np.array([self.int(v) for v in values], np.int64)
 
     def shape_ids(self, raws):
-        sid = self.shapes.id
-        out = [-1 if r in (b"", b"null") else sid(r) for r in map(bytes, raws)]
-        return np.array(out, np.int64)
+        seen = {}
+        codes = np.array([seen.setdefault(r, len(seen)) for r in map(bytes, raws)], np.int64)
+        ids = np.array([-1 if r in (b"", b"null") else self.shapes.id(r) for r in seen] or [0], np.int64)
+        return ids[codes]
 
 
 class Columns:

@@ -145,26 +145,34 @@ def _raw(d, key):
     return _NO if key not in d else Raw(orjson.dumps(d[key]))
 
 
+def _codes(values):
+    """(codes array, distinct values in order of first appearance): one dict lookup per value."""
+    seen = {}
+    codes = np.array([seen.setdefault(v, len(seen)) for v in values], np.int64)
+    return codes, list(seen)
+
+
+_TABLES = ("gpu", "runtime", "cpu", "annot", "sync", "flow", "meta")
+
+
 def _build(events, counts):
     part = Part()
+    cat_codes, cats = _codes([e.cat for e in events])
     if counts is None:
-        counts = {}
-        for e in events:
-            c = e.cat
-            counts[c] = counts.get(c, 0) + 1
+        counts = dict(zip(cats, np.bincount(cat_codes, minlength=len(cats)).tolist()))
     else:
         part.bad = counts.pop(_BAD)
     part.counts = counts
 
-    # Route every event to its table's list, in file order.
-    lists = {"gpu": [], "runtime": [], "cpu": [], "annot": [], "sync": [], "flow": [], "meta": [], None: []}
-    route = {}
-    for e in events:
-        key = (e.ph, e.cat)
-        dest = route.get(key)
-        if dest is None:
-            dest = route[key] = lists[_route(*key)]
-        dest.append(e)
+    # Route every event to its table, in file order: a table per distinct (ph, cat).
+    ph_codes, phs = _codes([e.ph for e in events])
+    route = np.array([[_TABLES.index(t) if (t := _route(ph, cat)) else -1 for cat in cats] for ph in phs] or [[0]],
+                     np.int64)
+    table_of = route[ph_codes, cat_codes] if len(events) else ph_codes
+    lists = {}
+    for k, table in enumerate(_TABLES):
+        where = np.flatnonzero(table_of == k).tolist()
+        lists[table] = [events[i] for i in where]
 
     names = part.names.id
     x_tables = {}
@@ -185,7 +193,8 @@ def _build(events, counts):
         return [_EMPTY if a is UNSET else a for a in [e.args for e in evs]]
 
     def text_ids(evs):
-        return np.array([names(n if n is not None else "") for n in [e.name for e in evs]], np.int64)
+        codes, distinct = _codes([e.name for e in evs])
+        return np.array([names(n if n is not None else "") for n in distinct], np.int64)[codes]
 
     def external(args):
         return part.ints([a.external_id_2021 if a.external_id is UNSET else a.external_id for a in args])

@@ -195,8 +195,7 @@ class EventStream:
         obj = _parse_obj(head + b"}", "the header before traceEvents", self.path)
         return obj if isinstance(obj, dict) else {}
 
-    @staticmethod
-    def _cut(buf):
+    def _cut(self, buf):
         """The end of the largest valid prefix of buf found near its end, or None."""
         window = max(0, len(buf) - (256 << 10))
         cands = [m.start() + 1 for m in _CUT.finditer(buf, window)]
@@ -207,6 +206,8 @@ class EventStream:
             for end in reversed(cands[-_TRIES:]):
                 if is_valid_block(view[:end]):
                     return end
+        except RecursionError:
+            raise ProfkitError(f"{self.path}: JSON nested too deeply to read") from None
         finally:
             view.release()
         return None
