@@ -179,3 +179,17 @@ def test_a_million_zero_length_events(tmp_path):
     path.write_bytes(gzip.compress(b'{"traceEvents": [' + b",".join([ev] * n) + b"]}", 1))
     t = timed(path, 60)
     assert len(t.gpu) == n and t.gpu["dur"].sum() == 0
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("block", [7, 64, 4096])
+def test_boundaries_inside_strings_and_arrays_are_never_cut(tmp_path, monkeypatch, workers, block):
+    """The cheap cut takes `},{` in a name or in an args array of objects; the decoder notices."""
+    monkeypatch.setattr(reader, "BLOCK", block)
+    events = [{"ph": "X", "cat": "kernel", "name": f"k{i} }}, {{ ]}}", "pid": 0, "tid": 7, "ts": i, "dur": 1,
+               "args": {"nested": [{"a": 1}, {"b": [{"c": 2}, {"d": 3}]}]}} for i in range(40)]
+    path = tmp_path / "tricky.json"
+    path.write_text(json.dumps({"traceEvents": events, "after": {"x": [{"y": 1}, {"z": 2}]}}, indent=1))
+    t = load(path, cache=False, workers=workers)
+    assert t.gpu["name"].tolist() == [e["name"] for e in events]
+    assert t.meta == {"after": {"x": [{"y": 1}, {"z": 2}]}} and not t.warnings

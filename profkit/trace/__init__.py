@@ -42,11 +42,17 @@ def load(path, cache=None, workers=None) -> Trace:
     if workers > 1:
         from profkit.trace.pool import decode_parallel
 
-        for part in decode_parallel(stream.blocks(), workers):
+        for part in decode_parallel(stream, workers):
             cols.extend(part)
     else:
         for block in stream.blocks():
-            cols.extend(decode_block(block))
+            if block is None:
+                continue  # a checkpoint: every block given out is decoded already
+            part = decode_block(block)
+            if part is None:
+                stream.push_back([block])
+            else:
+                cols.extend(part)
     warnings = []
     if stream.truncated:
         warnings.append(f"{stream.truncated}; analysing the events read before that point")

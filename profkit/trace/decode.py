@@ -18,6 +18,7 @@ To keep one more Kineto arg: add a field to `Args` (with its JSON name) and a
 line where its table is built in `_build`.
 """
 
+import re
 from typing import Any, Union
 
 import msgspec
@@ -62,16 +63,20 @@ class Event(Struct, gc=False):
 
 
 _EMPTY = Args()
+_SEPARATOR = re.compile(rb"[ \t\r\n]*(?:,[ \t\r\n]*)?")  # before every block but the first
 _typed = msgspec.json.Decoder(list[Event])
 
 
 _syntax = msgspec.json.Decoder(list[Raw])
 
 
-def is_valid_block(text) -> bool:
-    """Whether `[text]` is a JSON array (syntax checked at C speed, values not built)."""
+def is_valid_block(text):
+    """Whether `[text]` is a JSON array (syntax checked at C speed, values not built);
+    None when it nests too deeply to check."""
     try:
         _syntax.decode(b"[" + text + b"]")
+    except RecursionError:
+        return None
     except msgspec.DecodeError:
         return False
     return True
@@ -84,14 +89,16 @@ _TABLE = {**{c: "gpu" for c in GPU_CATS}, "cuda_runtime": "runtime", "cuda_drive
 _FLOW_PHASES = {"s": 0, "f": 1, "t": 2}
 
 
-def decode_block(text: bytes) -> Part:
-    """Columns of the events in `text` (`ev,ev,...`, a whole number of events)."""
-    data = b"[" + text + b"]"
+def decode_block(text: bytes):
+    """Columns (a Part) of the events in `text` (`[, ]ev,ev,...`), or None if it is not valid JSON."""
+    data = b"[" + memoryview(text)[_SEPARATOR.match(text).end():] + b"]"
     try:
-        events = _typed.decode(data)
-        counts = None
-    except msgspec.ValidationError:
-        events, counts = _lenient(orjson.loads(data))
+        try:
+            events, counts = _typed.decode(data), None
+        except msgspec.ValidationError:
+            events, counts = _lenient(orjson.loads(data))
+    except (msgspec.DecodeError, orjson.JSONDecodeError, RecursionError):
+        return None
     return _build(events, counts)
 
 

@@ -14,30 +14,57 @@ from concurrent.futures.process import BrokenProcessPool
 from profkit.trace.decode import decode_block
 
 
-def decode_parallel(blocks, workers):
-    """Yield the Part of every block of `blocks`, in order."""
-    if multiprocessing.current_process().daemon:
-        yield from map(decode_block, blocks)
-        return
-    try:
-        # fork: the workers start in milliseconds with the decoder already imported.
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
-    except (OSError, ValueError):
-        yield from map(decode_block, blocks)
-        return
+def decode_parallel(stream, workers):
+    """Yield the Part of every block of `stream` (a reader.EventStream), in order.
+
+    A block the decoder finds malformed is pushed back to the reader with every
+    block after it, and cut again (checked) before anything later is yielded."""
     pending = deque()
     try:
-        for block in blocks:
-            pending.append((block, pool.submit(decode_block, block)))
-            if len(pending) >= 2 * workers:
-                yield _result(*pending.popleft())
-        while pending:
-            yield _result(*pending.popleft())
+        # fork: the workers start in milliseconds with the decoder already imported.
+        pool = None if multiprocessing.current_process().daemon else ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("fork"))
+    except (OSError, ValueError):
+        pool = None
+    try:
+        blocks = stream.blocks()
+        while True:
+            for block in blocks:
+                if block is not None:
+                    pending.append((block, pool.submit(decode_block, block) if pool else None))
+                while len(pending) >= 2 * workers or (pending and (pool is None or block is None)):
+                    part = _next(stream, pending)
+                    if part is not None:
+                        yield part
+            while pending:
+                part = _next(stream, pending)
+                if part is not None:
+                    yield part
+            if not stream.has_pushed_back():
+                break
+            blocks = stream.resume()
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _next(stream, pending):
+    """The Part of the first pending block; None (and everything pending pushed back) if malformed."""
+    part = _result(*pending[0])
+    if part is None:
+        stream.push_back([b for b, _ in pending])
+        for _, future in pending:
+            if future is not None:
+                future.cancel()
+        pending.clear()
+        return None
+    pending.popleft()
+    return part
 
 
 def _result(block, future):
+    if future is None:
+        return decode_block(block)
     try:
         return future.result()
     except (BrokenProcessPool, OSError):

@@ -5,10 +5,12 @@ A trace is `{"...": ..., "traceEvents": [ev, ev, ...], "...": ...}` or a bare
 objects per event (HTA's approach), so a 1 GB trace needs many GB. Instead we
 decompress in blocks and cut the event array at object boundaries into blocks
 of whole events (`ev,ev,...`) that `decode.decode_block` turns into columns,
-here or in a worker process. A cut is proposed at `}` followed by `,{` or `]`;
-it is accepted only if the text before it is valid JSON (checked at C speed by
-msgspec), so a `},{` inside a string can never split an event. Raw newlines
-cannot occur inside JSON strings, which is what keeps the proposals cheap.
+here or in a worker process. A cut is proposed at `}` followed by `,{` or `]`.
+A `},{` inside a string or a nested array makes a block that is not valid JSON:
+the decoder says so, the block is pushed back, and from then on every cut is
+accepted only if the text before it is valid JSON (checked at C speed by
+msgspec), so such text can never split an event. Raw newlines cannot occur
+inside JSON strings, which is what keeps the proposals cheap.
 
 Hostile input is answered in time linear in its size and memory bounded
 independently of it: at most MAX_HEAD bytes are buffered before the event array
@@ -94,17 +96,70 @@ class EventStream:
         self.path = Path(path)
         self.meta = {}
         self.truncated = None
+        self._buf = bytearray()
 
     def blocks(self):
+        """Blocks of event text; a None is a checkpoint: decode (or push back) every block
+        given out so far before asking for the next."""
         f = _open(self.path)
         try:
             yield from self._blocks(f)
         finally:
             f.close()
+            self._buf.clear()
+            self._done = True
+
+    def has_pushed_back(self):
+        """Whether blocks were pushed back after blocks() ended (resume() yields them)."""
+        return self._done and bool(self._buf)
+
+    def resume(self):
+        """After blocks() ended: the blocks pushed back since, cut again (checked)."""
+        yield from self._events(self._buf, lambda: None, lambda: True)
+
+    def _events(self, buf, more, at_eof):
+        """Cut the event array at the start of buf into blocks; True once its `]` is read,
+        False when the input ends first."""
+        retry_at = 0  # buffer length at which a failed cut is tried again
+        while True:
+            # A block keeps the separator before it (`, ` after the previous cut): given back
+            # by push_back, blocks join into exactly the text they were cut from.
+            start = _SKIP.match(buf, 0).end()
+            end = buf[start:start + 1] == b"]"
+            eof = at_eof()
+            cut = None if end else self._cut(buf, start) if eof or len(buf) >= retry_at else None
+            if (end or cut is None and eof) and not self.validate:
+                # The array seems to end here: unless the blocks given out so far decode (and
+                # nothing is pushed back), an unchecked cut may have landed inside an event.
+                yield None
+                if self.validate:
+                    continue
+            if end:
+                del buf[:start + 1]
+                return True
+            if cut is None:
+                if eof:
+                    if self.truncated is None:
+                        self.truncated = f"{self.path}: the event array never closes (file cut short?)"
+                    if buf.strip(b" \t\r\n,") and not self._seen_events:
+                        raise ProfkitError(f"{self.path}: not valid JSON (the event array is incomplete)")
+                    return False
+                if len(buf) > MAX_EVENT:
+                    raise ProfkitError(f"{self.path}: no event boundary in {_mb(MAX_EVENT)} of text (an event "
+                                       f"larger than {_mb(MAX_EVENT)}, or not valid JSON)")
+                if len(buf) >= retry_at:
+                    retry_at = 2 * len(buf)
+                more()
+                continue
+            retry_at = 0
+            self._seen_events = True
+            block = bytes(buf[:cut])
+            del buf[:cut]
+            yield block
 
     def _blocks(self, f):
         blocks = _blocks(f, self.path)
-        buf = bytearray()
+        buf = self._buf
         eof = False
 
         def more():
@@ -140,33 +195,8 @@ class EventStream:
             more()
         del buf[:pos]
 
-        # Events: everything before the last acceptable cut, keep the rest.
-        retry_at = 0  # buffer length at which a failed cut is tried again
-        while True:
-            del buf[:_SKIP.match(buf, 0).end()]
-            if buf[:1] == b"]":
-                del buf[:1]
-                break
-            cut = self._cut(buf) if eof or len(buf) >= retry_at else None
-            if cut is None:
-                if eof:
-                    if self.truncated is None:
-                        self.truncated = f"{self.path}: the event array never closes (file cut short?)"
-                    if buf.strip() and not self._seen_events:
-                        raise ProfkitError(f"{self.path}: not valid JSON (the event array is incomplete)")
-                    return
-                if len(buf) > MAX_EVENT:
-                    raise ProfkitError(f"{self.path}: no event boundary in {_mb(MAX_EVENT)} of text (an event "
-                                       f"larger than {_mb(MAX_EVENT)}, or not valid JSON)")
-                if len(buf) >= retry_at:
-                    retry_at = 2 * len(buf)
-                more()
-                continue
-            retry_at = 0
-            self._seen_events = True
-            yield bytes(buf[:cut])
-            del buf[:cut]
-
+        if not (yield from self._events(buf, more, lambda: eof)):
+            return
         # Suffix: more top-level keys after the event array.
         while not eof:
             if len(buf) > MAX_HEAD:
@@ -186,6 +216,19 @@ class EventStream:
                 self.meta.update(extra)
 
     _seen_events = False
+    _done = False
+    validate = False  # check each cut before yielding (set for good by push_back)
+
+    def push_back(self, blocks):
+        """Give back blocks (in order) the decoder found malformed: they are cut again, checking
+        every cut from now on (a `},{` in a string or a nested array fooled the cheap cut).
+        While blocks() runs it yields them next; once it has ended, resume() does."""
+        text = b"".join(blocks)
+        if self._done:
+            self._buf[:] = text + b"]"
+        else:
+            self._buf[0:0] = text
+        self.validate = True
 
     def _parse_head(self, head: bytes):
         if not head.startswith(b"{"):
@@ -195,21 +238,29 @@ class EventStream:
         obj = _parse_obj(head + b"}", "the header before traceEvents", self.path)
         return obj if isinstance(obj, dict) else {}
 
-    def _cut(self, buf):
-        """The end of the largest valid prefix of buf found near its end, or None."""
-        window = max(0, len(buf) - (256 << 10))
+    def _cut(self, buf, start):
+        """The end of the largest valid prefix of buf found near its end, or None.
+
+        Unless `validate` is set, the last proposal is taken unchecked: the decoder
+        parses the block anyway and pushes it back if it is not valid JSON."""
+        window = max(start, len(buf) - (256 << 10))
         cands = [m.start() + 1 for m in _CUT.finditer(buf, window)]
-        if not cands and window:
-            cands = [m.start() + 1 for m in _CUT.finditer(buf)]
-        view = memoryview(buf)
+        if not cands and window > start:
+            cands = [m.start() + 1 for m in _CUT.finditer(buf, start)]
+        if not self.validate:
+            return cands[-1] if cands else None
+        view, ok = memoryview(buf), False
         try:
             for end in reversed(cands[-_TRIES:]):
-                if is_valid_block(view[:end]):
+                ok = is_valid_block(view[start:end])
+                if ok is None:
+                    break
+                if ok:
                     return end
-        except RecursionError:
-            raise ProfkitError(f"{self.path}: JSON nested too deeply to read") from None
         finally:
             view.release()
+        if ok is None:
+            raise ProfkitError(f"{self.path}: JSON nested too deeply to read")
         return None
 
     def _whole(self, data: bytes):
