@@ -89,9 +89,14 @@ _TABLE = {**{c: "gpu" for c in GPU_CATS}, "cuda_runtime": "runtime", "cuda_drive
 _FLOW_PHASES = {"s": 0, "f": 1, "t": 2}
 
 
+def as_array(block: bytes) -> bytes:
+    """`[ev,ev,...]`: a block's text (with the separator before it dropped) as a JSON array."""
+    return b"[" + memoryview(block)[_SEPARATOR.match(block).end():] + b"]"
+
+
 def decode_block(text: bytes):
     """Columns (a Part) of the events in `text` (`[, ]ev,ev,...`), or None if it is not valid JSON."""
-    data = b"[" + memoryview(text)[_SEPARATOR.match(text).end():] + b"]"
+    data = as_array(text)
     try:
         try:
             events, counts = _typed.decode(data), None

@@ -27,7 +27,7 @@ from pathlib import Path
 import orjson
 
 from profkit.errors import ProfkitError
-from profkit.trace.decode import is_valid_block
+from profkit.trace.decode import as_array, is_valid_block
 
 BLOCK = 4 << 20  # bytes of decompressed text cut at a time
 MAX_HEAD = 64 << 20  # bytes of top-level keys buffered before or after the event array
@@ -108,6 +108,16 @@ class EventStream:
             f.close()
             self._buf.clear()
             self._done = True
+
+    def batches(self):
+        """Lists of the events as parsed dicts, block by block (for tools that rewrite a trace)."""
+        for block in self.blocks():
+            if block is None:
+                continue
+            try:
+                yield orjson.loads(as_array(block))
+            except orjson.JSONDecodeError:
+                self.push_back([block])
 
     def has_pushed_back(self):
         """Whether blocks were pushed back after blocks() ended (resume() yields them)."""
