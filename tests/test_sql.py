@@ -114,3 +114,14 @@ def test_without_duckdb_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "duckdb", None)
     with pytest.raises(ProfkitError, match=r"pip install 'profkit\[sql\]'"):
         sql.query(load(real_trace(MLP)), "SELECT 1")
+
+
+def test_every_example_in_the_docs_runs():
+    import re
+    from pathlib import Path
+
+    trace = load(real_trace(MLP))
+    examples = re.findall(r"```sql\n(.*?)```", (Path(__file__).parents[1] / "docs" / "sql.md").read_text(), re.S)
+    assert len(examples) >= 5
+    for q in examples:
+        assert sql.query(trace, q)[1]
