@@ -78,3 +78,22 @@ def test_summary_kernel_launches_are_kernel_launches_only():
     assert (launches["count"], launches["graph"]["count"], launches["memcpy"]["count"]) == (14, 7, 14)
     assert launches["kernel"]["per_step_median"] == 2
     assert s["cuda_graphs"]["launches"] == 7
+
+
+def test_per_step_counts_without_cpu_steps(tmp_path):
+    def x(cat, name, ts, dur, **args):
+        return {"ph": "X", "cat": cat, "name": name, "ts": ts, "dur": dur, "pid": 1, "tid": 1, "args": args}
+
+    calls = [x("cuda_runtime", "cudaLaunchKernel", t, 1, correlation=c) for c, t in ((1, 0), (2, 5), (3, 8))]
+    kernels = [x("kernel", "k", t, 5, correlation=c) for c, t in ((1, 10), (2, 20), (3, 60))]
+    # GPU-side steps: a call belongs to the step its kernel ran in (2 in step 7, 1 in step 8).
+    path = tmp_path / "gpu.json"
+    path.write_text(json.dumps({"traceEvents": calls + kernels + [
+        x("gpu_user_annotation", "ProfilerStep#7", 0, 50), x("gpu_user_annotation", "ProfilerStep#8", 50, 50)]}))
+    got = launch_summary(profkit.load(path))
+    assert (got.count, got.kernel.per_step_median, got.kernel.outside_steps) == (3, 1.5, 0)
+    # No steps at all: the whole trace is one step.
+    path = tmp_path / "none.json"
+    path.write_text(json.dumps({"traceEvents": calls + kernels}))
+    got = launch_summary(profkit.load(path))
+    assert (got.kernel.per_step_median, got.kernel.outside_steps) == (3, 0)

@@ -227,7 +227,8 @@ def steps_summary(trace, gpu=None, ranges=None):
     period = nxt - first  # NaN where either step has no GPU work
     stop = np.where(np.isnan(nxt), last, nxt)
     starts, ends = temporal.union(ts, end)
-    busy = np.array([temporal.covered(starts, ends, a, b) if h else 0.0 for a, b, h in zip(first, stop, has)])
+    a, b = np.where(has, first, 0.0), np.where(has, stop, 0.0)
+    busy = temporal.busy_before(starts, ends, b) - temporal.busy_before(starts, ends, a)
     idle = np.where(has, stop - first, 0.0) - busy
 
     rows = [_row(ranges, i, _f(first[i]), _f(last[i]), int(ops[i]), int(kernels[i]), float(ktime[i]),

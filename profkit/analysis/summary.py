@@ -75,13 +75,18 @@ def _roofline(sidecar, trace, peaks, warnings):
 
 
 def _device(trace):
+    """kind, name, count of devices, and kernels_recorded: whether the trace holds the
+    run's kernels (False: a GPU run whose kernel events are missing, so nothing may
+    be said about GPU busy time, TFLOP/s or top kernels; None: a CPU-only run)."""
     props = trace.device_properties
     name = props[0].get("name") if props and isinstance(props[0], dict) else None
     if not trace.has_gpu:
         kind = "cuda" if len(trace.runtime) else "cpu"
-        return {"kind": kind, "name": name if name else None, "count": 0}
+        return {"kind": kind, "name": name if name else None, "count": 0,
+                "kernels_recorded": False if kind == "cuda" else None}
     hip = trace.runtime["name"].astype(str).str.startswith("hip").any()
-    return {"kind": "rocm" if hip else "cuda", "name": name, "count": int(trace.gpu["device"].nunique())}
+    return {"kind": "rocm" if hip else "cuda", "name": name, "count": int(trace.gpu["device"].nunique()),
+            "kernels_recorded": bool((trace.gpu["kind"] == "kernel").any())}
 
 
 def _class_table(cls, dur, names, top):
@@ -113,13 +118,20 @@ def _gpu_summary(trace, classes, window_kind, top, warnings):
     if unlaunched:
         warnings.append(f"{unlaunched} GPU activities have no matching launch call (cause of their gaps: other)")
 
+    # Busy time is the union of these rows; compute time that of the rows flagged compute.
+    # Under --window hta both follow HTA: its kernel types, and cuda_sync events on a stream.
+    if window_kind == "hta":
+        rows = pd.concat([gpu[["device", "ts", "end"]].assign(compute=temporal.hta_computation(gpu["name"])),
+                          temporal.hta_syncs(trace)[["device", "ts", "end"]].assign(compute=False)])
+    else:
+        rows = gpu[["device", "ts", "end"]].assign(compute=~gpu["cls"].isin(NON_COMPUTE).to_numpy())
     busy = compute = 0.0
     span_total = 0.0
     timeline = []
-    for _, g in gpu.groupby("device", sort=True):
+    for _, g in rows.groupby("device", sort=True):
         starts, ends = temporal.union(g["ts"].to_numpy(), g["end"].to_numpy())
         busy += temporal.covered(starts, ends, lo, hi)
-        c = g[~g["cls"].isin(NON_COMPUTE)]
+        c = g[g["compute"].to_numpy(bool)]
         cs, ce = temporal.union(c["ts"].to_numpy(), c["end"].to_numpy())
         compute += temporal.covered(cs, ce, lo, hi)
         span_total += hi - lo

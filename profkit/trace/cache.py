@@ -23,7 +23,7 @@ from profkit.fileio import atomic_path
 from profkit.trace.columns import TABLES, Columns
 
 # Bump whenever decoding could give different columns for the same file.
-LOADER_VERSION = 2
+LOADER_VERSION = 3
 MIN_BYTES = 1 << 20  # smaller files load faster than an entry is checked
 FULL_HASH_BYTES = 32 << 20
 HASH_EDGE = 4 << 20

@@ -42,7 +42,7 @@ RUNTIME = {"name": "q", "cat": "q", "pid": "q", "tid": "q", "ts": "d", "dur": "d
 CPU = {"name": "q", "pid": "q", "tid": "q", "ts": "d", "dur": "d", "external_id": "q",
        "dims": "q", "types": "q", "concrete": "q"}
 ANNOT = {"name": "q", "on_gpu": "b", "pid": "q", "tid": "q", "ts": "d", "dur": "d"}
-SYNC = {"name": "q", "device": "q", "stream": "q", "ts": "d", "dur": "d"}
+SYNC = {"name": "q", "device": "q", "stream": "q", "ts": "d", "dur": "d", "correlation": "q"}
 FLOW = {"id": "q", "phase": "b", "cat": "q", "pid": "q", "tid": "q", "ts": "d"}
 TABLES = {"gpu": GPU, "runtime": RUNTIME, "cpu": CPU, "annot": ANNOT, "sync": SYNC, "flow": FLOW}
 # Columns holding codes of a symbol table (the rest are numbers).

@@ -257,6 +257,7 @@ def _build(events, counts):
         t["name"], t["ts"], t["dur"] = text_ids(evs), ts, dur
         t["device"] = part.ints([e.pid if a.device is UNSET else a.device for e, a in zip(evs, args)])
         t["stream"] = part.ints([e.tid if a.stream is UNSET else a.stream for e, a in zip(evs, args)])
+        t["correlation"] = part.ints([a.correlation for a in args])
 
     evs = lists["flow"]
     if evs:
