@@ -51,8 +51,9 @@ def cli():
               "cluster on 127.0.0.1 unless --scheduler is given; needs profkit[dask]).")
 @click.option("--scheduler", metavar="ADDRESS", help="DIR: an existing Dask scheduler, e.g. tcp://host:8786.")
 @_rules_option
+@click.option("--no-cache", is_flag=True, help="Read the trace file even if its columns are cached.")
 def analyze(trace_path, as_json, window, top, all_gaps, peak_bw, peak_tflops, calibration, jobs, use_dask,
-            scheduler, rules_file):
+            scheduler, rules_file, no_cache):
     """Explain where the time goes in a PyTorch profiler trace (.json or .json.gz).
 
     Given a folder of per-rank traces, analyse every rank and name the stragglers."""
@@ -63,6 +64,7 @@ def analyze(trace_path, as_json, window, top, all_gaps, peak_bw, peak_tflops, ca
     from profkit.report import console
     from profkit.trace.sidecar import traces_in
 
+    _no_cache(no_cache)
     options = AnalysisOptions(window=window, peak_bw=peak_bw, peak_tflops=peak_tflops, calibration=calibration,
                               every_gap=all_gaps, top=top, jobs=jobs, dask=use_dask, scheduler=scheduler,
                               rules=_load_rules(rules_file))
@@ -219,7 +221,8 @@ def calibrate(out, triad_mb, matmul_n, reps):
 @click.option("--open", "open_browser", is_flag=True, help="Open the report in the web browser.")
 @click.option("--no-hta", is_flag=True, help="Skip the HolisticTraceAnalysis section even when HTA is installed.")
 @_rules_option
-def report(traces, output, open_browser, no_hta, rules_file):
+@click.option("--no-cache", is_flag=True, help="Read the trace files even if their columns are cached.")
+def report(traces, output, open_browser, no_hta, rules_file, no_cache):
     """Write an HTML report of one trace, or compare several (files or a folder).
 
     Several runs get one column each, ordered eager -> compiled -> cudagraph when
@@ -233,6 +236,7 @@ def report(traces, output, open_browser, no_hta, rules_file):
     from profkit.report.build import build_report
     from profkit.sweep.store import is_sweep
 
+    _no_cache(no_cache)
     options = AnalysisOptions(rules=_load_rules(rules_file))
     if len(traces) == 1 and is_sweep(traces[0]):  # a `profkit sweep` folder
         from profkit.report.sweep import build_sweep_report
@@ -296,6 +300,44 @@ def serve(folder, port):
         server.serve_forever()
     finally:
         server.server_close()
+
+
+def _no_cache(flag):
+    """--no-cache: the loader reads PROFKIT_NO_CACHE, in this process and in rank workers."""
+    if flag:
+        os.environ["PROFKIT_NO_CACHE"] = "1"
+
+
+@cli.command()
+@click.argument("trace_path", metavar="TRACE", type=click.Path(path_type=Path))
+@click.argument("query")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True,
+              help="table: aligned text (long names cut); csv and json keep every value whole.")
+@click.option("--no-cache", is_flag=True, help="Read the trace file even if its columns are cached.")
+def sql(trace_path, query, fmt, no_cache):
+    """Run one read-only SQL query over a trace (tables gpu, runtime, cpu_ops, annotations,
+    steps, flows, kernels_by_class; see docs/sql.md). Needs profkit[sql] (DuckDB)."""
+    from profkit.analysis import sql as trace_sql
+    from profkit.trace import load
+
+    _no_cache(no_cache)
+    columns, rows = trace_sql.query(load(trace_path), query)
+    click.echo(trace_sql.render(columns, rows, fmt))
+
+
+@cli.command()
+@click.argument("action", type=click.Choice(["info", "clear"]))
+def cache(action):
+    """Show or empty the cache of loaded traces ($PROFKIT_CACHE_DIR, else ~/.cache/profkit/traces)."""
+    from profkit.trace import cache as trace_cache
+
+    if action == "clear":
+        n, size = trace_cache.clear()
+        click.echo(f"removed {n} cached trace{'s' if n != 1 else ''} ({size / 2**20:.1f} MB) from {trace_cache.cache_dir()}")
+    else:
+        i = trace_cache.info()
+        click.echo(f"{i['dir']}: {i['entries']} cached trace{'s' if i['entries'] != 1 else ''}, "
+                   f"{i['bytes'] / 2**20:.1f} MB (limit {i['max_bytes'] >> 20} MB, loader version {i['loader_version']})")
 
 
 def main(argv=None):

@@ -35,6 +35,18 @@ def all_real_traces():
     return sorted(p for p in SHARED.rglob("*.json.gz") if "memory_analysis" not in p.parts)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_trace_cache(tmp_path_factory):
+    """Tests (and the CLI they run) use a cache folder of their own, never the user's."""
+    old = os.environ.get("PROFKIT_CACHE_DIR")
+    os.environ["PROFKIT_CACHE_DIR"] = str(tmp_path_factory.mktemp("profkit-cache"))
+    yield
+    if old is None:
+        os.environ.pop("PROFKIT_CACHE_DIR", None)
+    else:
+        os.environ["PROFKIT_CACHE_DIR"] = old
+
+
 @pytest.fixture
 def shared_dir():
     if not SHARED.exists():

@@ -60,7 +60,7 @@ class Trace:
         names = cols.names.strings
         shape_text = [s.decode() for s in cols.shapes.strings]
 
-        gpu = _frame(cols.gpu, C.GPU, {"name": names, "grid": shape_text, "block": shape_text})
+        gpu = _frame(cols.table("gpu"), C.GPU, {"name": names, "grid": shape_text, "block": shape_text})
         gpu["collective"] = _decode_some(gpu.pop("collective"), cols.shapes.strings)
         gpu["kind"] = pd.Categorical.from_codes(gpu["kind"].astype(np.int64), categories=list(C.GPU_KINDS))
         for col in ("grid", "block"):
@@ -68,10 +68,10 @@ class Trace:
             gpu[col] = gpu[col].fillna("")
         self.gpu = gpu.sort_values("ts", kind="stable", ignore_index=True)
 
-        self.runtime = _frame(cols.runtime, C.RUNTIME, {"name": names, "cat": names}).sort_values(
+        self.runtime = _frame(cols.table("runtime"), C.RUNTIME, {"name": names, "cat": names}).sort_values(
             "ts", kind="stable", ignore_index=True)
 
-        cpu = _frame(cols.cpu, C.CPU, {"name": names})
+        cpu = _frame(cols.table("cpu"), C.CPU, {"name": names})
         cpu["input_dims"] = _decode_shapes(cpu.pop("dims"), cols.shapes.strings)
         cpu["input_types"] = _decode_shapes(cpu.pop("types"), cols.shapes.strings)
         cpu["input_concrete"] = _decode_shapes(cpu.pop("concrete"), cols.shapes.strings)
@@ -81,11 +81,11 @@ class Trace:
         cpu = cpu.sort_values(["pid", "tid", "ts", "_neg_dur"], kind="stable", ignore_index=True)
         self._cpu = cpu.drop(columns="_neg_dur")
 
-        annot = _frame(cols.annot, C.ANNOT, {"name": names})
+        annot = _frame(cols.table("annot"), C.ANNOT, {"name": names})
         annot["on_gpu"] = annot["on_gpu"].astype(bool)
         self.annotations = annot.sort_values("ts", kind="stable", ignore_index=True)
-        self.syncs = _frame(cols.sync, C.SYNC, {"name": names}).sort_values("ts", kind="stable", ignore_index=True)
-        flows = _frame(cols.flow, C.FLOW, {"cat": names})
+        self.syncs = _frame(cols.table("sync"), C.SYNC, {"name": names}).sort_values("ts", kind="stable", ignore_index=True)
+        flows = _frame(cols.table("flow"), C.FLOW, {"cat": names})
         self.flows = flows
 
     # -- simple facts ---------------------------------------------------------
