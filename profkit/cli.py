@@ -90,17 +90,20 @@ def capture(model, mode, device, batch, prompt_len, new_tokens, dtype, warmup, s
     cost as the trained model), token ids are synthetic with a fixed seed.
     """
     import shlex
+    from dataclasses import replace
 
+    from profkit.capture.config import CaptureConfig
     from profkit.capture.console import CaptureProgress, print_timings
     from profkit.capture.models import resolve_model
     from profkit.capture.modes import resolve_device, resolve_modes
     from profkit.capture.run import capture_run, check_args, check_out_dir
 
     # Every argument is checked before the first model is built.
-    dev = resolve_device(device)
-    modes = resolve_modes(mode, dev)
+    cfg = CaptureConfig(model=model, mode=mode, device=device, batch=batch, prompt_len=prompt_len,
+                        new_tokens=new_tokens, dtype=dtype, warmup=warmup, steps=steps, seed=seed, out_dir=out)
+    modes = resolve_modes(mode, resolve_device(device))
     spec = resolve_model(model)
-    check_args(spec.config, batch, prompt_len, new_tokens, dtype, warmup, steps)
+    check_args(spec, cfg)
     check_out_dir(out)
     command = shlex.join(["profkit", "capture", "--model", model, "--mode", mode, "--device", device,
                           "--batch", str(batch), "--prompt-len", str(prompt_len), "--new-tokens", str(new_tokens),
@@ -109,8 +112,8 @@ def capture(model, mode, device, batch, prompt_len, new_tokens, dtype, warmup, s
     results = []
     with CaptureProgress() as progress:
         for m in modes:
-            results.append(capture_run(spec, m, dev, batch, prompt_len, new_tokens, dtype, warmup, steps, out,
-                                       seed=seed, command=command, progress=progress.run(f"{spec.name} {m}")))
+            results.append(capture_run(replace(cfg, mode=m), spec, command=command,
+                                       progress=progress.run(f"{spec.name} {m}")))
     print_timings(results, out)
 
 
