@@ -3,7 +3,8 @@
 import pytest
 
 from profkit.analysis.hardware import Device, match_device
-from profkit.analysis.roofline import gpt2_params, roofline
+from profkit.analysis.models import ModelShape, builtin_shape
+from profkit.analysis.roofline import roofline
 from profkit.errors import ProfkitError
 
 GPT2 = {"name": "gpt2", "source": "builtin", "n_layer": 12, "n_head": 12, "n_embd": 768,
@@ -18,8 +19,14 @@ def sidecar(**kw):
     return base
 
 
+def gpt2_params(n_layer, n_embd, vocab_size, n_positions):
+    return ModelShape("gpt2", n_layer, n_embd, n_embd // 64, n_embd // 64, 64, 4 * n_embd, vocab_size,
+                      n_positions, True).params()
+
+
 def test_gpt2_parameter_counts():
     p = gpt2_params(12, 768, 50257, 1024)
+    assert p == builtin_shape("gpt2").params()
     # wte 50257*768 + wpe 1024*768 + 12 layers * (12*768^2 + 13*768) + ln_f 2*768
     assert p["total"] == 38_597_376 + 786_432 + 12 * 7_087_872 + 1_536 == 124_439_808
     assert p["non_embedding"] == 85_056_000            # the "85M" of Kaplan et al.'s N

@@ -27,7 +27,7 @@ from torch.profiler import ProfilerActivity, record_function, schedule
 from profkit import __version__
 from profkit.capture.generate import synthetic_prompt
 from profkit.capture.memory import peak_memory, reset_peak_memory
-from profkit.capture.models import build_model, describe, resolve_model, with_kv_groups
+from profkit.capture.models import build_model, check_fits, describe, resolve_model, with_kv_groups
 from profkit.capture.modes import make_decoder, resolve_device, resolve_modes
 from profkit.errors import OutOfMemory, ProfkitError
 from profkit.fileio import atomic_path, write_text_atomic
@@ -98,6 +98,7 @@ def capture_run(cfg, spec=None, command=None, progress=None):
     mode = modes[0]
     spec = with_kv_groups(spec or resolve_model(cfg.model), cfg.kv_groups)
     check_args(spec, cfg)
+    check_fits(spec, cfg, dev)
     out = check_out_dir(cfg.out_dir) if cfg.profile else None
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     stem = output_stem(spec.name, mode, cfg.batch, cfg.prompt_len)
