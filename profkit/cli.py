@@ -182,6 +182,43 @@ def sweep(workload, models, modes, batches, prompt_lens, new_tokens, kv_groups, 
     print_table(workload, results, out)
 
 
+@cli.command("roofline")
+@click.option("--model", default="gpt2", show_default=True,
+              help=f"{MODEL_NAMES}, or PATH: a config.json (or checkpoint directory) of GPT-2, Llama, Qwen2 "
+                   "or Mistral.")
+@click.option("--device", "device_name", metavar="NAME",
+              help="A GPU from profkit's hardware table (H100, h100-pcie, 'RTX 4090', ...) or cpu (the "
+                   "`profkit calibrate` peaks). Without it only memory and FLOPs are shown.")
+@click.option("--batch", type=click.IntRange(1), default=1, show_default=True, help="Sequences per pass.")
+@click.option("--prompt-len", type=click.IntRange(1), default=128, show_default=True, help="Prompt tokens.")
+@click.option("--new-tokens", type=click.IntRange(1), default=32, show_default=True, help="Generated tokens.")
+@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16"]), default="float16",
+              show_default=True, help="Weights, activations and KV cache.")
+@click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
+              help="--device cpu: the calibration file  [default: ~/.cache/profkit/calibration.json].")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def roofline_cmd(model, device_name, batch, prompt_len, new_tokens, dtype, calibration, as_json):
+    """Memory, FLOPs and roofline limits of prefill and decode for a model, no capture needed.
+
+    The limit of a phase is max(FLOPs / peak FLOP/s, bytes / peak bandwidth):
+    no implementation on that device can be faster. See docs/roofline.md.
+    """
+    import json
+
+    from profkit.analysis.hardware import lookup
+    from profkit.analysis.models import shape_of
+    from profkit.analysis.roofline import estimate
+    from profkit.report.estimate import render_estimate
+
+    shape = shape_of(model)
+    device = lookup(device_name, calibration) if device_name else None
+    est = estimate(shape, dtype, batch, prompt_len, new_tokens, device, reason="no --device given")
+    if as_json:
+        click.echo(json.dumps({"model": model, **est}, indent=2))
+    else:
+        render_estimate(model, est)
+
+
 @cli.command()
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Where to save the JSON  [default: ~/.cache/profkit/calibration.json].")

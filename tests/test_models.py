@@ -195,3 +195,26 @@ def test_shape_from_old_gpt2_sidecars():
     assert (s.family, s.n_kv_head, s.head_dim, s.intermediate_size, s.tie_word_embeddings) == ("gpt2", 4, 64, 3072, True)
     with pytest.raises(ProfkitError, match="unknown model family"):
         ModelShape.from_sidecar(old | {"family": "t5"})
+
+
+@pytest.mark.slow
+def test_tiny_llama_captures_eager_and_compiled_and_analysis_reports_its_kv_cache(tmp_path):
+    ckpt = tmp_path / "tiny-llama"
+    ckpt.mkdir()
+    tiny_llama().to_json_file(ckpt / "config.json")
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "profkit", "capture", "--model", str(ckpt), "--mode", "eager,compiled",
+                        "--device", "cpu", "--batch", "2", "--prompt-len", "8", "--new-tokens", "4", "--warmup", "1",
+                        "--steps", "1", "--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    for mode in ("eager", "compiled"):
+        meta = json.loads((out / f"tiny-llama-{mode}-b2-s8.meta.json").read_text())
+        assert meta["model"]["family"] == "llama" and meta["model"]["n_kv_head"] == 2
+        a = subprocess.run([sys.executable, "-m", "profkit", "analyze", "--json",
+                            str(out / f"tiny-llama-{mode}-b2-s8.json.gz")], capture_output=True, text=True)
+        assert a.returncode == 0, a.stderr
+        roof = json.loads(a.stdout)["roofline"]
+        # 2 (K, V) x 2 layers x 2 K/V heads x 8 head dims x (8 + 4) tokens x 4 bytes x batch 2
+        assert roof["kv_cache_bytes"] == 2 * 2 * 2 * 8 * 12 * 4 * 2 == 6144
+        assert roof["params"]["total"] == roof["params"]["reported"] == hand_count(tiny_llama().to_dict())
+    assert meta["compile"]["backend"] == "inductor"

@@ -188,4 +188,5 @@ def lookup(text, calibration=None):
         raise ProfkitError(f"unknown device {text!r}; use a key from hardware.json such as "
                            f"{', '.join(e['key'] for e in table[:4])}, ... or cpu (calibrated)")
     others = [e["key"] for e in hits[1:]]
-    return _device(hits[0], note=f"--device {text!r} also matches {', '.join(others)}" if others else "")
+    note = f"--device {text!r} also matches {', '.join(others)}" if others else ""
+    return replace(_device(hits[0]), note=note)
