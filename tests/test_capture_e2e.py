@@ -15,7 +15,7 @@ from profkit.capture.models import ModelSpec, build_model
 from profkit.capture.modes import make_decoder
 
 SIDECAR_KEYS = {"schema", "model", "mode", "compile", "device", "dtype", "batch", "prompt_len", "new_tokens",
-                "warmup", "steps", "seed", "timing", "peak_memory_bytes", "peak_memory_kind", "versions",
+                "warmup", "steps", "seed", "timing", "peak_memory_bytes", "peak_memory_kind", "output_tokens", "versions",
                 "command", "trace", "created"}
 
 

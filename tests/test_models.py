@@ -207,8 +207,9 @@ def test_tiny_llama_captures_eager_and_compiled_and_analysis_reports_its_kv_cach
                         "--device", "cpu", "--batch", "2", "--prompt-len", "8", "--new-tokens", "4", "--warmup", "1",
                         "--steps", "1", "--out", str(out)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+    metas = {}
     for mode in ("eager", "compiled"):
-        meta = json.loads((out / f"tiny-llama-{mode}-b2-s8.meta.json").read_text())
+        meta = metas[mode] = json.loads((out / f"tiny-llama-{mode}-b2-s8.meta.json").read_text())
         assert meta["model"]["family"] == "llama" and meta["model"]["n_kv_head"] == 2
         a = subprocess.run([sys.executable, "-m", "profkit", "analyze", "--json",
                             str(out / f"tiny-llama-{mode}-b2-s8.json.gz")], capture_output=True, text=True)
@@ -218,3 +219,6 @@ def test_tiny_llama_captures_eager_and_compiled_and_analysis_reports_its_kv_cach
         assert roof["kv_cache_bytes"] == 2 * 2 * 2 * 8 * 12 * 4 * 2 == 6144
         assert roof["params"]["total"] == roof["params"]["reported"] == hand_count(tiny_llama().to_dict())
     assert meta["compile"]["backend"] == "inductor"
+    # Both modes generated the same greedy tokens (first token + 4 new, for both sequences).
+    assert metas["eager"]["output_tokens"] == metas["compiled"]["output_tokens"]
+    assert len(metas["eager"]["output_tokens"]["first"]) == 5

@@ -6,6 +6,7 @@ number); the profiled pass runs the same generations under torch.profiler with
 """
 
 import gzip
+import hashlib
 import json
 import os
 import platform
@@ -82,6 +83,18 @@ def generate(decoder, prompt, new_tokens, sync, time_prefill=True):
     return t1 - t0, perf_counter() - t1
 
 
+def output_tokens(decoder, prompt, new_tokens):
+    """One more (untimed) generation's greedy tokens: a digest of all, and the first sequence.
+
+    Modes of one model, seed and shape must agree on them (the GPU smoke check
+    compares CUDA-graph replay with eager this way).
+    """
+    decoder.reset()
+    first = decoder.prefill(prompt)
+    tokens = torch.cat([first, decoder.decode(first, new_tokens)], dim=1).cpu()
+    return {"sha256": hashlib.sha256(tokens.numpy().tobytes()).hexdigest(), "first": tokens[0].tolist()}
+
+
 def capture_run(cfg, spec=None, command=None, progress=None):
     """Capture one run described by the CaptureConfig `cfg`; returns the sidecar dict.
 
@@ -125,6 +138,7 @@ def capture_run(cfg, spec=None, command=None, progress=None):
                 generate(decoder, prompt, new_tokens, sync)
             report("warm-up", cfg.warmup, cfg.warmup)
             timing, peak, peak_kind = _measure(decoder, prompt, new_tokens, batch, steps, sync, dev, report)
+            output = output_tokens(decoder, prompt, new_tokens)
             if cfg.profile:
                 meta = {"schema": SCHEMA, "model": spec.name, "mode": mode, "batch": batch,
                         "prompt_len": cfg.prompt_len, "new_tokens": new_tokens}
@@ -153,6 +167,7 @@ def capture_run(cfg, spec=None, command=None, progress=None):
         "timing": timing,
         "peak_memory_bytes": peak,
         "peak_memory_kind": peak_kind,
+        "output_tokens": output,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                      "python": platform.python_version(), "profkit": __version__},
         "command": command if command is not None else shlex.join(sys.argv),
