@@ -80,6 +80,9 @@ def analyze(trace_path, as_json, window, top, all_gaps, peak_bw, peak_tflops, ca
 @click.option("--new-tokens", type=int, default=32, show_default=True,
               help="Decode steps after the first token; prompt-len + new-tokens <= the model's positions.")
 @click.option("--dtype", default="float32", show_default=True, help="float32, float16 or bfloat16.")
+@click.option("--kv-groups", type=int, default=None,
+              help="G query heads per K/V head (divides the heads; GPT-2's K/V heads are mean-pooled, a "
+                   "Llama-family config gets n_head/G)  [default: the model's own].")
 @click.option("--warmup", type=int, default=2, show_default=True,
               help="Untimed generations first (after compile / graph capture).")
 @click.option("--steps", type=int, default=3, show_default=True,
@@ -87,7 +90,7 @@ def analyze(trace_path, as_json, window, top, all_gaps, peak_bw, peak_tflops, ca
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the random weights and prompt.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("traces"), show_default=True,
               help="Folder for <model>-<mode>-b<B>-s<S>.json.gz traces and .meta.json sidecars.")
-def capture(model, mode, device, batch, prompt_len, new_tokens, dtype, warmup, steps, seed, out):
+def capture(model, mode, device, batch, prompt_len, new_tokens, dtype, kv_groups, warmup, steps, seed, out):
     """Profile decoder inference (prefill + decode) under torch.profiler.
 
     Never uses the network: built-in sizes get random weights (same shapes and
@@ -98,23 +101,24 @@ def capture(model, mode, device, batch, prompt_len, new_tokens, dtype, warmup, s
 
     from profkit.capture.config import CaptureConfig
     from profkit.capture.console import CaptureProgress, print_timings
-    from profkit.capture.models import check_fits, resolve_model
+    from profkit.capture.models import check_fits, resolve_model, with_kv_groups
     from profkit.capture.modes import resolve_device, resolve_modes
     from profkit.capture.run import capture_run, check_args, check_out_dir
 
     # Every argument is checked before the first model is built.
     cfg = CaptureConfig(model=model, mode=mode, device=device, batch=batch, prompt_len=prompt_len,
-                        new_tokens=new_tokens, dtype=dtype, warmup=warmup, steps=steps, seed=seed, out_dir=out)
+                        new_tokens=new_tokens, dtype=dtype, warmup=warmup, steps=steps, seed=seed, kv_groups=kv_groups,
+                        out_dir=out).check()
     dev = resolve_device(device)
     modes = resolve_modes(mode, dev)
-    spec = resolve_model(model)
+    spec = with_kv_groups(resolve_model(model), kv_groups)
     check_args(spec, cfg)
     check_fits(spec, cfg, dev)
     check_out_dir(out)
     command = shlex.join(["profkit", "capture", "--model", model, "--mode", mode, "--device", device,
                           "--batch", str(batch), "--prompt-len", str(prompt_len), "--new-tokens", str(new_tokens),
-                          "--dtype", dtype, "--warmup", str(warmup), "--steps", str(steps), "--seed", str(seed),
-                          "--out", str(out)])
+                          "--dtype", dtype, *(["--kv-groups", str(kv_groups)] if kv_groups else []),
+                          "--warmup", str(warmup), "--steps", str(steps), "--seed", str(seed), "--out", str(out)])
     results = []
     with CaptureProgress() as progress:
         for m in modes:

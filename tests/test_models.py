@@ -222,3 +222,43 @@ def test_tiny_llama_captures_eager_and_compiled_and_analysis_reports_its_kv_cach
     # Both modes generated the same greedy tokens (first token + 4 new, for both sequences).
     assert metas["eager"]["output_tokens"] == metas["compiled"]["output_tokens"]
     assert len(metas["eager"]["output_tokens"]["first"]) == 5
+
+
+def test_sweep_over_kv_groups_of_a_llama_config(tmp_path):
+    import csv
+
+    from profkit.sweep.grid import make_plan
+    from profkit.sweep.run import run_sweep
+
+    path = tmp_path / "tiny-llama.json"
+    tiny_llama().to_json_file(path)
+    fast = {"device": "cpu", "warmup": 0, "steps": 1, "models": str(path), "prompt_lens": "8", "new_tokens": 2}
+    assert [p.kv_groups for p in make_plan("gpt2", **fast).points] == [4]  # the model's own G by default
+    with pytest.raises(ProfkitError, match="--kv-groups 3 does not divide tiny-llama's 8 attention heads"):
+        make_plan("gpt2", kv_groups="1,3", **fast)
+    calibration = tmp_path / "calibration.json"
+    calibration.write_text(json.dumps({"bandwidth_gbs": 10.0, "tflops": {"fp32": 0.05}}))
+    out = tmp_path / "sweep"
+    run_sweep(make_plan("gpt2", kv_groups="1,4", **fast), out, calibration=calibration)
+    with open(out / "results.csv", newline="") as f:
+        rows = {r["kv_groups"]: r for r in csv.DictReader(f)}
+    assert rows["1"]["status"] == rows["4"]["status"] == "ok"
+    for g, kv_heads in (("1", 8), ("4", 2)):
+        # K,V x 2 layers x K/V heads x 8 dims x (8 + 2) tokens x 4 bytes, in MiB
+        assert float(rows[g]["kv_cache_mib"]) == pytest.approx(2 * 2 * kv_heads * 8 * 10 * 4 / 2**20, rel=1e-5)
+        assert float(rows[g]["ttft_limit_ms"]) > 0 and float(rows[g]["decode_limit_ms"]) > 0
+    assert float(rows["4"]["decode_limit_ms"]) < float(rows["1"]["decode_limit_ms"])
+
+
+def test_capture_cli_kv_groups(tmp_path):
+    cfg = tmp_path / "tiny-llama"
+    cfg.mkdir()
+    tiny_llama().to_json_file(cfg / "config.json")
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "profkit", "capture", "--model", str(cfg), "--mode", "eager",
+                        "--device", "cpu", "--kv-groups", "8", "--prompt-len", "4", "--new-tokens", "2",
+                        "--warmup", "0", "--steps", "1", "--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    meta = json.loads((out / "tiny-llama-kv8-eager-b1-s4.meta.json").read_text())
+    assert (meta["model"]["n_kv_head"], meta["model"]["kv_groups"]) == (1, 8)
+    assert "--kv-groups 8" in meta["command"]
