@@ -17,6 +17,8 @@ from profkit.capture.models import ModelSpec, build_model, check_fits, describe,
 from profkit.capture.modes import make_decoder
 from profkit.cli import main
 from profkit.errors import OutOfMemory, ProfkitError
+from tests.test_capture import generate_tokens as tokens
+from tests.test_capture import recompute_tokens as recompute
 
 CPU = torch.device("cpu")
 
@@ -84,21 +86,6 @@ def tiny_llama(**kw):
 
 def tiny_spec():
     return ModelSpec("tiny-llama", "test", tiny_llama(), None)
-
-
-def tokens(decoder, prompt, n):
-    with torch.inference_mode():
-        decoder.reset()
-        first = decoder.prefill(prompt)
-        return torch.cat([first, decoder.decode(first, n)], dim=1)
-
-
-def recompute(model, prompt, n):
-    seq = prompt
-    with torch.inference_mode():
-        for _ in range(n + 1):
-            seq = torch.cat([seq, model(seq, use_cache=False).logits[:, -1].argmax(-1, keepdim=True)], dim=1)
-    return seq[:, prompt.shape[1]:]
 
 
 def cache_bytes(cache):

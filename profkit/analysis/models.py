@@ -209,10 +209,15 @@ def shape_of(model):
     if not config.is_file():
         raise ProfkitError(f"unknown model '{model}'; choose {', '.join(BUILTIN)}, or a config.json or "
                            "checkpoint directory")
+    return ModelShape.from_config(read_config_json(config, model))
+
+
+def read_config_json(path, spec):
+    """The dict of a config.json file; `spec` is how the user named it (for messages)."""
     try:
-        raw = json.loads(config.read_text(encoding="utf-8"))
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ProfkitError(f"{model} is not a readable config.json ({type(e).__name__})") from None
+        raise ProfkitError(f"{spec} is not a readable config.json ({type(e).__name__})") from None
     if not isinstance(raw, dict):
-        raise ProfkitError(f"{model} is not a model config (expected a JSON object)")
-    return ModelShape.from_config(raw)
+        raise ProfkitError(f"{spec} is not a model config (expected a JSON object)")
+    return raw

@@ -6,8 +6,6 @@ or Mistral causal LM.
 """
 
 import copy
-import json
-import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,9 +14,10 @@ import torch
 import transformers
 from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, MistralConfig, Qwen2Config
 
-from profkit.analysis.models import BUILTIN, ModelShape
+from profkit.analysis.models import BUILTIN, ModelShape, read_config_json
 from profkit.analysis.roofline import DTYPE_BYTES
 from profkit.capture.kvgroups import check_groups, group_kv_heads
+from profkit.capture.memory import available_memory
 from profkit.errors import OutOfMemory, ProfkitError
 
 CONFIG_CLASSES = {"gpt2": GPT2Config, "llama": LlamaConfig, "qwen2": Qwen2Config, "mistral": MistralConfig}
@@ -110,12 +109,7 @@ def resolve_model(spec):
 
 
 def _read_config(config_file, spec):
-    try:
-        raw = json.loads(config_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ProfkitError(f"{spec} is not a readable config.json ({type(e).__name__})") from None
-    if not isinstance(raw, dict):
-        raise ProfkitError(f"{spec} is not a model config (expected a JSON object)")
+    raw = read_config_json(config_file, spec)
     if raw.get("model_type") not in CONFIG_CLASSES:
         raise ProfkitError(
             f"{spec} has model_type {raw.get('model_type')!r}; profkit capture supports "
@@ -152,23 +146,6 @@ def check_fits(spec, cfg, dev):
         raise OutOfMemory(f"{spec.name} needs {(weights + kv) / 1e9:.1f} GB in {cfg.dtype} (weights "
                           f"{weights / 1e9:.1f} GB + KV cache {kv / 1e9:.1f} GB) but {where} has "
                           f"{free / 1e9:.1f} GB available")
-
-
-def available_memory(dev):
-    """(bytes free, what) on the device: CUDA free memory, or the host's MemAvailable; None if unknown."""
-    if dev.type == "cuda":
-        return torch.cuda.mem_get_info(dev)[0], "the GPU"
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024, "this machine"
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"), "this machine"
-    except (ValueError, OSError):
-        return None, "this machine"
 
 
 def build_model(spec, dtype, device, seed):
