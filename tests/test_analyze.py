@@ -46,14 +46,26 @@ def test_every_real_trace_is_explained(path):
 
 def test_no_kernel_events_is_reported_not_crashed():
     s = summarize(profkit.load(real_trace("kineto-a100-edgecase-no-kernel-events.json.gz")))
-    assert s["device"] == {"kind": "cuda", "name": "NVIDIA A100 80GB PCIe", "count": 0}
+    assert s["device"] == {"kind": "cuda", "name": "NVIDIA A100 80GB PCIe", "count": 0, "kernels_recorded": False}
     assert any("no GPU activity" in w for w in s["warnings"])
     assert s["cpu"]["classified_us"] > 0
+    assert s["efficiency"]["device"] is None and "no GPU activity" in s["efficiency"]["unavailable"]
+
+
+@pytest.mark.parametrize("name, recorded", [
+    ("kineto-rtx5080-mlp-train-eager.json.gz", True),
+    ("hta/cpu_only/rank-34.Jul_15_10_52_41.1074.pt.trace.json.gz", None),
+])
+def test_kernels_recorded(name, recorded):
+    path = real_trace(name)
+    events = json.loads(gzip.open(path).read())["traceEvents"]
+    assert any(e.get("cat") == "kernel" for e in events) == bool(recorded)
+    assert summarize(profkit.load(path))["device"]["kernels_recorded"] is recorded
 
 
 def hta_rounding(trace):
     """HTA's ns handling: ts rounded up, end rounded down (trace_parser.round_down_time_stamps)."""
-    for df in (trace.gpu, trace.runtime):
+    for df in (trace.gpu, trace.runtime, trace.syncs):
         end, ts = np.floor(df["ts"] + df["dur"]), np.ceil(df["ts"])
         df["ts"], df["end"], df["dur"] = ts, end, end - ts
 
@@ -64,6 +76,11 @@ HTA_TRACES = [
     "kineto-h100-transformer-train-tiny.json.gz",
     "kineto-rtx5080-mlp-train-cudagraph-manual.json.gz",
     "hta/ns_resolution_trace/rank-0.Apr_03_18_51_38.1102.pt.trace.json.gz",
+    # compute% differed most here before HTA's kernel types were used (copy kernels, NCCL, cuda_sync)
+    "hta/trace_diff/control/control.json.gz",
+    "hta/trace_filter/sampled_rank-0.json.gz",
+    "hta/nccl_parser_config/nccl_data.json.gz",
+    "hta/critical_path/cuda_event_sync/event_sync_trace.json.gz",
 ]
 
 
@@ -74,13 +91,15 @@ def test_agrees_with_hta(name, tmp_path):
     shutil.copy(path, tmp_path)
     analysis = hta.TraceAnalysis(trace_dir=str(tmp_path))
     want = analysis.get_temporal_breakdown(visualize=False).iloc[0]
-    idle = analysis.get_idle_time_breakdown(visualize=False)[0]
+    idle = analysis.get_idle_time_breakdown(ranks=[int(want["rank"])], visualize=False)[0]
 
     trace = profkit.load(path)
     hta_rounding(trace)  # same input as HTA: compare the logic, not the rounding
     s = summarize(trace, window="hta")
-    assert s["temporal"]["idle_pct"] == pytest.approx(want["idle_time_pctg"], abs=0.5)
-    span = s["window_us"]["span"]
+    t, span = s["temporal"], s["window_us"]["span"]
+    assert t["idle_pct"] == pytest.approx(want["idle_time_pctg"], abs=0.5)
+    assert 100 * t["compute_us"] / span == pytest.approx(want["compute_time_pctg"], abs=0.5)
+    assert 100 * t["non_compute_us"] / span == pytest.approx(want["non_compute_time_pctg"], abs=0.5)
     for row in s["streams"]:
         theirs = idle[idle["stream"] == row["stream"]].set_index("idle_category")["idle_time"]
         for cat in ("host_wait", "kernel_wait", "other"):

@@ -230,3 +230,50 @@ def test_cpu_op_without_a_formula_still_counts_its_whole_time(tmp_path):
     assert s["classes"]["memory"]["unmodeled"] == {"count": 1, "time_us": 100.0}
     assert s["classes"]["tensor_contraction"]["time_us"] == 50
     assert s["total"]["time_us"] == 150
+
+
+@pytest.mark.shared
+def test_mue_above_peak_is_explained_by_l2():
+    # RTX 5080 MLP, eager: aten::clamp_min (ReLU) re-reads what the GEMM before it just wrote.
+    path = real_trace("kineto-rtx5080-mlp-train-eager.json.gz")
+    events = json.loads(gzip.open(path).read())["traceEvents"]
+    ops = {e["args"]["External id"]: e for e in events
+           if e.get("cat") == "cpu_op" and e["name"] == "aten::clamp_min"}
+    t = sum(e["dur"] for e in events if e.get("cat") == "kernel" and e["args"].get("External id") in ops)
+    # fp32 in, fp32 out: Q = 2 x 4 bytes per element of the input.
+    q = [2 * 4 * e["args"]["Input Dims"][0][0] * e["args"]["Input Dims"][0][1] for e in ops.values()]
+    want = sum(q) / (t * 1e-6 * 960e9) * 100  # RTX 5080: 960 GB/s (hardware.json)
+
+    trace = load(path)
+    s = efficiency_summary(trace, classify_gpu(trace))
+    assert s["device"]["l2_mb"] == 64 and "Blackwell" in s["device"]["l2_source"]
+    (op,) = [o for o in s["ops_above_peak"] if o["name"] == "aten::clamp_min"]
+    assert op["calls"] == len(ops) and op["mue_pct"] == pytest.approx(want) and want > 100
+    assert op["bytes_per_call"] == pytest.approx(sorted(q)[len(q) // 2])
+    assert "fits in the 64 MiB L2" in op["reason"]
+    cls = s["classes"]["elementwise"]
+    assert cls["mue_pct"] > 100 and "64 MiB L2" in cls["reason"]
+    assert cls["above_peak"]["count"] == len(ops)
+    assert all(c["reason"] is None for c in s["classes"].values() if c["mue_pct"] is not None and c["mue_pct"] <= 100)
+
+
+def test_cache_reason_without_l2_or_when_a_call_outgrows_it():
+    from profkit.analysis.efficiency import cache_reason
+    assert "not in the hardware table" in cache_reason(150, 1e6, None)
+    assert "more than the 6 MiB L2" in cache_reason(150, 100 * 2 ** 20, 6)
+
+
+@pytest.mark.shared
+def test_classes_with_unknown_flops_keep_their_time_share():
+    # Kineto recorded no CPU ops here: every class is there, FLOPs unknown, with its share of GPU time.
+    path = real_trace("kineto-h100-transformer-train-tiny.json.gz")
+    events = json.loads(gzip.open(path).read())["traceEvents"]
+    gpu_us = sum(e["dur"] for e in events if e.get("cat") in ("kernel", "gpu_memcpy", "gpu_memset"))
+    trace = load(path)
+    classes = classify_gpu(trace)
+    s = efficiency_summary(trace, classes)
+    time_by_class = trace.gpu.assign(c=classes.to_numpy()).groupby("c", observed=True)["dur"].sum()
+    assert set(s["classes"]) == set(time_by_class.index)
+    for name, c in s["classes"].items():
+        assert c["flops"] is None and c["reason"].startswith("FLOPs unknown")
+        assert c["pct_time"] == pytest.approx(100 * time_by_class[name] / gpu_us)

@@ -37,6 +37,16 @@ def test_table_is_complete_and_sourced():
     assert devs["mi300x"].tflops["fp8"] == pytest.approx(2614.9)
 
 
+def test_every_device_has_a_sourced_l2_size():
+    devs = {d.key: d for d in hardware.devices()}
+    for d in devs.values():
+        assert d.l2_mb > 0 and re.search(r"https?://", d.l2_source), d.key
+    # Spot checks against the whitepapers (KB / 1024).
+    assert devs["v100-sxm2-32gb"].l2_mb == 6 and devs["a100-pcie-80gb"].l2_mb == 40
+    assert devs["h100-sxm"].l2_mb == 50 and devs["rtx-2080-ti"].l2_mb == 5.5
+    assert devs["rtx-4090"].l2_mb == 72 and devs["rtx-5080"].l2_mb == 64 and devs["mi250-gcd"].l2_mb == 8
+
+
 def _device_properties(path):
     doc = orjson.loads(gzip.open(path).read())
     return doc.get("deviceProperties") or [] if isinstance(doc, dict) else []

@@ -48,8 +48,9 @@ def independent_idle_pct(path):
 
 def independent_launches_per_step(path):
     ev = raw_events(path)
+    # Kernel launches only: graph launches and memcpy/memset calls are counted apart.
     launches = sum(1 for e in ev if e.get("cat") in ("cuda_runtime", "cuda_driver")
-                   and re.search(r"Launch|^cudaMemcpy|^cudaMemset|^cuMemcpy", e.get("name", "")))
+                   and re.match(r"cudaLaunchKernel|cuLaunchKernel", e.get("name", "")))
     steps = {e["name"] for e in ev if re.fullmatch(r"ProfilerStep#\d+", str(e.get("name", "")))}
     return launches / len(steps)
 

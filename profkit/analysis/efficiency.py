@@ -16,7 +16,13 @@ The unit of accounting is one op call:
   inside), timed by its duration, plus every leaf op outside such ops.
 Units whose op recorded no shapes are counted per class under `no_shapes`; units with
 shapes but no formula (views, cat, custom ops) under `unmodeled`; GPU activities whose
-launching op is missing from the trace under `no_op`. None of them is guessed.
+launching op is missing from the trace under `no_op`. None of them is guessed: a class
+with no counted unit keeps its time share, with flops None and a reason starting
+"FLOPs unknown".
+
+An MUE above 100% means the op moved its bytes faster than device memory can: part
+of them came from cache. Classes and ops above 100% get a `reason` that compares the
+bytes one call moves with the device's L2 size (hardware.json `l2_mb`).
 """
 
 import numpy as np
@@ -38,6 +44,7 @@ BERT_REFERENCE = {
                 "elementwise": {"pct_flops": 0.03, "pct_time": 13.5}},
 }
 _HOST_COPY = r"HtoD|DtoH|HtoH|PtoP"
+_MIB = 2 ** 20
 
 
 def mue(q_bytes, t_us, peak_gbs):
@@ -184,28 +191,61 @@ def efficiency_summary(trace, classes, hw=None, peak_bw=None, peak_tflops=None, 
         for status in ("no_shapes", "unmodeled", "host_copy", "no_op"):
             s = g[g["status"] == status]
             row[status] = {"count": int(len(s)), "time_us": float(s["time_us"].sum())}
-        row["reason"] = _reason(row, hw, reason)
+        above = c[c["mue_pct"] > 100]
+        row["above_peak"] = {"count": int(len(above)), "time_us": float(above["time_us"].sum())}
+        row["reason"] = _reason(row, hw, reason) or (
+            cache_reason(row["mue_pct"], float(above["bytes"].median()), hw.l2_mb)
+            if row["mue_pct"] is not None and row["mue_pct"] > 100 else None)
         out[str(cls)] = row
     return {
         "classes": out,
+        "ops_above_peak": _ops_above_peak(counted, hw),
         "total": {"time_us": total_time, "flops": total_flops,
                   "bytes": float(counted["bytes"].sum()), "ops": int(len(u)),
                   **{st: int((u["status"] == st).sum())
                      for st in ("counted", "no_shapes", "unmodeled", "host_copy", "no_op")}},
         "device": None if hw is None else {"name": hw.name, "bandwidth_gbs": hw.bandwidth_gbs,
-                                           "tflops": hw.tflops, "source": hw.source, "note": hw.note},
+                                           "tflops": hw.tflops, "source": hw.source, "note": hw.note,
+                                           "l2_mb": hw.l2_mb, "l2_source": hw.l2_source},
         "unavailable": reason,
         "reference": BERT_REFERENCE,
     }
 
 
+def cache_reason(mue_pct, bytes_per_call, l2_mb):
+    """Why an MUE above 100% is possible: from cache, given what one call moves and the L2 size (MiB)."""
+    head = f"{mue_pct:.0f}% of the DRAM peak is more than device memory delivers: part of the data came from cache"
+    if l2_mb is None:
+        return f"{head} (the device's L2 size is not in the hardware table)"
+    mib = bytes_per_call / _MIB
+    if mib <= l2_mb:
+        return (f"{head}; one call moves {mib:.3g} MiB (median), which fits in the {l2_mb:g} MiB L2, "
+                f"so data written or read just before is read again from L2")
+    return (f"{head}; one call moves {mib:.3g} MiB (median), more than the {l2_mb:g} MiB L2, so only part of it "
+            f"can be cache-resident (operands reused within the call, or a byte formula that counts them twice)")
+
+
+def _ops_above_peak(counted, hw):
+    """Ops (by name and class) whose MUE over all their calls is above 100%, longest first."""
+    if hw is None or not hw.bandwidth_gbs or not len(counted):
+        return []
+    g = counted.groupby(["name", "cls"], sort=False).agg(
+        calls=("time_us", "size"), time_us=("time_us", "sum"), bytes=("bytes", "sum"),
+        bytes_per_call=("bytes", "median"))
+    g["mue_pct"] = g["bytes"] / (g["time_us"] * 1e3 * hw.bandwidth_gbs) * 100
+    g = g[g["mue_pct"] > 100].sort_values("time_us", ascending=False)
+    return [{"name": str(name), "class": str(cls), "calls": int(r.calls), "time_us": float(r.time_us),
+             "bytes_per_call": float(r.bytes_per_call), "mue_pct": float(r.mue_pct),
+             "reason": cache_reason(r.mue_pct, r.bytes_per_call, hw.l2_mb)} for (name, cls), r in g.iterrows()]
+
+
 def _reason(row, hw, reason):
     if not row["counted"]["count"]:
         if row["no_shapes"]["count"]:
-            return "no recorded shapes (profile with record_shapes=True)"
+            return "FLOPs unknown: no recorded shapes (profile with record_shapes=True)"
         if row["no_op"]["count"] and not row["unmodeled"]["count"]:
-            return "the CPU ops that launched these kernels are not in the trace"
-        return "no op in this class has a FLOP/byte formula"
+            return "FLOPs unknown: the CPU ops that launched these kernels are not in the trace"
+        return "FLOPs unknown: no op in this class has a FLOP/byte formula"
     if hw is None:
         return reason
     if row["mue_pct"] is None:

@@ -10,12 +10,10 @@ import re
 
 import numpy as np
 
-__all__ = ["LAUNCH_RE", "GRAPH_LAUNCH_RE", "cuda_graph_summary", "detect_mode"]
+from profkit.analysis.launches import is_kind
 
-# One CPU call per kernel: runtime and driver launch APIs (CUDA and HIP).
-LAUNCH_RE = re.compile(r"^(?:cuda|hip)(?:Ext)?(?:Module)?LaunchKernel|^cuLaunchKernel|"
-                       r"^(?:cuda|hip)LaunchCooperativeKernel")
-GRAPH_LAUNCH_RE = re.compile(r"^(?:cuda|hip|cu)GraphLaunch")
+__all__ = ["cuda_graph_summary", "detect_mode"]
+
 # Driver-API launches: how Triton (and some libraries) launch their kernels.
 _DRIVER_RE = re.compile(r"^cuLaunchKernel|^hip(?:Ext)?ModuleLaunchKernel")
 _MARKERS = (  # (regex on CPU op / annotation names, what it shows)
@@ -53,7 +51,7 @@ def cuda_graph_summary(trace):
     None when the trace has no per-kernel launch calls to take the median from.
     """
     rt, gpu = trace.runtime, trace.gpu
-    is_graph_launch = _matching(rt["name"], GRAPH_LAUNCH_RE) if len(rt) else np.zeros(0, bool)
+    is_graph_launch = is_kind(rt["name"], "graph") if len(rt) else np.zeros(0, bool)
     launches = rt[is_graph_launch]
     corr = launches["correlation"][launches["correlation"] >= 0]
     in_graph = (gpu["correlation"].isin(corr) | (gpu["graph_id"] > 0)).to_numpy()
@@ -63,7 +61,7 @@ def cuda_graph_summary(trace):
     ops_per = per_launch.size()
     kernels_per = replayed[is_kernel].groupby("correlation").size().reindex(ops_per.index, fill_value=0)
 
-    single = rt[_matching(rt["name"], LAUNCH_RE)] if len(rt) else rt
+    single = rt[is_kind(rt["name"], "kernel")] if len(rt) else rt
     median = float(single["dur"].median()) if len(single) else None
     n_kernels = int(is_kernel.sum())
     launch_cpu = float(launches["dur"].sum())
@@ -104,13 +102,14 @@ def _name_counts(trace):
     return counts
 
 
-def detect_mode(trace):
+def detect_mode(trace, graphs=None):
     """Execution mode from what the trace shows, with the evidence and its counts.
 
     compiled: Triton kernels (Inductor), compile markers or Inductor C++ kernels;
     cudagraph: graph launches that replayed GPU work (or graph ids). Both give
     "compiled+cudagraph"; neither gives "eager" when there are kernels or CPU ops
-    to judge from, else "unknown". A partial mix is said in the evidence."""
+    to judge from, else "unknown". A partial mix is said in the evidence.
+    `graphs`: the trace's cuda_graph_summary, when the caller already has it."""
     gpu, rt = trace.gpu, trace.runtime
     kernels = gpu[gpu["kind"] == "kernel"]
     n_k = len(kernels)
@@ -129,7 +128,7 @@ def detect_mode(trace):
     evidence += [f"{n} {what}" for what, n in markers.items()]
     compiled = bool(n_tr or markers)
 
-    graphs = cuda_graph_summary(trace)
+    graphs = cuda_graph_summary(trace) if graphs is None else graphs
     graphed = graphs["gpu_ops"] > 0 or graphs["launches"] > 0
     if graphed:
         evidence.append(f"{graphs['launches']} CUDA graph launches replaying {graphs['gpu_ops']} GPU ops "
@@ -154,7 +153,7 @@ def detect_mode(trace):
         name = "cudagraph"
     elif n_k or len(trace.cpu_ops):
         name = "eager"
-        n_launch = _count_names(rt["name"], LAUNCH_RE) if len(rt) else 0
+        n_launch = int(is_kind(rt["name"], "kernel").sum()) if len(rt) else 0
         evidence.append(f"{n_k} kernels, {n_launch} per-kernel launch calls, {len(trace.cpu_ops)} CPU ops; "
                         f"no Triton kernels, compile markers or CUDA graph launches")
     else:

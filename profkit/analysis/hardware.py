@@ -26,7 +26,8 @@ _PRECISION = {"float": "fp32", "float32": "fp32", "c10::Half": "fp16", "float16"
 
 @dataclass(frozen=True)
 class Device:
-    """Peaks of one device: bandwidth in GB/s, TFLOP/s per precision (None = none)."""
+    """Peaks of one device: bandwidth in GB/s, TFLOP/s per precision (None = none),
+    and the L2 cache size in MiB (None = unknown) with its source."""
 
     name: str
     bandwidth_gbs: float | None
@@ -34,6 +35,8 @@ class Device:
     source: str = ""
     note: str = ""
     key: str = ""
+    l2_mb: float | None = None
+    l2_source: str = ""
 
     def peak_tflops(self, dtype):
         """Peak TFLOP/s for ops on this dtype (Kineto or torch spelling), or None.
@@ -72,7 +75,7 @@ def devices():
 def _device(e, note=""):
     return Device(name=e["name"], bandwidth_gbs=e["bandwidth_gbs"], tflops=dict(e["tflops"]),
                   source=e["source"], note=_join(e.get("note", ""), note) if note else e.get("note", ""),
-                  key=e["key"])
+                  key=e["key"], l2_mb=e.get("l2_mb"), l2_source=e.get("l2_source", ""))
 
 
 def _when(cond, props):

@@ -5,6 +5,8 @@ The schema is versioned (SCHEMA_VERSION) and documented in the README
 CPU-only traces (profkit's CPU captures) by their leaf CPU ops.
 """
 
+from dataclasses import asdict
+
 import numpy as np
 import pandas as pd
 
@@ -13,11 +15,12 @@ from profkit.analysis.classify import CLASSES, classify_cpu_ops, classify_gpu, c
 from profkit.analysis.efficiency import efficiency_summary
 from profkit.analysis.graphs import cuda_graph_summary, detect_mode
 from profkit.analysis.hardware import trace_device
+from profkit.analysis.launches import blocking, launch_summary
 from profkit.analysis.roofline import roofline
+from profkit.analysis.steps import step_ranges, steps_summary
 from profkit.errors import ProfkitError
 
 SCHEMA_VERSION = 1
-LAUNCH_CALLS = r"Launch|^cuMemcpy|^cudaMemcpy|^cudaMemset|^hipMemcpy|^hipMemset"
 PHASES = ("prefill", "decode")
 NON_COMPUTE = ("memory", "communication")
 
@@ -34,14 +37,16 @@ def summarize(trace, sidecar=None, window="gpu", top=50, peak_bw=None, peak_tflo
     warnings = list(trace.warnings)
     classes = classify_gpu(trace) if trace.has_gpu else classify_cpu_ops(trace)
     peaks = {"peak_bw": peak_bw, "peak_tflops": peak_tflops, "calibration": calibration}
+    graphs = cuda_graph_summary(trace)
     out = {
         "schema_version": SCHEMA_VERSION,
         "trace": str(trace.path),
         "device": _device(trace),
-        "mode": detect_mode(trace),
+        "mode": detect_mode(trace, graphs),
         "capture": sidecar,
         "efficiency": efficiency_summary(trace, classes, **peaks),
         "roofline": _roofline(sidecar, trace, peaks, warnings),
+        "cuda_graphs": graphs,
     }
     if trace.has_gpu:
         out.update(_gpu_summary(trace, np.asarray(classes), window, top, warnings))
@@ -70,13 +75,18 @@ def _roofline(sidecar, trace, peaks, warnings):
 
 
 def _device(trace):
+    """kind, name, count of devices, and kernels_recorded: whether the trace holds the
+    run's kernels (False: a GPU run whose kernel events are missing, so nothing may
+    be said about GPU busy time, TFLOP/s or top kernels; None: a CPU-only run)."""
     props = trace.device_properties
     name = props[0].get("name") if props and isinstance(props[0], dict) else None
     if not trace.has_gpu:
         kind = "cuda" if len(trace.runtime) else "cpu"
-        return {"kind": kind, "name": name if name else None, "count": 0}
+        return {"kind": kind, "name": name if name else None, "count": 0,
+                "kernels_recorded": False if kind == "cuda" else None}
     hip = trace.runtime["name"].astype(str).str.startswith("hip").any()
-    return {"kind": "rocm" if hip else "cuda", "name": name, "count": int(trace.gpu["device"].nunique())}
+    return {"kind": "rocm" if hip else "cuda", "name": name, "count": int(trace.gpu["device"].nunique()),
+            "kernels_recorded": bool((trace.gpu["kind"] == "kernel").any())}
 
 
 def _class_table(cls, dur, names, top):
@@ -95,6 +105,11 @@ def _class_table(cls, dur, names, top):
 def _gpu_summary(trace, classes, window_kind, top, warnings):
     gpu = trace.gpu_launches()
     gpu["cls"] = classes
+    ranges = step_ranges(trace)
+    steps = steps_summary(trace, gpu, ranges)
+    if steps.warning:
+        warnings.append(steps.warning)
+    launches = launch_summary(trace, ranges, gpu)
     lo, hi, mask = temporal.window(trace, gpu, window_kind)
     gpu = gpu[mask]
     if window_kind != "gpu" and not len(trace.steps):
@@ -103,13 +118,20 @@ def _gpu_summary(trace, classes, window_kind, top, warnings):
     if unlaunched:
         warnings.append(f"{unlaunched} GPU activities have no matching launch call (cause of their gaps: other)")
 
+    # Busy time is the union of these rows; compute time that of the rows flagged compute.
+    # Under --window hta both follow HTA: its kernel types, and cuda_sync events on a stream.
+    if window_kind == "hta":
+        rows = pd.concat([gpu[["device", "ts", "end"]].assign(compute=temporal.hta_computation(gpu["name"])),
+                          temporal.hta_syncs(trace)[["device", "ts", "end"]].assign(compute=False)])
+    else:
+        rows = gpu[["device", "ts", "end"]].assign(compute=~gpu["cls"].isin(NON_COMPUTE).to_numpy())
     busy = compute = 0.0
     span_total = 0.0
     timeline = []
-    for _, g in gpu.groupby("device", sort=True):
+    for _, g in rows.groupby("device", sort=True):
         starts, ends = temporal.union(g["ts"].to_numpy(), g["end"].to_numpy())
         busy += temporal.covered(starts, ends, lo, hi)
-        c = g[~g["cls"].isin(NON_COMPUTE)]
+        c = g[g["compute"].to_numpy(bool)]
         cs, ce = temporal.union(c["ts"].to_numpy(), c["end"].to_numpy())
         compute += temporal.covered(cs, ce, lo, hi)
         span_total += hi - lo
@@ -117,9 +139,7 @@ def _gpu_summary(trace, classes, window_kind, top, warnings):
             timeline = temporal.timeline(starts, ends, lo, hi)
     gaps = _device_gaps(gpu, lo, hi, _syncs(trace))
     idle = span_total - busy
-    rt = trace.runtime
     classes, kernels = _class_table(gpu["cls"], gpu["dur"].to_numpy(), gpu["name"].astype(str), top)
-    launches = rt[rt["name"].astype(str).str.contains(LAUNCH_CALLS, regex=True)]
     return {
         "window_us": {"start": lo, "end": hi, "span": hi - lo, "kind": window_kind},
         "temporal": {"busy_us": busy, "idle_us": idle, "busy_pct": _pct(busy, span_total),
@@ -129,8 +149,8 @@ def _gpu_summary(trace, classes, window_kind, top, warnings):
         "streams": temporal.stream_idle(gpu),
         "classes": classes,
         "kernels": kernels,
-        "cuda_graphs": cuda_graph_summary(trace),
-        "launches": {"count": int(len(launches)), "cpu_us": float(launches["dur"].sum())},
+        "launches": asdict(launches),
+        "steps": asdict(steps),
         "cpu": None,
         "phases": _phases(trace, gpu["launch_ts"], gpu["dur"], gpu["cls"]),
     }
@@ -139,7 +159,7 @@ def _gpu_summary(trace, classes, window_kind, top, warnings):
 def _syncs(trace):
     """(ts, end) of blocking host syncs and cuda_sync events."""
     rt = trace.runtime
-    is_sync = rt["name"].astype(str).str.contains(temporal.SYNC_CALLS, regex=True).to_numpy()
+    is_sync = blocking(rt["name"]) if len(rt) else np.zeros(0, bool)
     return (np.concatenate([rt["ts"].to_numpy()[is_sync], trace.syncs["ts"].to_numpy()]),
             np.concatenate([rt["end"].to_numpy()[is_sync], trace.syncs["end"].to_numpy()]))
 
@@ -204,8 +224,8 @@ def _cpu_summary(trace, classes, top, warnings):
         "streams": [],
         "classes": table,
         "kernels": kernels,
-        "cuda_graphs": cuda_graph_summary(trace),
-        "launches": {"count": 0, "cpu_us": 0.0},
+        "launches": asdict(launch_summary(trace)),
+        "steps": asdict(steps_summary(trace)),
         "cpu": None if breakdown is None else {k: v for k, v in breakdown.items() if k != "classes"},
         "phases": _phases(trace, ops.loc[units, "ts"], own[units], classes[units]),
     }

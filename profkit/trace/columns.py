@@ -47,7 +47,7 @@ RUNTIME = {"name": "q", "cat": "q", "pid": "q", "tid": "q", "ts": "d", "dur": "d
 CPU = {"name": "q", "pid": "q", "tid": "q", "ts": "d", "dur": "d", "external_id": "q",
        "dims": "q", "types": "q", "concrete": "q"}
 ANNOT = {"name": "q", "on_gpu": "b", "pid": "q", "tid": "q", "ts": "d", "dur": "d"}
-SYNC = {"name": "q", "device": "q", "stream": "q", "ts": "d", "dur": "d"}
+SYNC = {"name": "q", "device": "q", "stream": "q", "ts": "d", "dur": "d", "correlation": "q"}
 FLOW = {"id": "q", "phase": "b", "cat": "q", "pid": "q", "tid": "q", "ts": "d"}
 
 
@@ -158,6 +158,7 @@ class Columns:
                     t["stream"].append(as_int(args.get("stream", e.get("tid"))))
                     t["ts"].append(ts)
                     t["dur"].append(dur)
+                    t["correlation"].append(as_int(args.get("correlation", -1)))
             elif ph in _FLOW_PHASES:
                 ts = e.get("ts")
                 if type(ts) not in (int, float):
