@@ -216,7 +216,7 @@ def roofline_cmd(model, device_name, batch, prompt_len, new_tokens, dtype, calib
 
     shape = shape_of(model)
     device = lookup(device_name, calibration) if device_name else None
-    est = estimate(shape, dtype, batch, prompt_len, new_tokens, device, reason="no --device given")
+    est = estimate(shape, dtype, batch, prompt_len, new_tokens, device, reason="no --device given").to_dict()
     if as_json:
         click.echo(json.dumps({"model": model, **est}, indent=2))
     else:

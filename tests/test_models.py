@@ -107,7 +107,7 @@ def test_tiny_llama_static_cache_and_counts():
     # The static cache holds 2 K/V heads of 8 dims for 18 positions: exactly the roofline's figure.
     assert static.cache.layers[0].keys.shape == (2, 2, 18, 8)
     by_hand = 2 * 2 * 2 * 8 * 18 * 4 * 2                # K,V x layers x kv heads x head dim x tokens x 4 B x batch
-    assert cache_bytes(static.cache) == by_hand == estimate(spec.shape, "float32", 2, 8, 10)["kv_cache_bytes"]
+    assert cache_bytes(static.cache) == by_hand == estimate(spec.shape, "float32", 2, 8, 10).kv_cache_bytes
 
 
 def test_tiny_llama_compiled_gives_eager_tokens():

@@ -158,7 +158,7 @@ def test_roofline_command_text_and_refusals(capsys, tmp_path):
 
 def test_llama_family_by_hand():
     # Llama-3.2-1B, bf16, batch 2, prompt 100, 20 new tokens
-    r = estimate(builtin_shape("llama-3.2-1b"), "bfloat16", 2, 100, 20)
+    r = estimate(builtin_shape("llama-3.2-1b"), "bfloat16", 2, 100, 20).to_dict()
     L, h, nh, kv, hd, inter, V = 16, 2048, 32, 8, 64, 8192, 128256
     assert r["kv_cache_bytes"] == 2 * L * kv * hd * (100 + 20) * 2 * 2
     layer = h * nh * hd + 2 * h * kv * hd + nh * hd * h + 3 * h * inter
@@ -171,8 +171,16 @@ def test_llama_family_by_hand():
     assert r["decode_step"]["bytes"] == pytest.approx((non_embedding + V * h) * 2
                                                       + 2 * ctx * 2 * L * kv * hd * 2 + 2 * V * 2)
     # Untied (TinyLlama): the lm_head is read whole, the embedding only in the rows gathered.
-    t = estimate(builtin_shape("tinyllama-1.1b"), "float16", 1, 10, 1)
+    t = estimate(builtin_shape("tinyllama-1.1b"), "float16", 1, 10, 1).to_dict()
     assert t["prefill"]["bytes"] == (1_100_048_384 - 32000 * 2048 + 10 * 2048) * 2 + 10 * 2 * 22 * 4 * 64 * 2 + 32000 * 2
+
+
+def test_estimate_is_typed():
+    e = estimate(builtin_shape("gpt2"), "float16", 1, 128, 32, match_device("NVIDIA GeForce RTX 4090"))
+    assert e.decode_step.bound == "memory" and e.decode_step.limit_ms == e.decode_step.memory_ms
+    assert e.mean_context == 144.5 and e.to_dict()["decode_step"]["mean_context"] == 144.5
+    assert e.to_dict() == {k: v for k, v in roofline(sidecar(timing={}), match_device("NVIDIA GeForce RTX 4090")).items()
+                           if k != "model"} | {"params": e.params}
 
 
 def test_gqa_sidecar_roofline_uses_the_kv_heads():

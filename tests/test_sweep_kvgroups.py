@@ -91,7 +91,7 @@ def test_kv_cache_shrinks_by_groups(groups):
     # 2 (K,V) x 2 layers x batch 2 x (4/G heads x 8) x 14 positions x 4 bytes
     assert cache_bytes(dec.cache) == 2 * 2 * 2 * (32 // groups) * 14 * 4
     spec = ModelSpec("tiny", "test", config(), None, kv_groups=groups)
-    assert estimate(spec.shape, "float32", 2, 9, 5)["kv_cache_bytes"] == cache_bytes(dec.cache)
+    assert estimate(spec.shape, "float32", 2, 9, 5).kv_cache_bytes == cache_bytes(dec.cache)
 
 
 def test_static_cache_is_sized_for_kv_heads_and_decodes_like_eager():

@@ -26,6 +26,8 @@ Conventions (Kaplan et al., "Scaling Laws for Neural Language Models", 2020, sec
   written; other activations can stay on chip and are left out.
 """
 
+from dataclasses import asdict, dataclass, fields
+
 from profkit.analysis.models import ModelShape
 from profkit.errors import ProfkitError
 
@@ -40,32 +42,83 @@ def _field(d, *keys):
     return d
 
 
+@dataclass(frozen=True)
+class PhaseLimit:
+    """One phase (the prompt pass, or one decode step): its cost and its roofline limit.
+
+    The times are None where the device or one of its peaks is unknown; pct_of_limit
+    is None without a measured time.
+    """
+
+    flops: float
+    bytes: float
+    measured_ms: float | None = None
+    compute_ms: float | None = None
+    memory_ms: float | None = None
+    limit_ms: float | None = None
+    bound: str | None = None
+    pct_of_limit: float | None = None
+    warning: str | None = None
+
+    def to_dict(self):
+        d = asdict(self)
+        if d["warning"] is None:
+            del d["warning"]
+        return d
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a generation must cost: parameters, memory, and the two phases' limits."""
+
+    family: str
+    dtype: str
+    batch: int
+    prompt_len: int
+    new_tokens: int
+    n_kv_head: int
+    kv_groups: int
+    params: dict
+    weight_bytes: int
+    kv_cache_bytes: int
+    prefill: PhaseLimit
+    decode_step: PhaseLimit
+    mean_context: float  # of the decode steps
+    device: dict | None
+    unavailable: str | None
+
+    def to_dict(self):
+        """The JSON form (the `roofline` block of `profkit analyze --json`, without model)."""
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "mean_context"}
+        d["params"] = dict(self.params)
+        d["prefill"] = self.prefill.to_dict()
+        d["decode_step"] = {**self.decode_step.to_dict(), "mean_context": self.mean_context}
+        return d
+
+
 def _phase(flops, nbytes, device, dtype, measured_ms):
-    out = {"flops": flops, "bytes": nbytes, "limit_ms": None, "bound": None,
-           "measured_ms": measured_ms, "pct_of_limit": None}
     if device is None:
-        return out
+        return PhaseLimit(flops, nbytes, measured_ms)
     tflops = device.peak_tflops(dtype)
     t_flops = flops / (tflops * 1e12) if tflops else None
     t_bytes = nbytes / (device.bandwidth_gbs * 1e9) if device.bandwidth_gbs else None
     # Without one of the two peaks the bound is still a bound, just a looser one.
     known = [t for t in (t_flops, t_bytes) if t is not None]
     if not known:
-        return out
+        return PhaseLimit(flops, nbytes, measured_ms)
     limit = max(known)
-    out["compute_ms"] = None if t_flops is None else t_flops * 1e3
-    out["memory_ms"] = None if t_bytes is None else t_bytes * 1e3
-    out["limit_ms"] = limit * 1e3
-    out["bound"] = "compute" if t_flops is not None and limit == t_flops else "memory"
+    bound = "compute" if t_flops is not None and limit == t_flops else "memory"
     if t_flops is None or t_bytes is None:
-        out["bound"] += " (other peak unknown)"
+        bound += " (other peak unknown)"
+    pct = warning = None
     if isinstance(measured_ms, (int, float)) and measured_ms > 0 and limit > 0:
-        out["pct_of_limit"] = measured_ms / (limit * 1e3) * 100
-        if out["pct_of_limit"] < 100:
+        pct = measured_ms / (limit * 1e3) * 100
+        if pct < 100:
             # Faster than a lower bound is impossible: the peaks are what is wrong.
-            out["warning"] = ("measured faster than the limit: the peak figures are too low "
-                              "(on a CPU, re-run `profkit calibrate` on an idle machine)")
-    return out
+            warning = ("measured faster than the limit: the peak figures are too low "
+                       "(on a CPU, re-run `profkit calibrate` on an idle machine)")
+    return PhaseLimit(flops, nbytes, measured_ms, None if t_flops is None else t_flops * 1e3,
+                      None if t_bytes is None else t_bytes * 1e3, limit * 1e3, bound, pct, warning)
 
 
 def roofline(sidecar, device=None, reason=None):
@@ -78,14 +131,14 @@ def roofline(sidecar, device=None, reason=None):
     B, S, N = _field(sidecar, "batch"), _field(sidecar, "prompt_len"), _field(sidecar, "new_tokens")
     timing = sidecar.get("timing") or {}
     out = estimate(shape, _field(sidecar, "dtype"), B, S, N, device, reason,
-                   ttft_ms=timing.get("ttft_ms"), decode_ms=timing.get("decode_ms_per_token"))
+                   ttft_ms=timing.get("ttft_ms"), decode_ms=timing.get("decode_ms_per_token")).to_dict()
     out["params"]["reported"] = m.get("params")
     return {"model": m.get("name"), **out}
 
 
 def estimate(shape, dtype, batch, prompt_len, new_tokens, device=None, reason=None, ttft_ms=None,
              decode_ms=None):
-    """Memory, FLOPs and limits of a generation of `shape` (a ModelShape), no capture needed.
+    """Memory, FLOPs and limits (an Estimate) of a generation of `shape` (a ModelShape), no capture needed.
 
     ttft_ms / decode_ms: measured times to compare with the limits, if any.
     """
@@ -113,14 +166,10 @@ def estimate(shape, dtype, batch, prompt_len, new_tokens, device=None, reason=No
     dev = None if device is None else {
         "name": device.name, "bandwidth_gbs": device.bandwidth_gbs,
         "peak_tflops": device.peak_tflops(dtype), "source": device.source, "note": device.note}
-    return {
-        "family": shape.family, "dtype": dtype, "batch": B, "prompt_len": S, "new_tokens": N,
-        "n_kv_head": shape.n_kv_head, "kv_groups": shape.kv_groups,
-        "params": params,
-        "weight_bytes": params["total"] * b,
-        "kv_cache_bytes": B * (S + N) * kv_per_token,
-        "prefill": _phase(prefill_flops, prefill_bytes, device, dtype, ttft_ms),
-        "decode_step": {**_phase(decode_flops, decode_bytes, device, dtype, decode_ms), "mean_context": ctx},
-        "device": dev,
-        "unavailable": None if device is not None else (reason or "no peak figures for this device"),
-    }
+    return Estimate(
+        family=shape.family, dtype=dtype, batch=B, prompt_len=S, new_tokens=N,
+        n_kv_head=shape.n_kv_head, kv_groups=shape.kv_groups, params=params,
+        weight_bytes=params["total"] * b, kv_cache_bytes=B * (S + N) * kv_per_token,
+        prefill=_phase(prefill_flops, prefill_bytes, device, dtype, ttft_ms),
+        decode_step=_phase(decode_flops, decode_bytes, device, dtype, decode_ms), mean_context=ctx,
+        device=dev, unavailable=None if device is not None else (reason or "no peak figures for this device"))
