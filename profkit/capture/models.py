@@ -79,7 +79,7 @@ def with_kv_groups(spec, groups):
 
 
 def builtin_config(name):
-    return make_config(copy.deepcopy(BUILTIN[name][3]), name)
+    return _make_config(copy.deepcopy(BUILTIN[name][3]), name)
 
 
 def resolve_model(spec):
@@ -115,10 +115,10 @@ def _read_config(config_file, spec):
             f"{spec} has model_type {raw.get('model_type')!r}; profkit capture supports "
             f"{', '.join(CONFIG_CLASSES)} ({', '.join(ARCHITECTURES)})"
         )
-    return make_config(raw, spec)
+    return _make_config(raw, spec)
 
 
-def make_config(raw, spec):
+def _make_config(raw, spec):
     """The transformers config of a config.json dict, its shape checked."""
     try:
         config = CONFIG_CLASSES[raw["model_type"]].from_dict(raw)
