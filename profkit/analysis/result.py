@@ -259,6 +259,7 @@ class RooflineParams(Block):
     non_embedding: int
     per_layer: int
     reported: int | None
+    lm_head: int | None = None  # an untied output matrix (0 when tied to the token embedding)
 
 
 class RooflinePhase(Block):
@@ -272,6 +273,8 @@ class RooflinePhase(Block):
     pct_of_limit: float | None
     warning: str | None = None
     mean_context: float | None = None
+    compute_ms: float | None = None  # FLOPs / peak FLOP/s
+    memory_ms: float | None = None   # bytes / peak bandwidth
 
 
 class RooflineDevice(Block):
@@ -283,7 +286,7 @@ class RooflineDevice(Block):
 
 
 class Roofline(Block):
-    """Analytical limit of a profkit GPT-2 capture (from its sidecar and the device peaks)."""
+    """Analytical limit of a profkit capture (from its sidecar and the device peaks), or of `profkit roofline`."""
 
     model: str | None
     dtype: str
@@ -297,6 +300,9 @@ class Roofline(Block):
     decode_step: RooflinePhase
     device: RooflineDevice | None
     unavailable: str | None
+    family: str | None = None     # gpt2, llama, qwen2, mistral (profkit.analysis.models)
+    n_kv_head: int | None = None  # K/V heads (fewer than query heads: grouped-query attention)
+    kv_groups: int | None = None  # query heads per K/V head
 
 
 # -- findings ---------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Capture GPT-2 inference under torch.profiler (the layer that imports torch).
+"""Capture decoder inference (GPT-2, Llama, Qwen2, Mistral) under torch.profiler (the layer that imports torch).
 
 Entry point: profkit.capture.run.capture_run. Offline mode is forced here, before
 any submodule imports transformers: profkit never touches the network, and a
