@@ -91,6 +91,9 @@ def capture(model, mode, device, batch, prompt_len, new_tokens, dtype, warmup, s
     """
     import shlex
 
+    from profkit.capture import require_torch
+
+    require_torch("capture")
     from profkit.capture.console import CaptureProgress, print_timings
     from profkit.capture.models import resolve_model
     from profkit.capture.modes import resolve_device, resolve_modes
@@ -150,6 +153,9 @@ def sweep(workload, models, modes, batches, prompt_lens, new_tokens, kv_groups, 
     """
     import shlex
 
+    from profkit.capture import require_torch
+
+    require_torch("sweep")
     from profkit.sweep.console import SweepProgress, print_table
     from profkit.sweep.grid import make_plan
     from profkit.sweep.run import run_sweep
@@ -186,6 +192,9 @@ def calibrate(out, triad_mb, matmul_n, reps):
     """Measure this CPU's memory bandwidth and matmul TFLOP/s for CPU-trace efficiency."""
     import json
 
+    from profkit.capture import require_torch
+
+    require_torch("calibrate")
     from profkit.capture.calibrate import calibrate as measure
     from profkit.capture.calibrate import save
 
