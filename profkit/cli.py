@@ -97,7 +97,9 @@ def capture(model, mode, device, batch, prompt_len, new_tokens, dtype, warmup, s
     from profkit.capture.console import CaptureProgress, print_timings
     from profkit.capture.models import resolve_model
     from profkit.capture.modes import resolve_device, resolve_modes
-    from profkit.capture.run import capture_run, check_args, check_out_dir
+    from profkit.capture.run import capture_run, check_args, check_out_dir, output_stem
+    from profkit.trace.manifest import RunManifest, keep_previous, write_manifest
+    from profkit.trace.sidecar import sidecar_path
 
     # Every argument is checked before the first model is built.
     dev = resolve_device(device)
@@ -105,16 +107,25 @@ def capture(model, mode, device, batch, prompt_len, new_tokens, dtype, warmup, s
     spec = resolve_model(model)
     check_args(spec.config, batch, prompt_len, new_tokens, dtype, warmup, steps)
     check_out_dir(out)
+    traces = {m: f"{output_stem(spec.name, m, batch, prompt_len)}.json.gz" for m in modes}
+    for note in keep_previous(out, list(traces.values())):
+        click.echo(f"profkit: {note}", err=True)
     command = shlex.join(["profkit", "capture", "--model", model, "--mode", mode, "--device", device,
                           "--batch", str(batch), "--prompt-len", str(prompt_len), "--new-tokens", str(new_tokens),
                           "--dtype", dtype, "--warmup", str(warmup), "--steps", str(steps), "--seed", str(seed),
                           "--out", str(out)])
-    results = []
+    results, manifest = [], None
     with CaptureProgress() as progress:
         for m in modes:
-            results.append(capture_run(spec, m, dev, batch, prompt_len, new_tokens, dtype, warmup, steps, out,
-                                       seed=seed, command=command, progress=progress.run(f"{spec.name} {m}")))
+            side = capture_run(spec, m, dev, batch, prompt_len, new_tokens, dtype, warmup, steps, out,
+                               seed=seed, command=command, progress=progress.run(f"{spec.name} {m}"))
+            results.append(side)
+            # Rewritten after each mode: a later failure leaves a manifest of the finished ones.
+            manifest = (manifest or RunManifest.from_sidecar(side, command)).with_mode(
+                side, sidecar_path(out / traces[m]).name)
+            path = write_manifest(out, manifest)
     print_timings(results, out)
+    click.echo(f"  {path.name}  (the run manifest: profkit report {path})")
 
 
 @cli.command()
@@ -205,14 +216,17 @@ def calibrate(out, triad_mb, matmul_n, reps):
 
 
 @cli.command()
-@click.argument("traces", metavar="TRACE [TRACE ...]", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("traces", metavar="RUN.json|TRACE|DIR ...", nargs=-1, required=True,
+                type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="The HTML file to write (default: reports/<input name>.html).")
 @click.option("--open", "open_browser", is_flag=True, help="Open the report in the web browser.")
 @click.option("--no-hta", is_flag=True, help="Skip the HolisticTraceAnalysis section even when HTA is installed.")
 def report(traces, output, open_browser, no_hta):
-    """Write an HTML report of one trace, or compare several (files or a folder).
+    """Write an HTML report of one trace, or compare several (a run manifest, files or a folder).
 
+    `profkit report traces/run.json` shows every mode of that capture side by side;
+    a folder stands for its latest run manifest, else for every trace in it.
     Several runs get one column each, ordered eager -> compiled -> cudagraph when
     their modes are known. Annotated copies of the traces are written beside the
     report (<name>_traces/) for its "Open in Perfetto" buttons; those need the
@@ -229,7 +243,8 @@ def report(traces, output, open_browser, no_hta):
         path = build_sweep_report(traces[0], output)
         click.echo(str(path))
     else:
-        path = build_report(traces, output, hta=not no_hta)
+        path = build_report(traces, output, hta=not no_hta,
+                            notify=lambda text: click.echo(f"profkit: {text}", err=True))
         click.echo(str(path))
         click.echo(f"open it in a browser; for the Perfetto buttons run: profkit serve {path.parent}", err=True)
     if open_browser:

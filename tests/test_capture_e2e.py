@@ -13,6 +13,7 @@ from transformers import GPT2Config
 from profkit.capture.generate import EagerDecoder, synthetic_prompt
 from profkit.capture.models import ModelSpec, build_model
 from profkit.capture.modes import make_decoder
+from profkit.trace.manifest import read_manifest
 
 SIDECAR_KEYS = {"schema", "model", "mode", "compile", "device", "dtype", "batch", "prompt_len", "new_tokens",
                 "warmup", "steps", "seed", "timing", "peak_memory_bytes", "peak_memory_kind", "versions",
@@ -116,8 +117,13 @@ def test_eager_and_compiled_into_one_folder(tmp_path):
     assert "compile" in r.stderr  # the progress display named the compile phase
     assert sorted(p.name for p in out.iterdir()) == [
         "tiny-compiled-b1-s8.json.gz", "tiny-compiled-b1-s8.meta.json",
-        "tiny-eager-b1-s8.json.gz", "tiny-eager-b1-s8.meta.json",
+        "tiny-eager-b1-s8.json.gz", "tiny-eager-b1-s8.meta.json", "run.json",
     ]
+    manifest = read_manifest(out / "run.json")
+    assert [(m.mode, m.trace, m.sidecar) for m in manifest.modes] == [
+        ("eager", "tiny-eager-b1-s8.json.gz", "tiny-eager-b1-s8.meta.json"),
+        ("compiled", "tiny-compiled-b1-s8.json.gz", "tiny-compiled-b1-s8.meta.json")]
+    assert manifest.shapes == {"batch": 1, "prompt_len": 8, "new_tokens": 4} and manifest.model == "tiny"
     trace, meta = load(out, "tiny-compiled-b1-s8")
     assert meta["compile"]["backend"] == "inductor" and meta["compile"]["compile_s"] > 0
     assert meta["model"]["source"] == str(ckpt) and meta["model"]["n_layer"] == 2
