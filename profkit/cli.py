@@ -90,10 +90,12 @@ def capture(model, mode, device, batch, prompt_len, new_tokens, dtype, warmup, s
     cost as the trained model), token ids are synthetic with a fixed seed.
     """
     import shlex
+    from dataclasses import replace
 
     from profkit.capture import require_torch
 
     require_torch("capture")
+    from profkit.capture.config import CaptureConfig
     from profkit.capture.console import CaptureProgress, print_timings
     from profkit.capture.models import resolve_model
     from profkit.capture.modes import resolve_device, resolve_modes
@@ -102,10 +104,11 @@ def capture(model, mode, device, batch, prompt_len, new_tokens, dtype, warmup, s
     from profkit.trace.sidecar import sidecar_path
 
     # Every argument is checked before the first model is built.
-    dev = resolve_device(device)
-    modes = resolve_modes(mode, dev)
+    cfg = CaptureConfig(model=model, mode=mode, device=device, batch=batch, prompt_len=prompt_len,
+                        new_tokens=new_tokens, dtype=dtype, warmup=warmup, steps=steps, seed=seed, out_dir=out)
+    modes = resolve_modes(mode, resolve_device(device))
     spec = resolve_model(model)
-    check_args(spec.config, batch, prompt_len, new_tokens, dtype, warmup, steps)
+    check_args(spec, cfg)
     check_out_dir(out)
     traces = {m: f"{output_stem(spec.name, m, batch, prompt_len)}.json.gz" for m in modes}
     for note in keep_previous(out, list(traces.values())):
@@ -117,8 +120,8 @@ def capture(model, mode, device, batch, prompt_len, new_tokens, dtype, warmup, s
     results, manifest = [], None
     with CaptureProgress() as progress:
         for m in modes:
-            side = capture_run(spec, m, dev, batch, prompt_len, new_tokens, dtype, warmup, steps, out,
-                               seed=seed, command=command, progress=progress.run(f"{spec.name} {m}"))
+            side = capture_run(replace(cfg, mode=m), spec, command=command,
+                               progress=progress.run(f"{spec.name} {m}"))
             results.append(side)
             # Rewritten after each mode: a later failure leaves a manifest of the finished ones.
             manifest = (manifest or RunManifest.from_sidecar(side, command)).with_mode(

@@ -3,10 +3,13 @@
 import subprocess
 import sys
 
+from dataclasses import replace
+
 import pytest
 import torch
 from transformers import GPT2Config
 
+from profkit.capture.config import CaptureConfig
 from profkit.capture.generate import EagerDecoder, StaticDecoder, synthetic_prompt
 from profkit.capture.models import BUILTIN, ModelSpec, build_model, describe, resolve_model, safe_name
 from profkit.capture.modes import NO_CUDA, resolve_modes
@@ -179,14 +182,15 @@ def test_cudagraph_refused_without_cuda():
 
 
 def test_check_args():
-    c = resolve_model("gpt2").config
-    check_args(c, 1, 1000, 24, "float32", 0, 1)  # exactly 1024 positions is allowed
+    spec = resolve_model("gpt2")
+    cfg = CaptureConfig(prompt_len=1000, new_tokens=24, warmup=0, steps=1)
+    check_args(spec, cfg)  # exactly 1024 positions is allowed
     with pytest.raises(ProfkitError, match="= 1025 exceeds the model's 1024 positions"):
-        check_args(c, 1, 1000, 25, "float32", 0, 1)
+        check_args(spec, replace(cfg, new_tokens=25))
     with pytest.raises(ProfkitError, match=r"--batch must be at least 1 \(got 0\)"):
-        check_args(c, 0, 8, 8, "float32", 0, 1)
+        check_args(spec, CaptureConfig(batch=0))
     with pytest.raises(ProfkitError, match="unknown dtype 'fp8'"):
-        check_args(c, 1, 8, 8, "fp8", 0, 1)
+        check_args(spec, CaptureConfig(dtype="fp8"))
 
 
 def test_unwritable_out(tmp_path):
@@ -205,8 +209,9 @@ def test_names():
 def test_timing_only_writes_nothing(tmp_path, tiny_dir):
     out = tmp_path / "never"
     phases = []
-    result = capture_run(str(tiny_dir), "eager", "cpu", batch=2, prompt_len=8, new_tokens=4, warmup=1,
-                         steps=2, out_dir=out, profile=False, progress=lambda p, d, t: phases.append(p))
+    cfg = CaptureConfig(str(tiny_dir), "eager", "cpu", batch=2, prompt_len=8, new_tokens=4, warmup=1, steps=2,
+                        out_dir=out, profile=False)
+    result = capture_run(cfg, progress=lambda p, d, t: phases.append(p))
     assert not out.exists()
     assert result["trace"] is None
     t = result["timing"]
@@ -237,7 +242,7 @@ def test_oom_is_one_line_and_leaves_no_files(tmp_path, tiny_dir, monkeypatch):
     monkeypatch.setattr(EagerDecoder, "decode", decode_then_oom)
     out = tmp_path / "out"
     with pytest.raises(ProfkitError, match="^out of memory running tiny eager with batch 1"):
-        capture_run(str(tiny_dir), "eager", "cpu", 1, 8, 4, warmup=1, steps=2, out_dir=out)
+        capture_run(CaptureConfig(str(tiny_dir), "eager", "cpu", 1, 8, 4, warmup=1, steps=2, out_dir=out))
     assert list(out.iterdir()) == []
 
 

@@ -76,11 +76,11 @@ def test_grid_is_the_cartesian_product_in_batch_order(tiny):
 def test_oom_is_recorded_and_larger_batches_skipped(tiny, tmp_path, monkeypatch):
     real, calls = sweep_run.capture_run, []
 
-    def capture(spec, mode, dev, batch, prompt_len, *args, **kw):
-        calls.append((batch, prompt_len))
-        if batch >= 4:
-            raise OutOfMemory(f"out of memory at batch {batch}")
-        return real(spec, mode, dev, batch, prompt_len, *args, **kw)
+    def capture(cfg, *args, **kw):
+        calls.append((cfg.batch, cfg.prompt_len))
+        if cfg.batch >= 4:
+            raise OutOfMemory(f"out of memory at batch {cfg.batch}")
+        return real(cfg, *args, **kw)
 
     monkeypatch.setattr(sweep_run, "capture_run", capture)
     plan = make_plan("gpt2", models=tiny, batches="1,4,8,16", prompt_lens="8,16", new_tokens=2, **FAST)
@@ -102,10 +102,10 @@ def test_oom_is_recorded_and_larger_batches_skipped(tiny, tmp_path, monkeypatch)
 def test_error_points_are_retried_and_not_duplicated(tiny, tmp_path, monkeypatch):
     real = sweep_run.capture_run
 
-    def flaky(spec, mode, dev, batch, *args, **kw):
-        if batch == 2:
+    def flaky(cfg, *args, **kw):
+        if cfg.batch == 2:
             raise ProfkitError("torch.compile failed: no compiler")
-        return real(spec, mode, dev, batch, *args, **kw)
+        return real(cfg, *args, **kw)
 
     plan = make_plan("gpt2", models=tiny, batches="1,2,3", prompt_lens="8", new_tokens=2, **FAST)
     out = tmp_path / "err"

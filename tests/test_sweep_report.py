@@ -32,12 +32,12 @@ def sweeps(tmp_path_factory):
     calibration.write_text(json.dumps({"bandwidth_gbs": 10.0, "tflops": {"fp32": 0.05}}))
     real = sweep_run.capture_run
 
-    def capture(spec, mode, dev, batch, prompt_len, *args, **kw):
-        if batch == 4:
+    def capture(cfg, *args, **kw):
+        if cfg.batch == 4:
             raise OutOfMemory("out of memory at batch 4")
-        if batch == 2 and prompt_len == 16:
+        if cfg.batch == 2 and cfg.prompt_len == 16:
             raise ProfkitError(EVIL)
-        return real(spec, mode, dev, batch, prompt_len, *args, **kw)
+        return real(cfg, *args, **kw)
 
     sweep_run.capture_run = capture
     try:

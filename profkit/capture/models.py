@@ -3,14 +3,14 @@
 import copy
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 import transformers
 from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
 
-from profkit.capture.kvgroups import group_kv_heads
+from profkit.capture.kvgroups import check_groups, group_kv_heads
 from profkit.errors import ProfkitError
 
 # name -> (n_layer, n_head, n_embd); vocab and context are the same for all four sizes.
@@ -45,6 +45,17 @@ class ModelSpec:
     config: GPT2Config
     weights: Path | None  # checkpoint directory with weights, else random init
     kv_groups: int = 1  # G query heads per K/V head (profkit.capture.kvgroups); 1 = standard
+
+
+def with_kv_groups(spec, groups):
+    """The spec with G query heads per K/V head; None keeps the model's own.
+
+    The name gets a "-kv{G}" suffix so traces of different G stay apart.
+    """
+    if groups is None or groups == spec.kv_groups:
+        return spec
+    check_groups(spec.config.num_attention_heads, groups, spec.name)
+    return replace(spec, name=f"{spec.name}-kv{groups}", kv_groups=groups)
 
 
 def builtin_config(name):

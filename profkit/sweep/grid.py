@@ -1,8 +1,9 @@
 """A sweep's grid: the cartesian product of its axes, fully checked before anything runs."""
 
 import itertools
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
+from profkit.capture.config import CaptureConfig
 from profkit.capture.kvgroups import check_groups
 from profkit.capture.models import DTYPES, resolve_model
 from profkit.capture.modes import resolve_device, resolve_modes
@@ -67,12 +68,13 @@ class Plan:
                       "n_embd": s.config.n_embd} for n, s in self.models.items()}
         return {"workload": self.workload, "axes": self.axes, "settings": self.settings, "models": models}
 
-    def spec(self, point):
-        """The ModelSpec capture_run builds for a gpt2 point (its name keeps trace files apart)."""
-        spec = self.models[point.model]
-        if point.kv_groups == 1:
-            return spec
-        return replace(spec, name=f"{spec.name}-kv{point.kv_groups}", kv_groups=point.kv_groups)
+    def capture_config(self, point, out_dir):
+        """The CaptureConfig of a gpt2 point."""
+        s = self.settings
+        return CaptureConfig(model=point.model, mode=point.mode, device=self.device.type, batch=point.batch,
+                             prompt_len=point.prompt_len, new_tokens=s["new_tokens"], dtype=s["dtype"],
+                             warmup=s["warmup"], steps=s["steps"], seed=s["seed"], kv_groups=point.kv_groups,
+                             out_dir=out_dir, profile=s["profile"])
 
 
 def parse_ints(text, flag):
@@ -137,13 +139,14 @@ def _gpt2_plan(opts, dev, settings, batches):
     for spec in specs.values():
         for g in groups:
             check_groups(spec.config.n_head, g, spec.name)
-        for b, s in itertools.product(batches, prompts):
-            check_args(spec.config, b, s, new_tokens, settings["dtype"], settings["warmup"], settings["steps"])
-    points = [Point("gpt2", mode, b, model=m, kv_groups=g, prompt_len=s)
-              for m, g, mode, s, b in itertools.product(specs, groups, modes, prompts, batches)]
-    axes = {"model": list(specs), "kv_groups": groups, "mode": modes, "prompt_len": prompts, "batch": batches}
     settings = {**settings, "new_tokens": new_tokens, "profile": bool(opts.get("profile"))}
-    return Plan("gpt2", dev, axes, settings, specs, points)
+    plan = Plan("gpt2", dev, {}, settings, specs)
+    plan.points = [Point("gpt2", mode, b, model=m, kv_groups=g, prompt_len=s)
+                   for m, g, mode, s, b in itertools.product(specs, groups, modes, prompts, batches)]
+    for point in plan.points:
+        check_args(specs[point.model], plan.capture_config(point, None))
+    plan.axes = {"model": list(specs), "kv_groups": groups, "mode": modes, "prompt_len": prompts, "batch": batches}
+    return plan
 
 
 def _sdpa_plan(opts, dev, settings, batches):

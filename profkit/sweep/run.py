@@ -174,10 +174,8 @@ def _release_memory(device):
 
 def _gpt2(plan, point, out, command, peaks, calibration, report):
     s = plan.settings
-    spec = plan.spec(point)
-    side = capture_run(spec, point.mode, plan.device, point.batch, point.prompt_len, s["new_tokens"], s["dtype"],
-                       s["warmup"], s["steps"], out_dir=out / "traces", profile=s["profile"], seed=s["seed"],
-                       command=command, progress=report)
+    spec = plan.models[point.model]
+    side = capture_run(plan.capture_config(point, out / "traces"), spec, command=command, progress=report)
     t = side["timing"]
     positions = point.prompt_len + s["new_tokens"]
     row = {"params": side["model"]["params"], "ttft_ms": t["ttft_ms"], "decode_ms_per_token": t["decode_ms_per_token"],
