@@ -29,7 +29,8 @@ def cli():
 @click.option("--peak-tflops", type=click.FloatRange(min=0, min_open=True), help="Peak TFLOP/s for the "
               "trace's dtype (overrides the device table or CPU calibration).")
 @click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
-              help="CPU calibration file from `profkit calibrate`  [default: ~/.cache/profkit/calibration.json].")
+              help="CPU calibration file from `profkit calibrate`  [default: the peaks a profkit capture recorded, "
+                   "else the user cache's profkit/calibration.json].")
 @click.option("--jobs", "-j", type=click.IntRange(1), default=1, show_default=True,
               help="DIR: analyse this many ranks at once, in separate processes.")
 @click.option("--dask", "use_dask", is_flag=True, help="DIR: analyse the ranks on Dask workers (a local "
@@ -106,13 +107,19 @@ def capture(model, mode, device, batch, prompt_len, new_tokens, dtype, warmup, s
     # Every argument is checked before the first model is built.
     cfg = CaptureConfig(model=model, mode=mode, device=device, batch=batch, prompt_len=prompt_len,
                         new_tokens=new_tokens, dtype=dtype, warmup=warmup, steps=steps, seed=seed, out_dir=out)
-    modes = resolve_modes(mode, resolve_device(device))
+    dev = resolve_device(device)
+    modes = resolve_modes(mode, dev)
     spec = resolve_model(model)
     check_args(spec, cfg)
     check_out_dir(out)
     traces = {m: f"{output_stem(spec.name, m, batch, prompt_len)}.json.gz" for m in modes}
     for note in keep_previous(out, list(traces.values())):
         click.echo(f"profkit: {note}", err=True)
+    peaks = None
+    if dev.type == "cpu":  # a GPU's peaks come from the device table
+        from profkit.capture.calibrate import cpu_peaks
+
+        peaks = cpu_peaks(notify=lambda text: click.echo(f"profkit: {text}", err=True))
     command = shlex.join(["profkit", "capture", "--model", model, "--mode", mode, "--device", device,
                           "--batch", str(batch), "--prompt-len", str(prompt_len), "--new-tokens", str(new_tokens),
                           "--dtype", dtype, "--warmup", str(warmup), "--steps", str(steps), "--seed", str(seed),
@@ -121,10 +128,10 @@ def capture(model, mode, device, batch, prompt_len, new_tokens, dtype, warmup, s
     with CaptureProgress() as progress:
         for m in modes:
             side = capture_run(replace(cfg, mode=m), spec, command=command,
-                               progress=progress.run(f"{spec.name} {m}"))
+                               progress=progress.run(f"{spec.name} {m}"), peaks=peaks)
             results.append(side)
             # Rewritten after each mode: a later failure leaves a manifest of the finished ones.
-            manifest = (manifest or RunManifest.from_sidecar(side, command)).with_mode(
+            manifest = (manifest or RunManifest.from_sidecar(side, command, peaks)).with_mode(
                 side, sidecar_path(out / traces[m]).name)
             path = write_manifest(out, manifest)
     print_timings(results, out)
@@ -153,7 +160,8 @@ def capture(model, mode, device, batch, prompt_len, new_tokens, dtype, warmup, s
 @click.option("--profile", is_flag=True, help="gpt2: also record a trace per point (traces/) and put its "
               "analyze summary (idle %, class shares) in the row; takes about twice as long.")
 @click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
-              help="CPU calibration file for the roofline limits  [default: ~/.cache/profkit/calibration.json].")
+              help="CPU calibration file for the roofline limits  [default: the user cache's "
+                   "profkit/calibration.json].")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="The sweep folder (e.g. runs/NAME): results.csv, manifest.json, traces/. "
                    "Running the same command again resumes it.")
@@ -195,7 +203,8 @@ def sweep(workload, models, modes, batches, prompt_lens, new_tokens, kv_groups, 
 
 @cli.command()
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Where to save the JSON  [default: ~/.cache/profkit/calibration.json].")
+              help="Where to save the JSON  [default: $XDG_CACHE_HOME/profkit/calibration.json, "
+                   "else ~/.cache/profkit/calibration.json].")
 @click.option("--triad-mb", type=click.FloatRange(min=0, min_open=True), default=512, show_default=True,
               help="Total MB of the three triad arrays (keep it well above the last-level cache).")
 @click.option("--matmul-n", type=click.IntRange(1), default=2048, show_default=True,
@@ -203,12 +212,16 @@ def sweep(workload, models, modes, batches, prompt_lens, new_tokens, kv_groups, 
 @click.option("--reps", type=click.IntRange(1), default=3, show_default=True,
               help="Timed repetitions of each measurement (the best is kept).")
 def calibrate(out, triad_mb, matmul_n, reps):
-    """Measure this CPU's memory bandwidth and matmul TFLOP/s for CPU-trace efficiency."""
+    """Measure this CPU's memory bandwidth and matmul TFLOP/s for CPU-trace efficiency.
+
+    CPU captures measure once and reuse the result; this re-measures (e.g. on an
+    idle machine when the cached peaks were measured under load)."""
     import json
 
     from profkit.capture import require_torch
 
     require_torch("calibrate")
+    from profkit.analysis.hardware import load_note
     from profkit.capture.calibrate import calibrate as measure
     from profkit.capture.calibrate import save
 
@@ -216,6 +229,9 @@ def calibrate(out, triad_mb, matmul_n, reps):
     path = save(result, out)
     click.echo(json.dumps(result, indent=2))
     click.echo(f"saved to {path}", err=True)
+    note = load_note(result["load"])
+    if note:
+        click.echo(f"profkit: warning: {note}", err=True)
 
 
 @cli.command()

@@ -17,7 +17,7 @@ from profkit.trace.manifest import read_manifest
 
 SIDECAR_KEYS = {"schema", "model", "mode", "compile", "device", "dtype", "batch", "prompt_len", "new_tokens",
                 "warmup", "steps", "seed", "timing", "peak_memory_bytes", "peak_memory_kind", "versions",
-                "command", "trace", "created"}
+                "command", "trace", "created", "peaks"}
 
 
 def capture(*args):
@@ -42,7 +42,7 @@ def within(events, region):
 
 
 @pytest.mark.slow
-def test_gpt2_eager_end_to_end(tmp_path):
+def test_gpt2_eager_end_to_end(tmp_path, calibrated):
     out = tmp_path / "traces"
     r = capture("--model", "gpt2", "--mode", "eager", "--device", "cpu", "--batch", "2", "--prompt-len", "24",
                 "--new-tokens", "5", "--warmup", "1", "--steps", "2", "--out", str(out))
@@ -107,7 +107,7 @@ def test_compiled_decoder_gives_eager_tokens():
     assert len(set(tokens[0].flatten().tolist())) > 3
 
 
-def test_eager_and_compiled_into_one_folder(tmp_path):
+def test_eager_and_compiled_into_one_folder(tmp_path, calibrated):
     ckpt = tmp_path / "tiny"
     ckpt.mkdir()
     tiny_config().to_json_file(ckpt / "config.json")
@@ -116,8 +116,8 @@ def test_eager_and_compiled_into_one_folder(tmp_path):
                 "--new-tokens", "4", "--warmup", "1", "--steps", "2", "--out", str(out))
     assert "compile" in r.stderr  # the progress display named the compile phase
     assert sorted(p.name for p in out.iterdir()) == [
-        "tiny-compiled-b1-s8.json.gz", "tiny-compiled-b1-s8.meta.json",
-        "tiny-eager-b1-s8.json.gz", "tiny-eager-b1-s8.meta.json", "run.json",
+        "run.json", "tiny-compiled-b1-s8.json.gz", "tiny-compiled-b1-s8.meta.json",
+        "tiny-eager-b1-s8.json.gz", "tiny-eager-b1-s8.meta.json",
     ]
     manifest = read_manifest(out / "run.json")
     assert [(m.mode, m.trace, m.sidecar) for m in manifest.modes] == [

@@ -108,7 +108,7 @@ def test_missing_paths_say_what_is_there(tmp_path):
         find_traces([tmp_path / "t2" / "run.json"])
 
 
-def test_capture_writes_the_manifest_and_report_renders_it(tmp_path, capsys, monkeypatch):
+def test_capture_writes_the_manifest_and_report_renders_it(tmp_path, capsys, monkeypatch, calibrated):
     monkeypatch.chdir(tmp_path)
     ckpt = tmp_path / "tiny"
     ckpt.mkdir()

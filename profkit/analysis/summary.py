@@ -33,7 +33,7 @@ def summarize(trace, sidecar=None, window="gpu", top=50, peak_bw=None, peak_tflo
     """
     warnings = list(trace.warnings)
     classes = classify_gpu(trace) if trace.has_gpu else classify_cpu_ops(trace)
-    peaks = {"peak_bw": peak_bw, "peak_tflops": peak_tflops, "calibration": calibration}
+    peaks = {"peak_bw": peak_bw, "peak_tflops": peak_tflops, "calibration": calibration, "sidecar": sidecar}
     out = {
         "schema_version": SCHEMA_VERSION,
         "trace": str(trace.path),
