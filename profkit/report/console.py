@@ -120,6 +120,13 @@ def _roofline(con, roof):
     for key in ("prefill", "decode_step"):
         if roof[key].get("warning"):
             con.print(f"[yellow]roofline ({key}):[/yellow] {roof[key]['warning']}")
+    dev = roof.get("device")
+    if dev:
+        con.print(f"peaks: {escape(dev['name'])}, {_num(dev['bandwidth_gbs'], '.1f')} GB/s, "
+                  f"{_num(dev.get('peak_tflops'), '.3g')} TFLOP/s ({escape(dev.get('source') or 'no source')})",
+                  highlight=False)
+        if dev.get("note"):
+            con.print(f"[yellow]peaks:[/yellow] {escape(dev['note'])}")
     if roof.get("unavailable"):
         con.print(f"[yellow]no roofline:[/yellow] {escape(roof['unavailable'])}")
 
