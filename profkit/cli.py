@@ -284,6 +284,41 @@ def annotate(trace_path, output):
                "https://ui.perfetto.dev", err=True)
 
 
+@cli.command("open")
+@click.argument("inputs", metavar="RUN.json|TRACE ...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="Port on 127.0.0.1 (0 picks a free one).")
+@click.option("--no-browser", is_flag=True, help="Only print the URL to open.")
+def open_(inputs, port, no_browser):
+    """Open traces in the Perfetto UI (ui.perfetto.dev), with profkit's gap and class tracks.
+
+    Serves the traces and annotated copies on 127.0.0.1 only, and opens a page
+    that loads the Perfetto UI and hands it each trace in the browser (Perfetto's
+    postMessage protocol). The UI needs internet; the trace never leaves this machine.
+    """
+    import tempfile
+    import webbrowser
+
+    from profkit.report.opener import open_server
+    from profkit.report.serve import url_of
+
+    with tempfile.TemporaryDirectory(prefix="profkit-open-") as tmp:
+        server, url, staged = open_server(inputs, tmp, port,
+                                          notify=lambda text: click.echo(f"profkit: {text}", err=True))
+        click.echo(url)
+        for t in staged:
+            click.echo(f"  {t['label']}: {url_of(server, t['original'])}  (annotated: "
+                       f"{url_of(server, t['annotated'])})")
+        if no_browser or not webbrowser.open(url):
+            click.echo("open that URL in a browser on this machine", err=True)
+        click.echo("the Perfetto UI loads from ui.perfetto.dev; the traces stay on 127.0.0.1. Ctrl-C to stop",
+                   err=True)
+        try:
+            server.serve_forever()
+        finally:
+            server.server_close()
+
+
 @cli.command()
 @click.argument("folder", metavar="[DIR]", required=False, default=Path("reports"),
                 type=click.Path(path_type=Path, file_okay=False))
