@@ -18,7 +18,7 @@ def cli():
 
 @cli.command()
 @click.argument("trace_path", metavar="TRACE|DIR", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (schema in the README).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (schema: docs/schema.md).")
 @click.option("--window", type=click.Choice(["gpu", "steps", "hta"]), default="gpu", show_default=True,
               help="gpu: first to last GPU activity; steps: the ProfilerStep range; "
                    "hta: HTA's window (drops the last step), to compare with HTA.")
