@@ -46,10 +46,15 @@ def analyze(trace_path, as_json, window, top, all_gaps, peak_bw, peak_tflops, ca
 
     from profkit.analysis import ranks
     from profkit.report import console
+    from profkit.trace.manifest import is_manifest, read_manifest
     from profkit.trace.sidecar import traces_in
 
     options = {"window": window, "peak_bw": peak_bw, "peak_tflops": peak_tflops, "calibration": calibration,
                "every_gap": all_gaps}
+    if is_manifest(trace_path):
+        traces = ", ".join(m.trace for m in read_manifest(trace_path).modes)
+        raise ProfkitError(f"{trace_path} is a run manifest, not a trace: analyze one of its traces ({traces}) "
+                           f"in {trace_path.parent}, or compare them all with: profkit report {trace_path}")
     if trace_path.is_dir():
         paths = traces_in(trace_path)
         result = ranks.job(ranks.run(paths, jobs=jobs, dask=use_dask, scheduler=scheduler, **options), trace_path)
@@ -91,51 +96,33 @@ def capture(model, mode, device, batch, prompt_len, new_tokens, dtype, warmup, s
     cost as the trained model), token ids are synthetic with a fixed seed.
     """
     import shlex
-    from dataclasses import replace
 
     from profkit.capture import require_torch
 
     require_torch("capture")
     from profkit.capture.config import CaptureConfig
     from profkit.capture.console import CaptureProgress, print_timings
+    from profkit.capture.job import capture_job
     from profkit.capture.models import resolve_model
     from profkit.capture.modes import resolve_device, resolve_modes
-    from profkit.capture.run import capture_run, check_args, check_out_dir, output_stem
-    from profkit.trace.manifest import RunManifest, keep_previous, write_manifest
-    from profkit.trace.sidecar import sidecar_path
+    from profkit.capture.run import check_args, check_out_dir
 
     # Every argument is checked before the first model is built.
     cfg = CaptureConfig(model=model, mode=mode, device=device, batch=batch, prompt_len=prompt_len,
                         new_tokens=new_tokens, dtype=dtype, warmup=warmup, steps=steps, seed=seed, out_dir=out)
-    dev = resolve_device(device)
-    modes = resolve_modes(mode, dev)
+    modes = resolve_modes(mode, resolve_device(device))
     spec = resolve_model(model)
     check_args(spec, cfg)
     check_out_dir(out)
-    traces = {m: f"{output_stem(spec.name, m, batch, prompt_len)}.json.gz" for m in modes}
-    for note in keep_previous(out, list(traces.values())):
-        click.echo(f"profkit: {note}", err=True)
-    peaks = None
-    if dev.type == "cpu":  # a GPU's peaks come from the device table
-        from profkit.capture.calibrate import cpu_peaks
-
-        peaks = cpu_peaks(notify=lambda text: click.echo(f"profkit: {text}", err=True))
     command = shlex.join(["profkit", "capture", "--model", model, "--mode", mode, "--device", device,
                           "--batch", str(batch), "--prompt-len", str(prompt_len), "--new-tokens", str(new_tokens),
                           "--dtype", dtype, "--warmup", str(warmup), "--steps", str(steps), "--seed", str(seed),
                           "--out", str(out)])
-    results, manifest = [], None
     with CaptureProgress() as progress:
-        for m in modes:
-            side = capture_run(replace(cfg, mode=m), spec, command=command,
-                               progress=progress.run(f"{spec.name} {m}"), peaks=peaks)
-            results.append(side)
-            # Rewritten after each mode: a later failure leaves a manifest of the finished ones.
-            manifest = (manifest or RunManifest.from_sidecar(side, command, peaks)).with_mode(
-                side, sidecar_path(out / traces[m]).name)
-            path = write_manifest(out, manifest)
+        results, manifest = capture_job(cfg, modes, spec, command, progress.run,
+                                        notify=lambda text: click.echo(f"profkit: {text}", err=True))
     print_timings(results, out)
-    click.echo(f"  {path.name}  (the run manifest: profkit report {path})")
+    click.echo(f"  {manifest.name}  (the run manifest: profkit report {manifest})")
 
 
 @cli.command()
@@ -208,7 +195,8 @@ def sweep(workload, models, modes, batches, prompt_lens, new_tokens, kv_groups, 
 @click.option("--triad-mb", type=click.FloatRange(min=0, min_open=True), default=512, show_default=True,
               help="Total MB of the three triad arrays (keep it well above the last-level cache).")
 @click.option("--matmul-n", type=click.IntRange(1), default=2048, show_default=True,
-              help="Size n of the n x n matmuls.")
+              help="Largest n of the n x n matmuls (each dtype uses the largest power of two that runs in "
+                   "about 0.25 s, so slow dtypes and busy machines stay quick).")
 @click.option("--reps", type=click.IntRange(1), default=3, show_default=True,
               help="Timed repetitions of each measurement (the best is kept).")
 def calibrate(out, triad_mb, matmul_n, reps):

@@ -91,6 +91,15 @@ def test_second_capture_keeps_the_older_run(tmp_path):
     assert len(manifests_in(tmp_path)) == 2
 
 
+def test_analyze_points_from_a_manifest_to_its_traces(tmp_path, capsys):
+    write_run(tmp_path, ["eager", "compiled"])
+    with pytest.raises(SystemExit) as e:
+        main(["analyze", str(tmp_path / "run.json")])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "is a run manifest, not a trace" in err
+    assert "tiny-eager-b1-s8.json.gz, tiny-compiled-b1-s8.json.gz" in err and "profkit report" in err
+
+
 def test_missing_paths_say_what_is_there(tmp_path):
     write_run(tmp_path / "traces", ["eager"])
     (tmp_path / "traces" / "run.json").unlink()

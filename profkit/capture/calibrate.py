@@ -52,6 +52,22 @@ def matmul(n, dtype, reps=3):
     return 2 * n**3 / secs / 1e12, secs
 
 
+def matmul_size(dtype, largest, budget_s=0.25):
+    """The largest power-of-two n <= `largest` whose n x n matmul in `dtype` takes about `budget_s`.
+
+    Some dtypes have no fast CPU kernel (float16 matmuls without AMX-FP16 run about
+    a thousand times slower than bfloat16), and a loaded machine slows every one:
+    sizing each dtype to a time budget keeps the whole calibration within seconds.
+    """
+    n = min(512, largest)  # smaller products measure call overhead, not throughput
+    while n * 2 <= largest:
+        _, secs = matmul(n, dtype, reps=2)
+        if secs * 8 > budget_s:  # doubling n multiplies the work by 8
+            break
+        n *= 2
+    return n
+
+
 def machine_load():
     """{load_avg, cpus, busy}: the 1-minute load average against the CPUs, before measuring."""
     cpus = os.cpu_count() or 1
@@ -84,9 +100,10 @@ def calibrate(triad_mb=512, matmul_n=2048, reps=3):
         "matmul": {},
     }
     for key, dtype in DTYPES.items():
-        tf, secs = matmul(matmul_n, dtype, reps)
+        n_used = matmul_size(dtype, matmul_n)
+        tf, secs = matmul(n_used, dtype, reps)
         result["tflops"][key] = tf
-        result["matmul"][key] = {"n": matmul_n, "best_s": secs, "repetitions": reps}
+        result["matmul"][key] = {"n": n_used, "best_s": secs, "repetitions": reps}
     result["seconds"] = round(time.perf_counter() - t0, 2)
     return result
 
