@@ -7,7 +7,10 @@ from pathlib import Path
 import click
 
 from profkit import __version__
+from profkit.analysis.models import BUILTIN
 from profkit.errors import ProfkitError
+
+MODEL_NAMES = ", ".join(BUILTIN)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -71,8 +74,9 @@ def analyze(trace_path, as_json, window, top, all_gaps, peak_bw, peak_tflops, ca
 
 @cli.command()
 @click.option("--model", default="gpt2", show_default=True,
-              help="gpt2, gpt2-medium, gpt2-large, gpt2-xl, or PATH: a local Hugging Face checkpoint "
-                   "directory or a GPT-2 config.json (random weights unless the directory holds them).")
+              help=f"{MODEL_NAMES} (random weights, published configs), or PATH: a local Hugging Face "
+                   "checkpoint directory or config.json of GPT-2, Llama, Qwen2 or Mistral (random weights "
+                   "unless the directory holds them).")
 @click.option("--mode", default="all", show_default=True,
               help="eager, compiled, cudagraph, all (every mode the device supports), "
                    "or a comma list such as eager,compiled.")
@@ -80,8 +84,11 @@ def analyze(trace_path, as_json, window, top, all_gaps, peak_bw, peak_tflops, ca
 @click.option("--batch", type=int, default=1, show_default=True, help="Sequences per forward pass.")
 @click.option("--prompt-len", type=int, default=128, show_default=True, help="Prompt tokens (the prefill pass).")
 @click.option("--new-tokens", type=int, default=32, show_default=True,
-              help="Decode steps after the first token; prompt-len + new-tokens <= the model's 1024 positions.")
+              help="Decode steps after the first token; prompt-len + new-tokens <= the model's positions.")
 @click.option("--dtype", default="float32", show_default=True, help="float32, float16 or bfloat16.")
+@click.option("--kv-groups", type=int, default=None,
+              help="G query heads per K/V head (divides the heads; GPT-2's K/V heads are mean-pooled, a "
+                   "Llama-family config gets n_head/G)  [default: the model's own].")
 @click.option("--warmup", type=int, default=2, show_default=True,
               help="Untimed generations first (after compile / graph capture).")
 @click.option("--steps", type=int, default=3, show_default=True,
@@ -89,8 +96,8 @@ def analyze(trace_path, as_json, window, top, all_gaps, peak_bw, peak_tflops, ca
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the random weights and prompt.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("traces"), show_default=True,
               help="Folder for <model>-<mode>-b<B>-s<S>.json.gz traces and .meta.json sidecars.")
-def capture(model, mode, device, batch, prompt_len, new_tokens, dtype, warmup, steps, seed, out):
-    """Profile GPT-2 inference (prefill + decode) under torch.profiler.
+def capture(model, mode, device, batch, prompt_len, new_tokens, dtype, kv_groups, warmup, steps, seed, out):
+    """Profile decoder inference (prefill + decode) under torch.profiler.
 
     Never uses the network: built-in sizes get random weights (same shapes and
     cost as the trained model), token ids are synthetic with a fixed seed.
@@ -103,21 +110,24 @@ def capture(model, mode, device, batch, prompt_len, new_tokens, dtype, warmup, s
     from profkit.capture.config import CaptureConfig
     from profkit.capture.console import CaptureProgress, print_timings
     from profkit.capture.job import capture_job
-    from profkit.capture.models import resolve_model
+    from profkit.capture.models import check_fits, resolve_model, with_kv_groups
     from profkit.capture.modes import resolve_device, resolve_modes
     from profkit.capture.run import check_args, check_out_dir
 
     # Every argument is checked before the first model is built.
     cfg = CaptureConfig(model=model, mode=mode, device=device, batch=batch, prompt_len=prompt_len,
-                        new_tokens=new_tokens, dtype=dtype, warmup=warmup, steps=steps, seed=seed, out_dir=out)
-    modes = resolve_modes(mode, resolve_device(device))
-    spec = resolve_model(model)
+                        new_tokens=new_tokens, dtype=dtype, warmup=warmup, steps=steps, seed=seed, kv_groups=kv_groups,
+                        out_dir=out).check()
+    dev = resolve_device(device)
+    modes = resolve_modes(mode, dev)
+    spec = with_kv_groups(resolve_model(model), kv_groups)
     check_args(spec, cfg)
+    check_fits(spec, cfg, dev)
     check_out_dir(out)
     command = shlex.join(["profkit", "capture", "--model", model, "--mode", mode, "--device", device,
                           "--batch", str(batch), "--prompt-len", str(prompt_len), "--new-tokens", str(new_tokens),
-                          "--dtype", dtype, "--warmup", str(warmup), "--steps", str(steps), "--seed", str(seed),
-                          "--out", str(out)])
+                          "--dtype", dtype, *(["--kv-groups", str(kv_groups)] if kv_groups else []),
+                          "--warmup", str(warmup), "--steps", str(steps), "--seed", str(seed), "--out", str(out)])
     with CaptureProgress() as progress:
         results, manifest = capture_job(cfg, modes, spec, command, progress.run,
                                         notify=lambda text: click.echo(f"profkit: {text}", err=True))
@@ -127,16 +137,16 @@ def capture(model, mode, device, batch, prompt_len, new_tokens, dtype, warmup, s
 
 @cli.command()
 @click.option("--workload", type=click.Choice(["gpt2", "sdpa"]), default="gpt2", show_default=True,
-              help="gpt2: prefill + decode generations; sdpa: scaled_dot_product_attention micro-benchmark.")
-@click.option("--model", "models", help="gpt2: comma list of gpt2, gpt2-medium, gpt2-large, gpt2-xl or PATH  "
-              "[default: gpt2].")
+              help="gpt2: prefill + decode generations of any --model (the name is historical); "
+                   "sdpa: scaled_dot_product_attention micro-benchmark.")
+@click.option("--model", "models", help=f"gpt2: comma list of {MODEL_NAMES} or PATH  [default: gpt2].")
 @click.option("--mode", "modes", help="Comma list of eager, compiled, cudagraph (CUDA only; not sdpa) or all  "
               "[default: eager].")
 @click.option("--batch", "batches", help="Comma list of batch sizes  [default: 1; sdpa: 8,32,128].")
 @click.option("--prompt-len", "prompt_lens", help="gpt2: comma list of prompt lengths  [default: 128].")
 @click.option("--new-tokens", type=int, help="gpt2: decode steps per generation  [default: 32].")
 @click.option("--kv-groups", "kv_groups", help="gpt2: comma list of G, query heads sharing one K/V head "
-              "(G divides n_head; 1 is GPT-2)  [default: 1].")
+              "(G divides n_head; 1 is multi-head attention)  [default: each model's own].")
 @click.option("--rows", help="sdpa: comma list of rows (tokens) of Q/K/V  [default: 400,800,1200,1600,2000].")
 @click.option("--cols", help="sdpa: comma list of columns (width) of Q/K/V  [default: 400].")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
@@ -186,6 +196,43 @@ def sweep(workload, models, modes, batches, prompt_lens, new_tokens, kv_groups, 
                    err=True)
         raise
     print_table(workload, results, out)
+
+
+@cli.command("roofline")
+@click.option("--model", default="gpt2", show_default=True,
+              help=f"{MODEL_NAMES}, or PATH: a config.json (or checkpoint directory) of GPT-2, Llama, Qwen2 "
+                   "or Mistral.")
+@click.option("--device", "device_name", metavar="NAME",
+              help="A GPU from profkit's hardware table (H100, h100-pcie, 'RTX 4090', ...) or cpu (the "
+                   "`profkit calibrate` peaks). Without it only memory and FLOPs are shown.")
+@click.option("--batch", type=click.IntRange(1), default=1, show_default=True, help="Sequences per pass.")
+@click.option("--prompt-len", type=click.IntRange(1), default=128, show_default=True, help="Prompt tokens.")
+@click.option("--new-tokens", type=click.IntRange(1), default=32, show_default=True, help="Generated tokens.")
+@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16"]), default="float16",
+              show_default=True, help="Weights, activations and KV cache.")
+@click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
+              help="--device cpu: the calibration file  [default: ~/.cache/profkit/calibration.json].")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def roofline_cmd(model, device_name, batch, prompt_len, new_tokens, dtype, calibration, as_json):
+    """Memory, FLOPs and roofline limits of prefill and decode for a model, no capture needed.
+
+    The limit of a phase is max(FLOPs / peak FLOP/s, bytes / peak bandwidth):
+    no implementation on that device can be faster. See docs/roofline.md.
+    """
+    import json
+
+    from profkit.analysis.hardware import lookup
+    from profkit.analysis.models import shape_of
+    from profkit.analysis.roofline import estimate
+    from profkit.report.estimate import render_estimate
+
+    shape = shape_of(model)
+    device = lookup(device_name, calibration) if device_name else None
+    est = estimate(shape, dtype, batch, prompt_len, new_tokens, device, reason="no --device given")
+    if as_json:
+        click.echo(json.dumps({"model": model, **est}, indent=2))
+    else:
+        render_estimate(model, est)
 
 
 @cli.command()

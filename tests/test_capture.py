@@ -153,7 +153,9 @@ def test_checkpoint_dir_loads_its_weights(tmp_path):
     (lambda p: str(p / "missing" / "config.json"), "no such file or directory"),
     (lambda p: str(p), "is not a checkpoint directory (it has no config.json)"),
     (lambda p: _write(p / "bad.json", "{not json"), "is not a readable config.json"),
-    (lambda p: _write(p / "llama.json", '{"model_type": "llama"}'), "supports GPT-2 configs only"),
+    (lambda p: _write(p / "t5.json", '{"model_type": "t5"}'), "capture supports gpt2, llama, qwen2, mistral"),
+    (lambda p: _write(p / "llama.json", '{"model_type": "llama", "num_attention_heads": 8, "num_key_value_heads": 3}'),
+     "3 K/V heads do not divide 8 attention heads"),
 ])
 def test_bad_model_paths(tmp_path, make, message):
     with pytest.raises(ProfkitError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -203,7 +205,7 @@ def test_unwritable_out(tmp_path):
 def test_names():
     assert output_stem("gpt2", "eager", 4, 128) == "gpt2-eager-b4-s128"
     assert safe_name("runs/my model:v1") == "runs_my_model_v1"
-    assert set(BUILTIN) == {"gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl"}
+    assert {"gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl", "llama-3.2-1b", "mistral-7b"} <= set(BUILTIN)
 
 
 def test_timing_only_writes_nothing(tmp_path, tiny_dir):

@@ -83,11 +83,14 @@ def test_gpt2_sweep_page_content(sweeps, tmp_path):
     assert float(got) == pytest.approx(want, rel=0.01, abs=0.0006)
     assert cells(t, 4) == ["OOM"] * 4 and cells(t, 8) == ["skipped"] * 4
     assert cells(t, 2)[1] == "error" and cells(t, 2)[0] != "error"
-    # Measured / limit = TTFT / the roofline bound the sweep stored (G = 1 only).
-    r = rows["1", "8", "1"]
+    # Measured / limit = TTFT / the roofline bound the sweep stored, for every G.
     ratio = cells(table_html(page, "TTFT / roofline limit"), 1)
-    assert float(ratio[0].replace(",", "")) == pytest.approx(float(r["ttft_ms"]) / float(r["ttft_limit_ms"]), rel=0.01)
-    assert ratio[2] == "—" and rows["2", "8", "1"]["ttft_limit_ms"] == ""
+    for col, g in ((0, "1"), (2, "2")):
+        r = rows[g, "8", "1"]
+        want = float(r["ttft_ms"]) / float(r["ttft_limit_ms"])
+        assert float(ratio[col].replace(",", "")) == pytest.approx(want, rel=0.01)
+    # G = 2 moves fewer bytes (half the K/V weights and cache), so its limit is lower.
+    assert float(rows["2", "8", "1"]["ttft_limit_ms"]) < float(rows["1", "8", "1"]["ttft_limit_ms"])
     assert "Some points ran faster than the limit" not in page  # the test's peaks are far too high for that
     kv1, kv2 = float(rows["1", "16", "1"]["kv_cache_mib"]), float(rows["2", "16", "1"]["kv_cache_mib"])
     assert kv1 == pytest.approx(2 * kv2, rel=1e-4)  # G=2 halves the KV cache

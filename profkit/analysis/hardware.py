@@ -214,3 +214,31 @@ def trace_device(trace, peak_bw=None, peak_tflops=None, calibration=None, sideca
     if dev is None:
         return None, reason + "; pass --peak-bw GB/s and --peak-tflops TFLOP/s to set peaks"
     return dev.with_overrides(peak_bw, peak_tflops), None
+
+
+def lookup(text, calibration=None):
+    """A Device the user names (`profkit roofline --device`): "cpu" (the calibration), a table key
+    such as h100-sxm, or words of a name such as "H100" or "rtx 4090".
+
+    Several entries matching the words give the first in table order (the table lists
+    the common part first, e.g. H100 SXM before PCIe and NVL); the others are named in
+    the Device's note.
+    """
+    low = " ".join(str(text).lower().split())
+    if low == "cpu":
+        dev = load_calibration(calibration)
+        if dev is None:
+            raise ProfkitError(NO_CALIBRATION)
+        return dev
+    table = _table()
+    exact = [e for e in table if e["key"] == low or e["name"].lower() == low]
+    if exact:
+        return _device(exact[0])
+    words = low.replace("nvidia", "").replace("geforce", "").split()
+    hits = [e for e in table if words and all(w in f"{e['key']} {e['name'].lower()}" for w in words)]
+    if not hits:
+        raise ProfkitError(f"unknown device {text!r}; use a key from hardware.json such as "
+                           f"{', '.join(e['key'] for e in table[:4])}, ... or cpu (calibrated)")
+    others = [e["key"] for e in hits[1:]]
+    note = f"--device {text!r} also matches {', '.join(others)}" if others else ""
+    return replace(_device(hits[0]), note=note)

@@ -6,6 +6,7 @@ number); the profiled pass runs the same generations under torch.profiler with
 """
 
 import gzip
+import hashlib
 import json
 import os
 import platform
@@ -27,7 +28,7 @@ from torch.profiler import ProfilerActivity, record_function, schedule
 from profkit import __version__
 from profkit.capture.generate import synthetic_prompt
 from profkit.capture.memory import peak_memory, reset_peak_memory
-from profkit.capture.models import build_model, describe, resolve_model, with_kv_groups
+from profkit.capture.models import build_model, check_fits, describe, resolve_model, with_kv_groups
 from profkit.capture.modes import make_decoder, resolve_device, resolve_modes
 from profkit.errors import OutOfMemory, ProfkitError
 from profkit.fileio import atomic_path, write_text_atomic
@@ -82,6 +83,18 @@ def generate(decoder, prompt, new_tokens, sync, time_prefill=True):
     return t1 - t0, perf_counter() - t1
 
 
+def output_tokens(decoder, prompt, new_tokens):
+    """One more (untimed) generation's greedy tokens: a digest of all, and the first sequence.
+
+    Modes of one model, seed and shape must agree on them (the GPU smoke check
+    compares CUDA-graph replay with eager this way).
+    """
+    decoder.reset()
+    first = decoder.prefill(prompt)
+    tokens = torch.cat([first, decoder.decode(first, new_tokens)], dim=1).cpu()
+    return {"sha256": hashlib.sha256(tokens.numpy().tobytes()).hexdigest(), "first": tokens[0].tolist()}
+
+
 def capture_run(cfg, spec=None, command=None, progress=None, peaks=None):
     """Capture one run described by the CaptureConfig `cfg`; returns the sidecar dict.
 
@@ -100,6 +113,7 @@ def capture_run(cfg, spec=None, command=None, progress=None, peaks=None):
     mode = modes[0]
     spec = with_kv_groups(spec or resolve_model(cfg.model), cfg.kv_groups)
     check_args(spec, cfg)
+    check_fits(spec, cfg, dev)
     out = check_out_dir(cfg.out_dir) if cfg.profile else None
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     stem = output_stem(spec.name, mode, cfg.batch, cfg.prompt_len)
@@ -126,6 +140,7 @@ def capture_run(cfg, spec=None, command=None, progress=None, peaks=None):
                 generate(decoder, prompt, new_tokens, sync)
             report("warm-up", cfg.warmup, cfg.warmup)
             timing, peak, peak_kind = _measure(decoder, prompt, new_tokens, batch, steps, sync, dev, report)
+            output = output_tokens(decoder, prompt, new_tokens)
             if cfg.profile:
                 meta = {"schema": SCHEMA, "model": spec.name, "mode": mode, "batch": batch,
                         "prompt_len": cfg.prompt_len, "new_tokens": new_tokens}
@@ -155,6 +170,7 @@ def capture_run(cfg, spec=None, command=None, progress=None, peaks=None):
         "peaks": peaks,
         "peak_memory_bytes": peak,
         "peak_memory_kind": peak_kind,
+        "output_tokens": output,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                      "python": platform.python_version(), "profkit": __version__},
         "command": command if command is not None else shlex.join(sys.argv),

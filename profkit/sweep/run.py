@@ -19,7 +19,6 @@ import torch
 from profkit import __version__
 from profkit.analysis.hardware import load_calibration, match_device
 from profkit.analysis.roofline import DTYPE_BYTES, roofline
-from profkit.capture.kvgroups import kv_cache_bytes
 from profkit.capture.run import _device_info, capture_run, check_out_dir
 from profkit.capture.sdpa import sdpa_cost, sdpa_run
 from profkit.errors import OutOfMemory, ProfkitError
@@ -177,17 +176,13 @@ def _gpt2(plan, point, out, command, peaks, calibration, report):
     spec = plan.models[point.model]
     side = capture_run(plan.capture_config(point, out / "traces"), spec, command=command, progress=report)
     t = side["timing"]
-    positions = point.prompt_len + s["new_tokens"]
+    bounds = roofline(side, peaks)  # the model entry has the point's K/V heads: limits hold for every G
     row = {"params": side["model"]["params"], "ttft_ms": t["ttft_ms"], "decode_ms_per_token": t["decode_ms_per_token"],
            "tokens_per_s": t["tokens_per_s"], "total_ms": t["total_ms"],
            "peak_memory_mib": side["peak_memory_bytes"] / MIB, "peak_memory_kind": side["peak_memory_kind"],
-           "kv_cache_mib": kv_cache_bytes(spec.config, point.kv_groups, point.batch, positions,
-                                          DTYPE_BYTES[s["dtype"]]) / MIB,
-           "compile_s": (side["compile"] or {}).get("compile_s")}
-    # The roofline model assumes standard attention (one K/V head per query head).
-    if peaks is not None and point.kv_groups == 1:
-        bounds = roofline(side, peaks)
-        row.update(ttft_limit_ms=bounds["prefill"]["limit_ms"], decode_limit_ms=bounds["decode_step"]["limit_ms"])
+           "kv_cache_mib": bounds["kv_cache_bytes"] / MIB,
+           "compile_s": (side["compile"] or {}).get("compile_s"),
+           "ttft_limit_ms": bounds["prefill"]["limit_ms"], "decode_limit_ms": bounds["decode_step"]["limit_ms"]}
     if s["profile"]:
         row.update(_profile_summary(out / "traces" / side["trace"], side, calibration))
     return row
