@@ -47,7 +47,8 @@ def cli():
 @click.option("--peak-tflops", type=click.FloatRange(min=0, min_open=True), help="Peak TFLOP/s for the "
               "trace's dtype (overrides the device table or CPU calibration).")
 @click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
-              help="CPU calibration file from `profkit calibrate`  [default: ~/.cache/profkit/calibration.json].")
+              help="CPU calibration file from `profkit calibrate`  [default: the peaks a profkit capture recorded, "
+                   "else the user cache's profkit/calibration.json].")
 @click.option("--jobs", "-j", type=click.IntRange(1), default=1, show_default=True,
               help="DIR: analyse this many ranks at once, in separate processes.")
 @click.option("--dask", "use_dask", is_flag=True, help="DIR: analyse the ranks on Dask workers (a local "
@@ -65,12 +66,17 @@ def analyze(trace_path, as_json, window, top, all_gaps, peak_bw, peak_tflops, ca
     from profkit.analysis.options import AnalysisOptions
     from profkit.analysis.result import encode
     from profkit.report import console
+    from profkit.trace.manifest import is_manifest, read_manifest
     from profkit.trace.sidecar import traces_in
 
     _no_cache(no_cache)
     options = AnalysisOptions(window=window, peak_bw=peak_bw, peak_tflops=peak_tflops, calibration=calibration,
                               every_gap=all_gaps, top=top, jobs=jobs, dask=use_dask, scheduler=scheduler,
                               rules=_load_rules(rules_file))
+    if is_manifest(trace_path):
+        traces = ", ".join(m.trace for m in read_manifest(trace_path).modes)
+        raise ProfkitError(f"{trace_path} is a run manifest, not a trace: analyze one of its traces ({traces}) "
+                           f"in {trace_path.parent}, or compare them all with: profkit report {trace_path}")
     if trace_path.is_dir():
         result = ranks.job(ranks.run(traces_in(trace_path), options), trace_path)
         show = console.render_job
@@ -114,13 +120,16 @@ def capture(model, mode, device, batch, prompt_len, new_tokens, dtype, kv_groups
     cost as the trained model), token ids are synthetic with a fixed seed.
     """
     import shlex
-    from dataclasses import replace
 
+    from profkit.capture import require_torch
+
+    require_torch("capture")
     from profkit.capture.config import CaptureConfig
     from profkit.capture.console import CaptureProgress, print_timings
+    from profkit.capture.job import capture_job
     from profkit.capture.models import check_fits, resolve_model, with_kv_groups
     from profkit.capture.modes import resolve_device, resolve_modes
-    from profkit.capture.run import capture_run, check_args, check_out_dir
+    from profkit.capture.run import check_args, check_out_dir
 
     # Every argument is checked before the first model is built.
     cfg = CaptureConfig(model=model, mode=mode, device=device, batch=batch, prompt_len=prompt_len,
@@ -136,12 +145,11 @@ def capture(model, mode, device, batch, prompt_len, new_tokens, dtype, kv_groups
                           "--batch", str(batch), "--prompt-len", str(prompt_len), "--new-tokens", str(new_tokens),
                           "--dtype", dtype, *(["--kv-groups", str(kv_groups)] if kv_groups else []),
                           "--warmup", str(warmup), "--steps", str(steps), "--seed", str(seed), "--out", str(out)])
-    results = []
     with CaptureProgress() as progress:
-        for m in modes:
-            results.append(capture_run(replace(cfg, mode=m), spec, command=command,
-                                       progress=progress.run(f"{spec.name} {m}")))
+        results, manifest = capture_job(cfg, modes, spec, command, progress.run,
+                                        notify=lambda text: click.echo(f"profkit: {text}", err=True))
     print_timings(results, out)
+    click.echo(f"  {manifest.name}  (the run manifest: profkit report {manifest})")
 
 
 @cli.command()
@@ -166,7 +174,8 @@ def capture(model, mode, device, batch, prompt_len, new_tokens, dtype, kv_groups
 @click.option("--profile", is_flag=True, help="gpt2: also record a trace per point (traces/) and put its "
               "analyze summary (idle %, class shares) in the row; takes about twice as long.")
 @click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
-              help="CPU calibration file for the roofline limits  [default: ~/.cache/profkit/calibration.json].")
+              help="CPU calibration file for the roofline limits  [default: the user cache's "
+                   "profkit/calibration.json].")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="The sweep folder (e.g. runs/NAME): results.csv, manifest.json, traces/. "
                    "Running the same command again resumes it.")
@@ -181,6 +190,9 @@ def sweep(workload, models, modes, batches, prompt_lens, new_tokens, kv_groups, 
     """
     import shlex
 
+    from profkit.capture import require_torch
+
+    require_torch("sweep")
     from profkit.sweep.console import SweepProgress, print_table
     from profkit.sweep.grid import make_plan
     from profkit.sweep.run import run_sweep
@@ -246,17 +258,26 @@ def roofline_cmd(model, device_name, batch, prompt_len, new_tokens, dtype, calib
 
 @cli.command()
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Where to save the JSON  [default: ~/.cache/profkit/calibration.json].")
+              help="Where to save the JSON  [default: $XDG_CACHE_HOME/profkit/calibration.json, "
+                   "else ~/.cache/profkit/calibration.json].")
 @click.option("--triad-mb", type=click.FloatRange(min=0, min_open=True), default=512, show_default=True,
               help="Total MB of the three triad arrays (keep it well above the last-level cache).")
 @click.option("--matmul-n", type=click.IntRange(1), default=2048, show_default=True,
-              help="Size n of the n x n matmuls.")
+              help="Largest n of the n x n matmuls (each dtype uses the largest power of two that runs in "
+                   "about 0.25 s, so slow dtypes and busy machines stay quick).")
 @click.option("--reps", type=click.IntRange(1), default=3, show_default=True,
               help="Timed repetitions of each measurement (the best is kept).")
 def calibrate(out, triad_mb, matmul_n, reps):
-    """Measure this CPU's memory bandwidth and matmul TFLOP/s for CPU-trace efficiency."""
+    """Measure this CPU's memory bandwidth and matmul TFLOP/s for CPU-trace efficiency.
+
+    CPU captures measure once and reuse the result; this re-measures (e.g. on an
+    idle machine when the cached peaks were measured under load)."""
     import json
 
+    from profkit.capture import require_torch
+
+    require_torch("calibrate")
+    from profkit.analysis.hardware import load_note
     from profkit.capture.calibrate import calibrate as measure
     from profkit.capture.calibrate import save
 
@@ -264,10 +285,14 @@ def calibrate(out, triad_mb, matmul_n, reps):
     path = save(result, out)
     click.echo(json.dumps(result, indent=2))
     click.echo(f"saved to {path}", err=True)
+    note = load_note(result["load"])
+    if note:
+        click.echo(f"profkit: warning: {note}", err=True)
 
 
 @cli.command()
-@click.argument("traces", metavar="TRACE [TRACE ...]", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("traces", metavar="RUN.json|TRACE|DIR ...", nargs=-1, required=True,
+                type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="The HTML file to write (default: reports/<input name>.html).")
 @click.option("--open", "open_browser", is_flag=True, help="Open the report in the web browser.")
@@ -275,8 +300,10 @@ def calibrate(out, triad_mb, matmul_n, reps):
 @_rules_option
 @click.option("--no-cache", is_flag=True, help="Read the trace files even if their columns are cached.")
 def report(traces, output, open_browser, no_hta, rules_file, no_cache):
-    """Write an HTML report of one trace, or compare several (files or a folder).
+    """Write an HTML report of one trace, or compare several (a run manifest, files or a folder).
 
+    `profkit report traces/run.json` shows every mode of that capture side by side;
+    a folder stands for its latest run manifest, else for every trace in it.
     Several runs get one column each, ordered eager -> compiled -> cudagraph when
     their modes are known. Annotated copies of the traces are written beside the
     report (<name>_traces/) for its "Open in Perfetto" buttons; those need the
@@ -296,7 +323,8 @@ def report(traces, output, open_browser, no_hta, rules_file, no_cache):
         path = build_sweep_report(traces[0], output)
         click.echo(str(path))
     else:
-        path = build_report(traces, output, hta=not no_hta, options=options)
+        path = build_report(traces, output, hta=not no_hta, options=options,
+                            notify=lambda text: click.echo(f"profkit: {text}", err=True))
         click.echo(str(path))
         click.echo(f"open it in a browser; for the Perfetto buttons run: profkit serve {path.parent}", err=True)
     if open_browser:
@@ -332,6 +360,41 @@ def annotate(trace_path, output):
     click.echo(str(output))
     click.echo(f"{counts['gaps']} idle gaps and {counts['labelled']} classified events; open it in "
                "https://ui.perfetto.dev", err=True)
+
+
+@cli.command("open")
+@click.argument("inputs", metavar="RUN.json|TRACE ...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="Port on 127.0.0.1 (0 picks a free one).")
+@click.option("--no-browser", is_flag=True, help="Only print the URL to open.")
+def open_(inputs, port, no_browser):
+    """Open traces in the Perfetto UI (ui.perfetto.dev), with profkit's gap and class tracks.
+
+    Serves the traces and annotated copies on 127.0.0.1 only, and opens a page
+    that loads the Perfetto UI and hands it each trace in the browser (Perfetto's
+    postMessage protocol). The UI needs internet; the trace never leaves this machine.
+    """
+    import tempfile
+    import webbrowser
+
+    from profkit.report.opener import open_server
+    from profkit.report.serve import url_of
+
+    with tempfile.TemporaryDirectory(prefix="profkit-open-") as tmp:
+        server, url, staged = open_server(inputs, tmp, port,
+                                          notify=lambda text: click.echo(f"profkit: {text}", err=True))
+        click.echo(url)
+        for t in staged:
+            click.echo(f"  {t['label']}: {url_of(server, t['original'])}  (annotated: "
+                       f"{url_of(server, t['annotated'])})")
+        if no_browser or not webbrowser.open(url):
+            click.echo("open that URL in a browser on this machine", err=True)
+        click.echo("the Perfetto UI loads from ui.perfetto.dev; the traces stay on 127.0.0.1. Ctrl-C to stop",
+                   err=True)
+        try:
+            server.serve_forever()
+        finally:
+            server.server_close()
 
 
 @cli.command()

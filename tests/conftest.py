@@ -81,10 +81,11 @@ def write_kineto(path, events, device_properties=None):
     return Path(path)
 
 
-def profkit_cli(*args, cwd=None):
-    """`python -m profkit ARGS` as a user runs it (in `cwd`): the CompletedProcess (text stdout/stderr)."""
+def profkit_cli(*args, cwd=None, env=None):
+    """`python -m profkit ARGS` as a user runs it (in `cwd`, with `env` added to the environment):
+    the CompletedProcess (text stdout/stderr)."""
     return subprocess.run([sys.executable, "-m", "profkit", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd)
+                          cwd=cwd, env=None if env is None else {**os.environ, **env})
 
 
 def main_exit(*args):
@@ -123,8 +124,41 @@ def cpu_capture(tmp_path_factory):
     """A profkit capture of the tiny GPT-2 on the CPU (eager): the trace path; its sidecar is beside it."""
     root = tmp_path_factory.mktemp("cpu_capture")
     (root / "tiny").mkdir()
+    # Its own cache with fake peaks: the capture neither measures this machine nor touches the user's cache.
+    write_calibration(root / "xdg" / "profkit" / "calibration.json")
     tiny_gpt2_config().to_json_file(root / "tiny" / "config.json")
     r = profkit_cli("capture", "--model", root / "tiny", "--mode", "eager", "--device", "cpu", "--prompt-len", 8,
-                    "--new-tokens", 4, "--warmup", 1, "--steps", 2, "--out", root / "out")
+                    "--new-tokens", 4, "--warmup", 1, "--steps", 2, "--out", root / "out",
+                    env={"XDG_CACHE_HOME": str(root / "xdg")})
     assert r.returncode == 0, r.stderr
     return root / "out" / "tiny-eager-b1-s8.json.gz"
+
+
+@pytest.fixture(autouse=True)
+def user_cache(tmp_path_factory, monkeypatch):
+    """Tests never read or write the user's ~/.cache/profkit: each gets an empty cache dir."""
+    cache = tmp_path_factory.mktemp("xdg-cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    return cache / "profkit"
+
+
+FAKE_PEAKS = {"bandwidth_gbs": 20.0, "tflops": {"fp32": 0.5, "bf16": 2.0, "fp16": 2.0}}
+
+
+def write_calibration(path):
+    """A calibration of this machine with FAKE_PEAKS at `path` (what `profkit calibrate` writes)."""
+    from profkit.analysis.hardware import CPU_NAME, cpu_model
+
+    data = {"device": CPU_NAME, "cpu": cpu_model(), "cores": os.cpu_count(), "date": "2026-12-01T00:00:00+00:00",
+            "load": {"load_avg": 0.1, "cpus": os.cpu_count(), "busy": False}, **FAKE_PEAKS}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.fixture
+def calibrated(user_cache):
+    """A cached calibration of this machine (so CPU captures reuse it instead of measuring)."""
+    from profkit.analysis.hardware import default_calibration
+
+    return write_calibration(default_calibration())

@@ -10,11 +10,12 @@ import torch
 from profkit.capture.generate import EagerDecoder, synthetic_prompt
 from profkit.capture.models import ModelSpec, build_model
 from profkit.capture.modes import make_decoder
+from profkit.trace.manifest import read_manifest
 from tests.conftest import profkit_cli, tiny_gpt2_config
 
 SIDECAR_KEYS = {"schema", "model", "mode", "compile", "device", "dtype", "batch", "prompt_len", "new_tokens",
                 "warmup", "steps", "seed", "timing", "peak_memory_bytes", "peak_memory_kind", "output_tokens", "versions",
-                "command", "trace", "created"}
+                "command", "trace", "created", "peaks"}
 
 
 def capture(*args):
@@ -39,7 +40,7 @@ def within(events, region):
 
 
 @pytest.mark.slow
-def test_gpt2_eager_end_to_end(tmp_path):
+def test_gpt2_eager_end_to_end(tmp_path, calibrated):
     out = tmp_path / "traces"
     r = capture("--model", "gpt2", "--mode", "eager", "--device", "cpu", "--batch", "2", "--prompt-len", "24",
                 "--new-tokens", "5", "--warmup", "1", "--steps", "2", "--out", str(out))
@@ -101,7 +102,7 @@ def test_compiled_decoder_gives_eager_tokens():
     assert len(set(tokens[0].flatten().tolist())) > 3
 
 
-def test_eager_and_compiled_into_one_folder(tmp_path):
+def test_eager_and_compiled_into_one_folder(tmp_path, calibrated):
     ckpt = tmp_path / "tiny"
     ckpt.mkdir()
     tiny_gpt2_config().to_json_file(ckpt / "config.json")
@@ -110,9 +111,14 @@ def test_eager_and_compiled_into_one_folder(tmp_path):
                 "--new-tokens", "4", "--warmup", "1", "--steps", "2", "--out", str(out))
     assert "compile" in r.stderr  # the progress display named the compile phase
     assert sorted(p.name for p in out.iterdir()) == [
-        "tiny-compiled-b1-s8.json.gz", "tiny-compiled-b1-s8.meta.json",
+        "run.json", "tiny-compiled-b1-s8.json.gz", "tiny-compiled-b1-s8.meta.json",
         "tiny-eager-b1-s8.json.gz", "tiny-eager-b1-s8.meta.json",
     ]
+    manifest = read_manifest(out / "run.json")
+    assert [(m.mode, m.trace, m.sidecar) for m in manifest.modes] == [
+        ("eager", "tiny-eager-b1-s8.json.gz", "tiny-eager-b1-s8.meta.json"),
+        ("compiled", "tiny-compiled-b1-s8.json.gz", "tiny-compiled-b1-s8.meta.json")]
+    assert manifest.shapes == {"batch": 1, "prompt_len": 8, "new_tokens": 4} and manifest.model == "tiny"
     trace, meta = load(out, "tiny-compiled-b1-s8")
     assert meta["compile"]["backend"] == "inductor" and meta["compile"]["compile_s"] > 0
     assert meta["model"]["source"] == str(ckpt) and meta["model"]["n_layer"] == 2

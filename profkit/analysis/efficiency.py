@@ -155,16 +155,17 @@ def _num(x):
     return None if x is None or not np.isfinite(x) else float(x)
 
 
-def efficiency_summary(trace, classes, hw=None, peak_bw=None, peak_tflops=None, calibration=None):
+def efficiency_summary(trace, classes, hw=None, peak_bw=None, peak_tflops=None, calibration=None, sidecar=None):
     """FLOPs / bytes / TFLOP/s / GB/s / MUE per class, with reasons (an Efficiency).
 
     `classes`: the classifier's classes for trace.gpu rows (GPU traces) or
     trace.cpu_ops rows (CPU traces; all rows, or the leaf rows with their labels).
     `hw`: a hardware.Device; when None, the trace's device (or the CPU calibration)
-    is used. peak_bw (GB/s) / peak_tflops (TFLOP/s) override either.
+    is used (the peaks a capture recorded in its `sidecar` first). peak_bw (GB/s) /
+    peak_tflops (TFLOP/s) override either.
     """
     if hw is None:
-        hw, reason = trace_device(trace, peak_bw, peak_tflops, calibration)
+        hw, reason = trace_device(trace, peak_bw, peak_tflops, calibration, sidecar)
     else:
         hw, reason = hw.with_overrides(peak_bw, peak_tflops), None
     u = op_table(trace, classes, hw)

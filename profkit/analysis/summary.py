@@ -32,6 +32,7 @@ def summarize(trace, sidecar=None, options=None):
     """Analyse a loaded Trace into a Summary. `sidecar`: the capture's .meta.json dict,
     if any; `options`: an AnalysisOptions (window, peaks, calibration, every_gap)."""
     options = options or AnalysisOptions()
+    peaks = {**options.peaks, "sidecar": sidecar}  # the peaks a capture recorded come first
     warnings = list(trace.warnings)
     if trace.has_gpu:
         classes, by = classify_gpu_layers(trace, options.rules)
@@ -56,8 +57,8 @@ def summarize(trace, sidecar=None, options=None):
         mode=detect_mode(trace, graphs),
         capture=sidecar,
         cuda_graphs=graphs,
-        efficiency=efficiency_summary(trace, classes, **options.peaks),
-        roofline=_roofline(sidecar, trace, options.peaks, warnings),
+        efficiency=efficiency_summary(trace, classes, **peaks),
+        roofline=_roofline(sidecar, trace, peaks, warnings),
         findings=[],
         warnings=warnings,
         **part,

@@ -97,13 +97,15 @@ def output_tokens(decoder, prompt, new_tokens):
     return {"sha256": hashlib.sha256(tokens.numpy().tobytes()).hexdigest(), "first": tokens[0].tolist()}
 
 
-def capture_run(cfg, spec=None, command=None, progress=None):
+def capture_run(cfg, spec=None, command=None, progress=None, peaks=None):
     """Capture one run described by the CaptureConfig `cfg`; returns the sidecar dict.
 
     `spec`: the ModelSpec already resolved from cfg.model (the CLI and sweeps
     resolve once), else it is resolved here. With cfg.profile the trace and
     sidecar are written to cfg.out_dir; without, nothing is written and the dict
     has "trace": None. `progress(phase, done, total)` is called as the run advances.
+    `peaks`: the device peaks the roofline should use (calibrate.cpu_peaks), recorded
+    in the sidecar as "peaks" with their origin.
     """
     report = progress or (lambda phase, done, total: None)
     dev = resolve_device(cfg.device)
@@ -167,6 +169,7 @@ def capture_run(cfg, spec=None, command=None, progress=None):
         "device": _device_info(dev),
         **cfg.sidecar_settings(),
         "timing": timing,
+        "peaks": peaks,
         "peak_memory_bytes": peak,
         "peak_memory_kind": peak_kind,
         "output_tokens": output,

@@ -215,6 +215,13 @@ def _roofline(con, roof):
     for _, key, p in phases:
         if p.warning:
             con.print(f"[yellow]roofline ({key}):[/yellow] {p.warning}")
+    dev = roof.device
+    if dev:
+        con.print(f"peaks: {escape(dev.name)}, {fmt.plain(dev.bandwidth_gbs, '.1f')} GB/s, "
+                  f"{fmt.plain(dev.peak_tflops, '.3g')} TFLOP/s ({escape(dev.source or 'no source')})",
+                  highlight=False)
+        if dev.note:
+            con.print(f"[yellow]peaks:[/yellow] {escape(dev.note)}")
     if roof.unavailable:
         con.print(f"[yellow]no roofline:[/yellow] {escape(roof.unavailable)}")
 

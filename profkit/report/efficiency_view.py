@@ -106,7 +106,22 @@ def efficiency_view(runs):
                 for r in runs if r.summary.roofline is not None]
     return {"available": any(have), "missing": [r.label for r, h in zip(runs, have) if not h],
             "table": table, "reference": reference, "roofline": roofline, "figures": figures,
-            "unavailable": _reasons(runs, "efficiency"), "roofline_unavailable": _reasons(runs, "roofline")}
+            "unavailable": _reasons(runs, "efficiency"), "roofline_unavailable": _reasons(runs, "roofline"),
+            "peaks": _peaks(runs)}
+
+
+def _peaks(runs):
+    """[(peaks line, [run labels])]: the peaks each roofline used, where they came from, any flag."""
+    out = {}
+    for r in runs:
+        dev = (r.summary.get("roofline") or {}).get("device")
+        if dev:
+            tf = dev.get("peak_tflops")
+            line = (f"{dev['name']}: {dev['bandwidth_gbs']:.1f} GB/s, "
+                    f"{'–' if tf is None else format(tf, '.3g')} TFLOP/s ({dev.get('source') or 'no source'})"
+                    + (f"; {dev['note']}" if dev.get("note") else ""))
+            out.setdefault(line, []).append(r.label)
+    return list(out.items())
 
 
 def _reasons(runs, block):

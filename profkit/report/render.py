@@ -139,6 +139,6 @@ def build_context(runs, trace_urls, hta=None):
 def render_html(runs, trace_urls, hta=None):
     ctx = build_context(runs, trace_urls, hta)
     ctx["css"] = Markup(_asset("report.css"))
-    ctx["js"] = Markup(_asset("report.js"))
+    ctx["js"] = Markup(_asset("perfetto.js") + _asset("report.js"))
     ctx["plotly_js"] = Markup(_plotly_js())
     return _env.get_template("report.html").render(**ctx)

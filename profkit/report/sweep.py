@@ -185,7 +185,8 @@ def render_sweep(folder):
     from plotly.offline import get_plotlyjs
 
     ctx = sweep_context(folder)
-    ctx.update(css=Markup(_asset("report.css") + _asset("sweep.css")), js=Markup(_asset("report.js")),
+    ctx.update(css=Markup(_asset("report.css") + _asset("sweep.css")),
+               js=Markup(_asset("perfetto.js") + _asset("report.js")),
                plotly_js=Markup(get_plotlyjs()))
     return _env.get_template("sweep.html").render(**ctx)
 

@@ -34,11 +34,17 @@ class CacheWarning(UserWarning):
     """A cache entry could not be used or written (the trace is loaded from the file instead)."""
 
 
+def user_cache_dir() -> Path:
+    """profkit's user cache folder: $XDG_CACHE_HOME/profkit, else ~/.cache/profkit."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "profkit"
+
+
 def cache_dir() -> Path:
+    """Where trace entries live: $PROFKIT_CACHE_DIR, else the user cache folder's traces/."""
     if os.environ.get("PROFKIT_CACHE_DIR"):
         return Path(os.environ["PROFKIT_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "profkit" / "traces"
+    return user_cache_dir() / "traces"
 
 
 def entry_path(path: Path):
