@@ -35,7 +35,7 @@ def check_graph_replays_decode(runs):
     graphs = _get(g, "cuda_graphs") or {}
     side = g.get("capture") or {}
     steps, new = side.get("steps"), side.get("new_tokens")
-    launches, kernels = graphs.get("launches"), graphs.get("kernels_per_launch")
+    launches, kernels = graphs.get("launches"), graphs.get("kernels_per_launch_mean")
     decode_ops = _get(g, "phases", "decode", "ops")
     eager_ops, eager_gens = _get(e, "phases", "decode", "ops"), _get(e, "phases", "decode", "count")
     if not all(_num(x) for x in (steps, new, launches, kernels, decode_ops, eager_ops, eager_gens)) or not eager_gens:

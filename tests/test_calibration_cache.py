@@ -6,12 +6,11 @@ import os
 import pytest
 
 from profkit.analysis.hardware import CPU_NAME, cpu_model, default_calibration, sidecar_device, trace_device
-from profkit.analysis.summary import summarize
 from profkit.capture.calibrate import cpu_peaks, machine_load
 from profkit.cli import main
 from profkit.trace import load
 from profkit.trace.manifest import read_manifest
-from tests.conftest import FAKE_PEAKS, real_trace
+from tests.conftest import FAKE_PEAKS, real_trace, summary_json
 
 
 def fake_measure(load_avg=0.0):
@@ -92,7 +91,7 @@ def test_main_job_sidecar_gives_roofline_and_mue(tmp_path, calibrated, monkeypat
     assert read_manifest(tmp_path / "traces" / "run.json").peaks == side["peaks"]
     # Moving the cache away changes nothing: the sidecar carries the peaks.
     calibrated.unlink()
-    s = summarize(load(tmp_path / "traces" / "tiny-eager-b1-s8.json.gz"), sidecar=side)
+    s = summary_json(load(tmp_path / "traces" / "tiny-eager-b1-s8.json.gz"), sidecar=side)
     roof = s["roofline"]
     assert roof["unavailable"] is None and roof["device"]["bandwidth_gbs"] == 20.0
     # The limit is recomputed by hand from the roofline's own FLOPs and bytes.

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from profkit.analysis.ranks import summarize_rank
+from profkit.analysis.result import to_builtins
 from tests.conftest import REPO, real_trace
 
 SCRIPT = REPO / "benchmarks" / "gpu_smoke.sh"
@@ -51,13 +52,13 @@ def good_runs():
             "peak_memory_bytes": 700_000_000, "peak_memory_kind": "cuda_max_allocated",
             "output_tokens": {"sha256": "ab" * 32, "first": [5, 7, 7]}, "device": {"type": "cuda", "name": "X"}}
     base = {"device": {"kind": "cuda", "count": 1}, "capture": side, "roofline": {"weight_bytes": 497_759_232},
-            "cuda_graphs": {"launches": 0, "launches_with_work": 0, "kernels_per_launch": 0.0, "gpu_ops": 0},
+            "cuda_graphs": {"launches": 0, "launches_with_work": 0, "kernels_per_launch_mean": 0.0, "gpu_ops": 0},
             "temporal": {"idle_pct": 60.0}, "phases": {"decode": {"count": 3, "ops": 3 * 32 * 150}}}
     runs = {m: copy.deepcopy(base) for m in smoke.MODES}
     runs["compiled"]["temporal"]["idle_pct"] = 45.0
     g = runs["cudagraph"]
     g["temporal"]["idle_pct"] = 5.0
-    g["cuda_graphs"] = {"launches": 96, "launches_with_work": 96, "kernels_per_launch": 140.0, "gpu_ops": 96 * 140}
+    g["cuda_graphs"] = {"launches": 96, "launches_with_work": 96, "kernels_per_launch_mean": 140.0, "gpu_ops": 96 * 140}
     g["phases"]["decode"]["ops"] = 96 * 141
     return runs
 
@@ -82,7 +83,7 @@ def broken(change):
 @pytest.mark.parametrize("change,check,words", [
     (lambda r: r["cudagraph"]["cuda_graphs"].update(launches=95, launches_with_work=95), "graph_replays_decode",
      "95 graph launches, expected 3 generations x 32 steps = 96"),
-    (lambda r: r["cudagraph"]["cuda_graphs"].update(kernels_per_launch=3.0), "graph_replays_decode",
+    (lambda r: r["cudagraph"]["cuda_graphs"].update(kernels_per_launch_mean=3.0), "graph_replays_decode",
      "3.0 kernels per launch vs 150.0 GPU ops per eager decode step"),
     (lambda r: r["cudagraph"]["phases"]["decode"].update(ops=10), "graph_replays_decode",
      "only 10 issued inside decode regions"),
@@ -129,13 +130,14 @@ def test_main_writes_the_summary_and_exits_by_the_checks(tmp_path, capsys):
 
 def test_checks_on_real_gpu_traces():
     """The idle and GPU checks on real analyses: a CUDA-graph MLP trace vs its eager twin (RTX 5080)."""
-    eager = summarize_rank(real_trace("kineto-rtx5080-mlp-train-eager.json.gz"))
-    graph = summarize_rank(real_trace("kineto-rtx5080-mlp-train-cudagraph-manual.json.gz"))
+    # As the script reads them: `profkit analyze --json` output.
+    eager = to_builtins(summarize_rank(real_trace("kineto-rtx5080-mlp-train-eager.json.gz")))
+    graph = to_builtins(summarize_rank(real_trace("kineto-rtx5080-mlp-train-cudagraph-manual.json.gz")))
     runs = {"eager": eager, "compiled": eager, "cudagraph": graph}
     ok, detail = smoke.check_idle_drops(runs)
     assert ok and detail == f"idle {graph['temporal']['idle_pct']:.1f}% cudagraph vs {eager['temporal']['idle_pct']:.1f}% eager"
     assert smoke.check_on_gpu(runs) == (True, "eager: cuda x1, compiled: cuda x1, cudagraph: cuda x1")
-    assert graph["cuda_graphs"]["launches"] > 0 and graph["cuda_graphs"]["kernels_per_launch"] > 1
+    assert graph["cuda_graphs"]["launches"] > 0 and graph["cuda_graphs"]["kernels_per_launch_mean"] > 1
     # Not a profkit capture: no decode regions and no sidecar, so the replay check says so instead of passing.
     assert smoke.check_graph_replays_decode(runs) == (
         False, "the cudagraph or eager analysis lacks cuda_graphs, phases.decode or the capture settings")

@@ -142,3 +142,15 @@ def test_missing_file_and_directory(tmp_path):
         profkit.load(tmp_path / "nope.json")
     with pytest.raises(ProfkitError, match="directory"):
         profkit.load(tmp_path)
+
+
+def test_event_array_before_a_list_of_objects(tmp_path):
+    """`{"traceEvents": [...], "deviceProperties": [{...}, {...}, ...]}` (traceEvents first, as
+    json.dumps of a rewritten trace writes it): the `},{` after the array are not event boundaries."""
+    ev = {"ph": "X", "cat": "kernel", "name": "k", "pid": 0, "tid": 7, "ts": 1, "dur": 2,
+          "args": {"device": 0, "stream": 7, "correlation": 1}}
+    props = [{"id": i, "name": "GPU", "numSms": 132} for i in range(8)]
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"traceEvents": [ev, dict(ev, ts=5)], "deviceProperties": props}))
+    t = profkit.load(path)
+    assert len(t.gpu) == 2 and not t.warnings and len(t.device_properties) == 8

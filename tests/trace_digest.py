@@ -1,7 +1,7 @@
 """A compact, exact fingerprint of everything a loaded Trace exposes.
 
 tests/data/loader_digests.json holds these fingerprints as the v1 loader
-(the per-event dict walk, main at 3eb8ca8) produced them for every shared
+(the per-event dict walk, main at 6c2c397: with the collective metadata columns) produced them for every shared
 trace; test_loader_digests.py checks that the current loader still agrees.
 Regenerate only on purpose: `python -m tests.trace_digest > tests/data/loader_digests.json`.
 """

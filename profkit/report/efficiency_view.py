@@ -9,6 +9,7 @@ for the roofline a sidecar and a device with known peaks; otherwise the page say
 import math
 
 from profkit.report import figures as F
+from profkit.report import fmt
 
 PHASES = (("prefill", "prefill (TTFT)"), ("decode_step", "decode step (per token)"))
 
@@ -114,12 +115,11 @@ def _peaks(runs):
     """[(peaks line, [run labels])]: the peaks each roofline used, where they came from, any flag."""
     out = {}
     for r in runs:
-        dev = (r.summary.get("roofline") or {}).get("device")
+        dev = r.summary.roofline.device if r.summary.roofline is not None else None
         if dev:
-            tf = dev.get("peak_tflops")
-            line = (f"{dev['name']}: {dev['bandwidth_gbs']:.1f} GB/s, "
-                    f"{'–' if tf is None else format(tf, '.3g')} TFLOP/s ({dev.get('source') or 'no source'})"
-                    + (f"; {dev['note']}" if dev.get("note") else ""))
+            line = (f"{dev.name}: {fmt.plain(dev.bandwidth_gbs, '.1f')} GB/s, "
+                    f"{fmt.plain(dev.peak_tflops, '.3g')} TFLOP/s ({dev.source or 'no source'})"
+                    + (f"; {dev.note}" if dev.note else ""))
             out.setdefault(line, []).append(r.label)
     return list(out.items())
 

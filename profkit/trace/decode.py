@@ -78,15 +78,20 @@ _typed = msgspec.json.Decoder(list[Event])
 _syntax = msgspec.json.Decoder(list[Raw])
 
 
-def is_valid_block(text):
-    """Whether `[text]` is a JSON array (syntax checked at C speed, values not built);
-    None when it nests too deeply to check."""
+_AT_BYTE = re.compile(r"\(byte (\d+)\)")
+
+
+def check_block(text):
+    """Whether `[text]` is a JSON array (syntax checked at C speed, values not built): True;
+    None when it nests too deeply to check; else the offset in `text` where the syntax fails
+    (a valid prefix of the array ends no later), or len(text) when the decoder does not say."""
     try:
         _syntax.decode(b"[" + text + b"]")
     except RecursionError:
         return None
-    except msgspec.DecodeError:
-        return False
+    except msgspec.DecodeError as e:
+        m = _AT_BYTE.search(str(e))
+        return max(0, int(m.group(1)) - 1) if m else len(text)
     return True
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import orjson
 
 from profkit.errors import ProfkitError
-from profkit.trace.decode import as_array, is_valid_block
+from profkit.trace.decode import as_array, check_block
 
 BLOCK = 4 << 20  # bytes of decompressed text cut at a time
 MAX_HEAD = 64 << 20  # bytes of top-level keys buffered before or after the event array
@@ -259,14 +259,21 @@ class EventStream:
             cands = [m.start() + 1 for m in _CUT.finditer(buf, start)]
         if not self.validate:
             return cands[-1] if cands else None
-        view, ok = memoryview(buf), False
+        # Last candidate first; a failed parse says where the syntax breaks, and every
+        # candidate past that point fails the same way (e.g. `},{` in the object after the
+        # event array), so the next try is the last candidate before it.
+        view, ok, tries = memoryview(buf), False, 0
         try:
-            for end in reversed(cands[-_TRIES:]):
-                ok = is_valid_block(view[start:end])
+            while cands and tries < _TRIES:
+                end = cands.pop()
+                ok = check_block(view[start:end])
+                tries += 1
                 if ok is None:
                     break
-                if ok:
+                if ok is True:
                     return end
+                while cands and cands[-1] > start + ok + 1:
+                    cands.pop()
         finally:
             view.release()
         if ok is None:
