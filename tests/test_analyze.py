@@ -3,8 +3,6 @@
 import gzip
 import json
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import orjson
@@ -14,21 +12,14 @@ from hypothesis import strategies as st
 
 import profkit
 from profkit.analysis.classify import CLASSES
-from profkit.analysis.summary import summarize
 from profkit.errors import ProfkitError
-from tests.conftest import all_real_traces, real_trace
-
-
-def analyze_cli(*args):
-    return subprocess.run([sys.executable, "-m", "profkit", "analyze", *map(str, args)],
-                          capture_output=True, text=True)
+from tests.conftest import all_real_traces, profkit_cli, raw_events, real_trace, summary_json
 
 
 @pytest.mark.parametrize("path", all_real_traces(), ids=lambda p: p.name)
 def test_every_real_trace_is_explained(path):
     trace = profkit.load(path)
-    s = summarize(trace)
-    orjson.dumps(s)  # JSON-ready
+    s = summary_json(trace)
     t, w = s["temporal"], s["window_us"]
     assert set(s["classes"]) == set(CLASSES)
     assert 0 <= t["idle_pct"] <= 100 and abs(t["busy_pct"] + t["idle_pct"] - 100) < 1e-6 or w["span"] == 0
@@ -45,7 +36,7 @@ def test_every_real_trace_is_explained(path):
 
 
 def test_no_kernel_events_is_reported_not_crashed():
-    s = summarize(profkit.load(real_trace("kineto-a100-edgecase-no-kernel-events.json.gz")))
+    s = summary_json(profkit.load(real_trace("kineto-a100-edgecase-no-kernel-events.json.gz")))
     assert s["device"] == {"kind": "cuda", "name": "NVIDIA A100 80GB PCIe", "count": 0, "kernels_recorded": False}
     assert any("no GPU activity" in w for w in s["warnings"])
     assert s["cpu"]["classified_us"] > 0
@@ -58,9 +49,8 @@ def test_no_kernel_events_is_reported_not_crashed():
 ])
 def test_kernels_recorded(name, recorded):
     path = real_trace(name)
-    events = json.loads(gzip.open(path).read())["traceEvents"]
-    assert any(e.get("cat") == "kernel" for e in events) == bool(recorded)
-    assert summarize(profkit.load(path))["device"]["kernels_recorded"] is recorded
+    assert any(e.get("cat") == "kernel" for e in raw_events(path)) == bool(recorded)
+    assert summary_json(profkit.load(path))["device"]["kernels_recorded"] is recorded
 
 
 def hta_rounding(trace):
@@ -95,7 +85,7 @@ def test_agrees_with_hta(name, tmp_path):
 
     trace = profkit.load(path)
     hta_rounding(trace)  # same input as HTA: compare the logic, not the rounding
-    s = summarize(trace, window="hta")
+    s = summary_json(trace, window="hta")
     t, span = s["temporal"], s["window_us"]["span"]
     assert t["idle_pct"] == pytest.approx(want["idle_time_pctg"], abs=0.5)
     assert 100 * t["compute_us"] / span == pytest.approx(want["compute_time_pctg"], abs=0.5)
@@ -110,19 +100,19 @@ def test_ns_precision_is_kept_where_hta_rounds():
     # Graph-replayed kernels sit ~1 µs apart; rounding each one's ends to whole µs
     # (as HTA does) triples the idle share of this trace. profkit keeps the ns.
     trace = profkit.load(real_trace("kineto-rtx5080-mlp-train-cudagraph-manual.json.gz"))
-    exact = summarize(trace, window="hta")["temporal"]["idle_pct"]
+    exact = summary_json(trace, window="hta")["temporal"]["idle_pct"]
     hta_rounding(trace)
-    rounded = summarize(trace, window="hta")["temporal"]["idle_pct"]
+    rounded = summary_json(trace, window="hta")["temporal"]["idle_pct"]
     assert exact < 3 < 6 < rounded
 
 
 def test_cli_json_and_table():
     path = real_trace("kineto-h100-transformer-train-tiny.json.gz")
-    r = analyze_cli(path, "--json")
+    r = profkit_cli("analyze", path, "--json")
     assert r.returncode == 0, r.stderr
     s = json.loads(r.stdout)
-    assert s["schema_version"] == 1 and s["device"]["name"] == "NVIDIA H100 80GB HBM3"
-    r = analyze_cli(path)
+    assert s["schema_version"] == 2 and s["device"]["name"] == "NVIDIA H100 80GB HBM3"
+    r = profkit_cli("analyze", path)
     assert r.returncode == 0 and "Time by class" in r.stdout and "Idle gaps" in r.stdout
 
 
@@ -143,7 +133,7 @@ def test_corrupted_real_trace_never_tracebacks(case, tmp_path):
     data = dict(corrupt_variants(src))[case]
     path = tmp_path / f"{case}.json.gz"
     path.write_bytes(data)
-    r = analyze_cli(path, "--json")
+    r = profkit_cli("analyze", path, "--json")
     assert "Traceback" not in r.stderr
     if r.returncode == 0:
         assert json.loads(r.stdout)["warnings"] or case == "bad-ts"
@@ -154,7 +144,7 @@ def test_corrupted_real_trace_never_tracebacks(case, tmp_path):
 
 def test_directory_and_missing_file_exit_2(tmp_path):
     for target in (tmp_path / "missing.json", tmp_path):
-        r = analyze_cli(target)
+        r = profkit_cli("analyze", target)
         assert r.returncode == 2 and "Traceback" not in r.stderr
 
 
@@ -177,7 +167,7 @@ def test_fuzzed_events_give_a_result_or_a_clear_error(tmp_path, events):
     path = tmp_path / "fuzz.json"
     path.write_bytes(orjson.dumps({"traceEvents": events}))
     try:
-        summary = summarize(profkit.load(path))
+        summary = summary_json(profkit.load(path))
     except ProfkitError:
         return
     orjson.dumps(summary)
@@ -185,14 +175,14 @@ def test_fuzzed_events_give_a_result_or_a_clear_error(tmp_path, events):
 
 def test_sidecar_without_model_config_gives_a_warning_not_an_error():
     trace = profkit.load(real_trace("kineto-h100-transformer-train-tiny.json.gz"))
-    s = summarize(trace, sidecar={"mode": "eager", "dtype": "float32"})
+    s = summary_json(trace, sidecar={"mode": "eager", "dtype": "float32"})
     assert s["roofline"] is None
     assert any(w.startswith("no roofline: capture metadata lacks model") for w in s["warnings"])
 
 
 def test_all_gaps_lists_every_gap_with_its_neighbours():
     path = real_trace("kineto-rtx5080-mlp-train-eager.json.gz")
-    r = analyze_cli(path, "--json", "--all-gaps")
+    r = profkit_cli("analyze", path, "--json", "--all-gaps")
     s = json.loads(r.stdout)
     gaps = s["gaps"]["all"]
     assert len(gaps) == s["gaps"]["count"]

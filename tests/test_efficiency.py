@@ -1,41 +1,35 @@
 """Per-op and per-class FLOPs, bytes, throughput and MUE."""
 
 import csv
-import gzip
 import json
 
-import orjson
 import pandas as pd
 import pytest
 
 from profkit.analysis.classify import classify_cpu_ops, classify_gpu
 from profkit.analysis.efficiency import BERT_REFERENCE, efficiency_summary, mue, op_table
 from profkit.analysis.hardware import Device
+from profkit.analysis.result import CountTime, ReferenceClass
 from profkit.trace import load
-from tests.conftest import SHARED, real_trace
+from tests.conftest import SHARED, ev, raw_events, real_trace, write_kineto
 
 H100 = [{"id": 0, "name": "NVIDIA H100 80GB HBM3", "numSms": 132, "totalGlobalMem": 85018279936}]
 
 
 def _op(name, ts, dur, ext, dims, types):
-    return {"ph": "X", "cat": "cpu_op", "name": name, "pid": 1, "tid": 1, "ts": ts, "dur": dur,
-            "args": {"External id": ext, "Input Dims": dims, "Input type": types}}
+    return ev("cpu_op", name, ts, dur, **{"External id": ext, "Input Dims": dims, "Input type": types})
 
 
 def _launch(ts, corr, ext):
-    return {"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel", "pid": 1, "tid": 1, "ts": ts,
-            "dur": 2, "args": {"correlation": corr, "External id": ext}}
+    return ev("cuda_runtime", "cudaLaunchKernel", ts, 2, correlation=corr, **{"External id": ext})
 
 
 def _kernel(name, ts, dur, corr, ext):
-    return {"ph": "X", "cat": "kernel", "name": name, "pid": 0, "tid": 7, "ts": ts, "dur": dur,
-            "args": {"correlation": corr, "External id": ext, "device": 0, "stream": 7}}
+    return ev("kernel", name, ts, dur, pid=0, tid=7, correlation=corr, device=0, stream=7, **{"External id": ext})
 
 
 def _write(tmp_path, events, props=H100):
-    path = tmp_path / "t.json"
-    path.write_text(json.dumps({"traceEvents": events, "deviceProperties": props}))
-    return load(path)
+    return load(write_kineto(tmp_path / "t.json", events, props))
 
 
 def test_mue_formula():
@@ -80,22 +74,22 @@ def test_synthetic_kernels_known_t_q_and_peak(tmp_path):
 
     # The H100 matched from deviceProperties: B^ = 3350 GB/s
     s = efficiency_summary(trace, classes)
-    ew = s["classes"]["elementwise"]
-    assert ew["mue_pct"] == pytest.approx(3 * n * 4 / (12.5e-6 * 3350e9) * 100)
-    assert ew["no_shapes"] == {"count": 1, "time_us": 4.0}
-    assert ew["no_op"] == {"count": 1, "time_us": 1.5}
-    assert ew["time_us"] == 18.0 and ew["counted"]["time_us"] == 12.5
-    tc = s["classes"]["tensor_contraction"]
-    assert tc["gbps"] == pytest.approx((512 * 256 + 256 * 128 + 512 * 128) * 2 / 8e-6 / 1e9)
-    assert tc["pct_flops"] + ew["pct_flops"] == pytest.approx(100)
+    ew = s.classes["elementwise"]
+    assert ew.mue_pct == pytest.approx(3 * n * 4 / (12.5e-6 * 3350e9) * 100)
+    assert ew.no_shapes == CountTime(count=1, time_us=4.0)
+    assert ew.no_op == CountTime(count=1, time_us=1.5)
+    assert ew.time_us == 18.0 and ew.counted.time_us == 12.5
+    tc = s.classes["tensor_contraction"]
+    assert tc.gbps == pytest.approx((512 * 256 + 256 * 128 + 512 * 128) * 2 / 8e-6 / 1e9)
+    assert tc.pct_flops + ew.pct_flops == pytest.approx(100)
     # --peak-bw override
     s = efficiency_summary(trace, classes, peak_bw=1000)
-    assert s["classes"]["elementwise"]["mue_pct"] == pytest.approx(3 * n * 4 / (12.5e-6 * 1000e9) * 100)
+    assert s.classes["elementwise"].mue_pct == pytest.approx(3 * n * 4 / (12.5e-6 * 1000e9) * 100)
     # unknown device and no overrides: numbers without peaks, and the reason
     s = efficiency_summary(_write(tmp_path, events, props=[{"id": 0, "name": "Mystery GPU"}]), classes)
-    assert s["classes"]["elementwise"]["mue_pct"] is None
-    assert s["classes"]["elementwise"]["gbps"] == pytest.approx(3 * n * 4 / 12.5e-6 / 1e9)
-    assert "Mystery GPU" in s["classes"]["elementwise"]["reason"] and "--peak-bw" in s["unavailable"]
+    assert s.classes["elementwise"].mue_pct is None
+    assert s.classes["elementwise"].gbps == pytest.approx(3 * n * 4 / 12.5e-6 / 1e9)
+    assert "Mystery GPU" in s.classes["elementwise"].reason and "--peak-bw" in s.unavailable
     with pytest.raises(ValueError):
         op_table(trace, classes[:2])
 
@@ -118,32 +112,31 @@ def test_cpu_trace_counts_the_outermost_modelled_op(tmp_path):
     cal = tmp_path / "cal.json"
     cal.write_text(json.dumps({"bandwidth_gbs": 20.0, "tflops": {"fp32": 0.5}}))
     s = efficiency_summary(trace, classes, calibration=cal)
-    tc = s["classes"]["tensor_contraction"]           # from the op's kind: the classifier labels leaves
-    assert tc["time_us"] == 100 and tc["flops"] == 2 * 16 * 32 * 64 + 16 * 64
-    assert tc["mue_pct"] == pytest.approx((64 + 512 + 2048 + 1024) * 4 / (100e-6 * 20e9) * 100)
-    assert "memory" not in s["classes"]               # copy_ inside addmm is not counted twice
-    assert s["classes"]["other"]["unmodeled"] == {"count": 1, "time_us": 3.0}
-    assert s["classes"]["elementwise"]["flops"] == 5 * 16 * 64
-    assert s["device"]["name"] == "cpu (calibrated)"
+    tc = s.classes["tensor_contraction"]           # from the op's kind: the classifier labels leaves
+    assert tc.time_us == 100 and tc.flops == 2 * 16 * 32 * 64 + 16 * 64
+    assert tc.mue_pct == pytest.approx((64 + 512 + 2048 + 1024) * 4 / (100e-6 * 20e9) * 100)
+    assert "memory" not in s.classes               # copy_ inside addmm is not counted twice
+    assert s.classes["other"].unmodeled == CountTime(count=1, time_us=3.0)
+    assert s.classes["elementwise"].flops == 5 * 16 * 64
+    assert s.device.name == "cpu (calibrated)"
     s = efficiency_summary(trace, classes, calibration=tmp_path / "missing.json")
-    assert s["classes"]["tensor_contraction"]["mue_pct"] is None
-    assert "profkit calibrate" in s["classes"]["tensor_contraction"]["reason"]
+    assert s.classes["tensor_contraction"].mue_pct is None
+    assert "profkit calibrate" in s.classes["tensor_contraction"].reason
 
 
 def _independent_gemm_totals(path):
     """addmm FLOPs and kernel time straight from the JSON: kernel -> launch -> op."""
-    doc = orjson.loads(gzip.open(path).read())
-    ev = doc["traceEvents"]
-    launch = {e["args"]["correlation"]: e["args"].get("External id") for e in ev
+    events = raw_events(path)
+    launch = {e["args"]["correlation"]: e["args"].get("External id") for e in events
               if e.get("cat") in ("cuda_runtime", "cuda_driver") and "correlation" in e.get("args", {})}
     ops = {}
-    for e in ev:
+    for e in events:
         if e.get("cat") == "cpu_op" and "External id" in e.get("args", {}):
             cur = ops.get(e["args"]["External id"])
             if cur is None or e["dur"] < cur["dur"]:
                 ops[e["args"]["External id"]] = e
     flops, time_us, seen = 0, 0.0, set()
-    for e in ev:
+    for e in events:
         if e.get("cat") != "kernel":
             continue
         ext = launch.get(e["args"]["correlation"])
@@ -163,34 +156,34 @@ def test_bert_h100_classes_cross_checked():
     path = real_trace("kineto-h100-bert-small-hf-eager-infer.json.gz")
     trace = load(path)
     s = efficiency_summary(trace, classify_gpu(trace))
-    assert s["device"]["name"].startswith("NVIDIA H100 SXM5")
-    tc = s["classes"]["tensor_contraction"]
+    assert s.device.name.startswith("NVIDIA H100 SXM5")
+    tc = s.classes["tensor_contraction"]
     flops, time_us = _independent_gemm_totals(path)
-    assert tc["flops"] == flops and tc["time_us"] == pytest.approx(time_us)
-    assert tc["mue_pct"] == pytest.approx(tc["bytes"] / (time_us * 1e-6 * 3350e9) * 100)
+    assert tc.flops == flops and tc.time_us == pytest.approx(time_us)
+    assert tc.mue_pct == pytest.approx(tc.bytes / (time_us * 1e-6 * 3350e9) * 100)
     # TraceLens' GEMM kernel time for the same trace (its reference CSV)
     with open(SHARED / "tracelens-ref" / "kineto-h100-bert-small-hf-eager-infer" / "ops_summary_by_category.csv") as f:
         ref = {r["op category"]: float(r["total_direct_kernel_time_ms"]) for r in csv.DictReader(f)}
-    assert tc["time_us"] == pytest.approx(ref["GEMM"] * 1e3, abs=0.01)
-    assert s["classes"]["elementwise"]["time_us"] == pytest.approx(ref["elementwise"] * 1e3, abs=0.01)
+    assert tc.time_us == pytest.approx(ref["GEMM"] * 1e3, abs=0.01)
+    assert s.classes["elementwise"].time_us == pytest.approx(ref["elementwise"] * 1e3, abs=0.01)
     # Shapes were recorded, so nothing is "no_shapes"; the paper's shape holds:
     # contractions dominate FLOPs far more than they dominate time.
-    assert s["total"]["no_shapes"] == 0
-    assert tc["pct_flops"] > 95 and tc["pct_time"] < 70
-    assert s["classes"]["normalization"]["pct_flops"] < 1 < s["classes"]["normalization"]["pct_time"]
-    assert s["reference"] is BERT_REFERENCE
-    for c in s["classes"].values():
-        assert c["mue_pct"] is None or 0 < c["mue_pct"] < 100
+    assert s.total.no_shapes == 0
+    assert tc.pct_flops > 95 and tc.pct_time < 70
+    assert s.classes["normalization"].pct_flops < 1 < s.classes["normalization"].pct_time
+    assert s.reference is BERT_REFERENCE
+    for c in s.classes.values():
+        assert c.mue_pct is None or 0 < c.mue_pct < 100
 
 
 def test_bert_reference_table():
-    ref = BERT_REFERENCE["classes"]
-    assert ref["tensor_contraction"] == {"pct_flops": 99.80, "pct_time": 61.0}
-    assert ref["normalization"] == {"pct_flops": 0.17, "pct_time": 25.5}
-    assert ref["elementwise"] == {"pct_flops": 0.03, "pct_time": 13.5}
-    assert sum(c["pct_flops"] for c in ref.values()) == pytest.approx(100)
-    assert sum(c["pct_time"] for c in ref.values()) == pytest.approx(100)
-    assert "MLSys 2021" in BERT_REFERENCE["source"]
+    ref = BERT_REFERENCE.classes
+    assert ref["tensor_contraction"] == ReferenceClass(pct_flops=99.80, pct_time=61.0)
+    assert ref["normalization"] == ReferenceClass(pct_flops=0.17, pct_time=25.5)
+    assert ref["elementwise"] == ReferenceClass(pct_flops=0.03, pct_time=13.5)
+    assert sum(c.pct_flops for c in ref.values()) == pytest.approx(100)
+    assert sum(c.pct_time for c in ref.values()) == pytest.approx(100)
+    assert "MLSys 2021" in BERT_REFERENCE.source
 
 
 def test_cpu_profile_with_calibrated_peaks(tmp_path):
@@ -208,11 +201,11 @@ def test_cpu_profile_with_calibrated_peaks(tmp_path):
     cal = tmp_path / "cal.json"
     cal.write_text(json.dumps({"bandwidth_gbs": 20.0, "tflops": {"fp32": 0.3, "bf16": 2.0, "fp16": 2.0}}))
     s = efficiency_summary(trace, classify_cpu_ops(trace), calibration=cal)
-    tc = s["classes"]["tensor_contraction"]
-    assert tc["flops"] == 2 * 32 * 256 * 512 + 32 * 512   # linear (addmm inside) counted once
-    assert tc["mue_pct"] is not None and tc["compute_pct"] is not None
-    assert s["classes"]["normalization"]["flops"] == 5 * 32 * 512
-    assert s["device"]["bandwidth_gbs"] == 20.0 and s["unavailable"] is None
+    tc = s.classes["tensor_contraction"]
+    assert tc.flops == 2 * 32 * 256 * 512 + 32 * 512   # linear (addmm inside) counted once
+    assert tc.mue_pct is not None and tc.compute_pct is not None
+    assert s.classes["normalization"].flops == 5 * 32 * 512
+    assert s.device.bandwidth_gbs == 20.0 and s.unavailable is None
 
 
 def test_cpu_op_without_a_formula_still_counts_its_whole_time(tmp_path):
@@ -226,17 +219,18 @@ def test_cpu_op_without_a_formula_still_counts_its_whole_time(tmp_path):
     ]
     trace = _write(tmp_path, events, props=[])
     s = efficiency_summary(trace, classify_cpu_ops(trace))
-    assert s["classes"]["memory"]["time_us"] == 100
-    assert s["classes"]["memory"]["unmodeled"] == {"count": 1, "time_us": 100.0}
-    assert s["classes"]["tensor_contraction"]["time_us"] == 50
-    assert s["total"]["time_us"] == 150
+    assert s.classes["memory"].time_us == 100
+    assert s.classes["memory"].unmodeled == CountTime(count=1, time_us=100.0)
+    assert s.classes["tensor_contraction"].time_us == 50
+    assert s.total.time_us == 150
+
 
 
 @pytest.mark.shared
 def test_mue_above_peak_is_explained_by_l2():
     # RTX 5080 MLP, eager: aten::clamp_min (ReLU) re-reads what the GEMM before it just wrote.
     path = real_trace("kineto-rtx5080-mlp-train-eager.json.gz")
-    events = json.loads(gzip.open(path).read())["traceEvents"]
+    events = raw_events(path)
     ops = {e["args"]["External id"]: e for e in events
            if e.get("cat") == "cpu_op" and e["name"] == "aten::clamp_min"}
     t = sum(e["dur"] for e in events if e.get("cat") == "kernel" and e["args"].get("External id") in ops)
@@ -246,15 +240,15 @@ def test_mue_above_peak_is_explained_by_l2():
 
     trace = load(path)
     s = efficiency_summary(trace, classify_gpu(trace))
-    assert s["device"]["l2_mb"] == 64 and "Blackwell" in s["device"]["l2_source"]
-    (op,) = [o for o in s["ops_above_peak"] if o["name"] == "aten::clamp_min"]
-    assert op["calls"] == len(ops) and op["mue_pct"] == pytest.approx(want) and want > 100
-    assert op["bytes_per_call"] == pytest.approx(sorted(q)[len(q) // 2])
-    assert "fits in the 64 MiB L2" in op["reason"]
-    cls = s["classes"]["elementwise"]
-    assert cls["mue_pct"] > 100 and "64 MiB L2" in cls["reason"]
-    assert cls["above_peak"]["count"] == len(ops)
-    assert all(c["reason"] is None for c in s["classes"].values() if c["mue_pct"] is not None and c["mue_pct"] <= 100)
+    assert s.device.l2_mb == 64 and "Blackwell" in s.device.l2_source
+    (op,) = [o for o in s.ops_above_peak if o.name == "aten::clamp_min"]
+    assert op.calls == len(ops) and op.mue_pct == pytest.approx(want) and want > 100
+    assert op.bytes_per_call == pytest.approx(sorted(q)[len(q) // 2])
+    assert "fits in the 64 MiB L2" in op.reason
+    cls = s.classes["elementwise"]
+    assert cls.mue_pct > 100 and "64 MiB L2" in cls.reason
+    assert cls.above_peak.count == len(ops)
+    assert all(c.reason is None for c in s.classes.values() if c.mue_pct is not None and c.mue_pct <= 100)
 
 
 def test_cache_reason_without_l2_or_when_a_call_outgrows_it():
@@ -267,13 +261,14 @@ def test_cache_reason_without_l2_or_when_a_call_outgrows_it():
 def test_classes_with_unknown_flops_keep_their_time_share():
     # Kineto recorded no CPU ops here: every class is there, FLOPs unknown, with its share of GPU time.
     path = real_trace("kineto-h100-transformer-train-tiny.json.gz")
-    events = json.loads(gzip.open(path).read())["traceEvents"]
+    events = raw_events(path)
     gpu_us = sum(e["dur"] for e in events if e.get("cat") in ("kernel", "gpu_memcpy", "gpu_memset"))
     trace = load(path)
     classes = classify_gpu(trace)
     s = efficiency_summary(trace, classes)
     time_by_class = trace.gpu.assign(c=classes.to_numpy()).groupby("c", observed=True)["dur"].sum()
-    assert set(s["classes"]) == set(time_by_class.index)
-    for name, c in s["classes"].items():
-        assert c["flops"] is None and c["reason"].startswith("FLOPs unknown")
-        assert c["pct_time"] == pytest.approx(100 * time_by_class[name] / gpu_us)
+    assert set(s.classes) == set(time_by_class.index)
+    for name, c in s.classes.items():
+        assert c.flops is None and c.reason.startswith("FLOPs unknown")
+        assert c.pct_time == pytest.approx(100 * time_by_class[name] / gpu_us)
+

@@ -11,7 +11,7 @@ from torch.profiler import ProfilerActivity, profile
 import profkit
 from profkit.analysis.findings import PRECONDITIONS, RULES, _quality, facts
 from profkit.analysis.summary import summarize
-from tests.conftest import real_trace
+from tests.conftest import real_trace, summary_json
 
 EAGER = "kineto-rtx5080-mlp-train-eager.json.gz"
 GRAPHED = "kineto-rtx5080-mlp-train-cudagraph-manual.json.gz"
@@ -30,7 +30,7 @@ _cache = {}
 def rules_of(path, sidecar=None):
     key = (str(path), json.dumps(sidecar, sort_keys=True))
     if key not in _cache:
-        _cache[key] = summarize(profkit.load(path), sidecar=sidecar)
+        _cache[key] = summary_json(profkit.load(path), sidecar=sidecar)
     return {f["rule"]: f for f in _cache[key]["findings"]}
 
 

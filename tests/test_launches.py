@@ -11,8 +11,7 @@ import pytest
 
 import profkit
 from profkit.analysis.launches import KINDS, blocking, call_kind, launch_summary
-from profkit.analysis.summary import summarize
-from tests.conftest import real_trace
+from tests.conftest import real_trace, summary_json
 
 EAGER = "kineto-rtx5080-mlp-train-eager.json.gz"
 GRAPH = "kineto-rtx5080-mlp-train-cudagraph-manual.json.gz"
@@ -73,7 +72,7 @@ def test_launch_counts_match_plain_parse(name):
 
 def test_summary_kernel_launches_are_kernel_launches_only():
     # The graph trace: 14 cudaLaunchKernel, 7 cudaGraphLaunch, 14 cudaMemcpyAsync.
-    s = summarize(profkit.load(real_trace(GRAPH)))
+    s = summary_json(profkit.load(real_trace(GRAPH)))
     launches = s["launches"]
     assert (launches["count"], launches["graph"]["count"], launches["memcpy"]["count"]) == (14, 7, 14)
     assert launches["kernel"]["per_step_median"] == 2

@@ -1,19 +1,19 @@
 """Multi-rank jobs: per-rank summaries, alignment, stragglers, processes and Dask; tiled traces."""
 
-import gzip
 import json
 import subprocess
 import sys
 
-import orjson
 import pytest
 
 import profkit
 from profkit.analysis import ranks
+from profkit.analysis.options import AnalysisOptions
+from profkit.analysis.result import encode
 from profkit.analysis.summary import summarize
 from profkit.errors import ProfkitError
 from profkit.trace.sidecar import traces_in
-from tests.conftest import REPO, SHARED, real_trace
+from tests.conftest import REPO, SHARED, profkit_cli, real_trace, raw_events
 
 DLRM = [f"kineto-v100x8-dlrm-train-rank{i}.json.gz" for i in range(8)]
 
@@ -34,45 +34,44 @@ def serial(dlrm_dir):
 
 
 def dump(job):
-    return orjson.dumps(job, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SORT_KEYS)
+    return encode(job)
 
 
 def test_every_rank_is_summarised(serial):
-    assert [s["rank"] for s in serial["ranks"]] == list(range(8))
-    assert serial["world_size"] == 8
-    for s in serial["ranks"]:
-        assert s["classes"]["communication"]["count"] == 8  # 8 NCCL kernels per rank (SOURCES-2.md)
+    assert [s.rank for s in serial.ranks] == list(range(8))
+    assert serial.world_size == 8
+    for s in serial.ranks:
+        assert s.classes["communication"].count == 8  # 8 NCCL kernels per rank (SOURCES-2.md)
 
 
 def test_late_ranks_match_the_raw_step_starts(serial, dlrm_dir):
     """Recompute step starts from the raw JSON: the latest starters are the named stragglers."""
     starts, ends = {}, {}
     for i, name in enumerate(DLRM):
-        events = json.loads(gzip.open(dlrm_dir / name).read())["traceEvents"]
+        events = raw_events(dlrm_dir / name)
         step = next(e for e in events if e.get("name") == "ProfilerStep#10" and e.get("cat") == "user_annotation")
         starts[i], ends[i] = step["ts"], step["ts"] + step["dur"]
     median_end = sorted(ends.values())[3:5]
     aligned = {r: starts[r] - (ends[r] - sum(median_end) / 2) for r in starts}
-    late = {s["rank"] for s in serial["stragglers"]["ranks"] if s["rule"] == "late_start"}
+    late = {s.rank for s in serial.stragglers.ranks if s.rule == "late_start"}
     latest = sorted(aligned, key=aligned.get)[-3:]
     assert set(latest) <= late
     assert 7 in late  # the rank with the least NCCL time: everyone waits for it
-    comm = {s["rank"]: s["classes"]["communication"]["time_us"] for s in serial["ranks"]}
+    comm = {s.rank: s.classes["communication"].time_us for s in serial.ranks}
     assert min(comm, key=comm.get) == 7
-    assert all(s["why"] for s in serial["stragglers"]["ranks"])
-    assert serial["alignment"]["step"] == 10
+    assert all(s.why for s in serial.stragglers.ranks)
+    assert serial.alignment.step == 10
 
 
 def test_processes_and_dask_give_the_serial_result(serial, dlrm_dir):
     paths = traces_in(dlrm_dir)
-    assert dump(ranks.job(ranks.run(paths, jobs=2), dlrm_dir)) == dump(serial)
+    assert dump(ranks.job(ranks.run(paths, AnalysisOptions(jobs=2)), dlrm_dir)) == dump(serial)
     pytest.importorskip("dask.distributed")
-    assert dump(ranks.job(ranks.run(paths, dask=True), dlrm_dir)) == dump(serial)
+    assert dump(ranks.job(ranks.run(paths, AnalysisOptions(dask=True)), dlrm_dir)) == dump(serial)
 
 
 def test_cli_folder_json(dlrm_dir):
-    r = subprocess.run([sys.executable, "-m", "profkit", "analyze", str(dlrm_dir), "--json", "-j", "2"],
-                       capture_output=True, text=True)
+    r = profkit_cli("analyze", dlrm_dir, "--json", "-j", "2")
     assert r.returncode == 0, r.stderr
     job = json.loads(r.stdout)
     assert len(job["ranks"]) == 8 and "stragglers" in job and job["ranks"][3]["rank"] == 3
@@ -82,8 +81,8 @@ def test_two_rank_sample_pair(tmp_path):
     for name in ("sampled_rank-0.json.gz", "sampled_rank-1.json.gz"):
         (tmp_path / name).symlink_to(real_trace(f"hta/trace_filter/{name}"))
     job = ranks.job(ranks.run(traces_in(tmp_path)), tmp_path)
-    assert [s["rank"] for s in job["ranks"]] == [0, 1] and job["world_size"] == 128
-    assert job["alignment"]["step"] == 552
+    assert [s.rank for s in job.ranks] == [0, 1] and job.world_size == 128
+    assert job.alignment.step == 552
 
 
 def test_bad_folders(tmp_path):
@@ -92,7 +91,7 @@ def test_bad_folders(tmp_path):
     src = real_trace("kineto-v100x8-dlrm-train-rank0.json.gz")
     for name in ("a.json.gz", "b.json.gz"):
         (tmp_path / name).symlink_to(src)
-    r = subprocess.run([sys.executable, "-m", "profkit", "analyze", str(tmp_path)], capture_output=True, text=True)
+    r = profkit_cli("analyze", tmp_path)
     assert r.returncode == 2 and "same rank" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -107,9 +106,9 @@ def test_tiled_trace_scales_exactly(tmp_path):
     assert copies >= 3 and len(many.gpu) == copies * len(one.gpu)
     assert many.gpu_ops()["op_name"].isna().sum() == 0  # ids renumbered: every kernel finds its op
     a, b = summarize(one), summarize(many)
-    for cls, c in a["classes"].items():
-        assert b["classes"][cls]["pct"] == pytest.approx(c["pct"])
-        assert b["classes"][cls]["count"] == copies * c["count"]
+    for cls, c in a.classes.items():
+        assert b.classes[cls].pct == pytest.approx(c.pct)
+        assert b.classes[cls].count == copies * c.count
 
 
 def test_report_of_a_job_folder_has_the_rank_table(dlrm_dir, tmp_path, serial):
@@ -119,5 +118,24 @@ def test_report_of_a_job_folder_has_the_rank_table(dlrm_dir, tmp_path, serial):
     html = out.read_text()
     section = html[html.index('<section id="ranks">'):html.index("</section>", html.index('<section id="ranks">'))]
     assert section.count("<tr><td>") == 8
-    for s in serial["stragglers"]["ranks"]:
-        assert f"<b>rank {s['rank']}</b> ({s['rule']})" in section
+    for s in serial.stragglers.ranks:
+        assert f"<b>rank {s.rank}</b> ({s.rule})" in section
+
+
+def test_rank_table_exposed_communication_and_comm_wait_rule(serial, dlrm_dir):
+    """Exposed communication per rank from the raw JSON (interval code of test_communication);
+    the comm_wait rule names exactly the ranks under half the median: rank 7."""
+    from tests.test_communication import events, intersect, length, merge
+
+    exposed = {}
+    for i, name in enumerate(DLRM):
+        kernels = [e for e in events(dlrm_dir / name) if e.get("cat") == "kernel"]
+        comm = merge([(e["ts"], e["ts"] + e["dur"]) for e in kernels if e["name"].startswith("nccl")])
+        comp = merge([(e["ts"], e["ts"] + e["dur"]) for e in kernels if not e["name"].startswith("nccl")])
+        exposed[i] = length(comm) - intersect(comm, comp)
+    for s in serial.ranks:
+        assert s.communication.exposed_us == pytest.approx(exposed[s.rank])
+    median = sum(sorted(exposed.values())[3:5]) / 2
+    named = {s.rank for s in serial.stragglers.ranks if s.rule == "comm_wait"}
+    assert named == {r for r, e in exposed.items() if e < ranks.COMM_WAIT_FRACTION * median} == {7}
+    assert "comm_wait" in serial.stragglers.rules

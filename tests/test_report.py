@@ -1,9 +1,6 @@
 """`profkit report` / `annotate` end to end, on synthetic and real traces."""
 
-import gzip
 import re
-import subprocess
-import sys
 
 import numpy as np
 import orjson
@@ -14,17 +11,11 @@ from profkit.analysis.summary import summarize
 from profkit.report.annotate import annotate
 from profkit.report.build import build_report
 from profkit.trace import load
-from tests.conftest import real_trace
+from tests.conftest import profkit_cli, raw_events, real_trace
 from tests.report_helpers import write_trace
 
 EAGER = "kineto-rtx5080-mlp-train-eager.json.gz"
 GRAPH = "kineto-rtx5080-mlp-train-cudagraph-manual.json.gz"
-
-
-def raw_events(path):
-    data = open(path, "rb").read()
-    doc = orjson.loads(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
-    return doc["traceEvents"] if isinstance(doc, dict) else doc
 
 
 def headline(html, metric):
@@ -70,7 +61,7 @@ def test_cudagraph_vs_eager_report_shows_idle_and_launches(tmp_path):
     assert per_step == [pytest.approx(independent_launches_per_step(p), abs=0.05) for p in (eager, graph)]
     assert per_step[0] > 5 * per_step[1]
     assert headline(html, "CUDA-graph launches") == ["0", "7"]
-    assert "the run is launch-bound" in html and "idle 66% → 2%" in html
+    assert "Launch-bound: the GPU is idle 66%" in html and "idle 66% → 2%" in html
     assert '<section id="diff">' in html
     for name in ("kineto-rtx5080-mlp-train-eager", "kineto-rtx5080-mlp-train-cudagraph-manual"):
         assert (tmp_path / "mlp_traces" / f"{name}.json.gz").is_file()
@@ -111,10 +102,10 @@ def test_annotate_round_trip_on_a_real_trace(tmp_path):
     counts = annotate(src, out)
     before, after = load(src), load(out)
     summary = summarize(before)
-    assert counts["gaps"] == summary["gaps"]["count"] == after.counts["profkit_gap"]
+    assert counts["gaps"] == summary.gaps.count == after.counts["profkit_gap"]
     assert len(after.gpu) == len(before.gpu) and after.meta.keys() == before.meta.keys()
     gaps = [e for e in raw_events(out) if e.get("cat") == "profkit_gap"]
-    assert sum(e["dur"] for e in gaps) == pytest.approx(summary["gaps"]["total_us"])
+    assert sum(e["dur"] for e in gaps) == pytest.approx(summary.gaps.total_us)
     classes = [e["args"]["profkit class"] for e in raw_events(out) if e.get("cat") == "kernel"]
     assert len(classes) == (before.gpu["kind"] == "kernel").sum() and set(classes) <= set(CLASSES)
     # Annotating an annotated trace replaces profkit's tracks instead of doubling them.
@@ -167,17 +158,12 @@ def test_hta_section_is_htas_own(tmp_path):
     assert row and int(row.group(3)) == 1
 
 
-def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "profkit", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd)
-
-
 def test_cli_report_and_annotate(tmp_path):
     src = write_trace(tmp_path / "t.json.gz", [("sgemm", 50.0)])
-    r = run_cli("report", src, "-o", tmp_path / "out" / "r.html", "--no-hta")
+    r = profkit_cli("report", src, "-o", tmp_path / "out" / "r.html", "--no-hta")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == str(tmp_path / "out" / "r.html") and "profkit serve" in r.stderr
-    r = run_cli("annotate", src, "-o", tmp_path / "a.json.gz")
+    r = profkit_cli("annotate", src, "-o", tmp_path / "a.json.gz")
     assert r.returncode == 0 and load(tmp_path / "a.json.gz").counts["profkit_gap"] == 1
 
 
@@ -188,7 +174,26 @@ def test_cli_report_and_annotate(tmp_path):
 ])
 def test_cli_bad_input_is_one_line(tmp_path, args, message):
     src = write_trace(tmp_path / "t.json.gz", [("sgemm", 50.0)])
-    r = run_cli(*[a.format(src=src, tmp=tmp_path) for a in args], cwd=tmp_path)
+    r = profkit_cli(*[a.format(src=src, tmp=tmp_path) for a in args], cwd=tmp_path)
     assert r.returncode == 2
     assert r.stderr.startswith("profkit: error:") and message in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "r.txt").exists() and not (tmp_path / "a.json.gz").exists()
+
+
+@pytest.mark.shared
+def test_communication_section_and_strip(tmp_path):
+    """The B200 TP8 trace gets the compute vs communication strip, its all-gather's
+    bandwidths (recomputed from the raw kernel args) and the reason for the rest;
+    a trace without communication gets neither the section nor its link."""
+    path = real_trace("kineto-b200-vllm-tp8-rank0-eager.json.gz")
+    html = build_report([path], tmp_path / "vllm.html", hta=False).read_text()
+    assert '<section id="communication">' in html and 'id="fig-comm-0"' in html
+    (ag,) = [e for e in raw_events(path) if e.get("cat") == "kernel" and "Collective name" in e.get("args", {})]
+    algbw = 2 * ag["args"]["Out msg nelems"] / (ag["dur"] * 1e3)
+    row = re.search(r"<td>_allgather_base</td>(.*?)</tr>", html, re.S).group(1)
+    cells = re.findall(r"<td>(.*?)</td>", row)
+    assert cells[:4] == ["BFloat16", "8", "1", "402,176"]
+    assert [float(c) for c in cells[-2:]] == [pytest.approx(algbw, abs=0.005), pytest.approx(algbw * 7 / 8, abs=0.005)]
+    assert "73 of 74 communication kernels" in html
+    quiet = build_report([real_trace(EAGER)], tmp_path / "mlp.html", hta=False).read_text()
+    assert '<section id="communication">' not in quiet and 'href="#communication"' not in quiet

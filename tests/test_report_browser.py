@@ -138,3 +138,26 @@ def test_real_cudagraph_vs_eager_report_renders(browser, tmp_path):
     idle = browser.evaluate("""Array.from(document.querySelectorAll('table.numbers tr'))
         .find(r => r.cells[0].textContent === 'Idle %').cells[1].textContent""")
     assert idle == "65.6%"
+
+
+def test_open_page_hands_the_first_trace_to_perfetto(browser, tmp_path):
+    from profkit.report.opener import open_server
+
+    trace = write_trace(tmp_path / "run.json.gz", [("sgemm_128x64", 80.0)] * 4, steps=2)
+    server, url, staged = open_server([trace], tmp_path / "served", port=0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        _load(browser, url)
+        state = browser.evaluate("""(() => ({
+          on: document.querySelector('button.trace.on').getAttribute('data-url'),
+          src: document.getElementById('perfetto').src,
+          status: document.getElementById('status').textContent}))()""")
+    finally:
+        server.shutdown()
+        server.server_close()
+    # The page ran: it picked the annotated copy and pointed its frame at the Perfetto UI (which
+    # cannot load here, without internet; the handshake itself is Perfetto's documented protocol).
+    assert state["on"] == staged[0]["annotated_url"]
+    assert state["src"].startswith("https://ui.perfetto.dev/")
+    assert not [e for e in browser.console_errors() if "perfetto.dev" not in e and "ERR_" not in e]

@@ -8,14 +8,13 @@ import time
 
 import pytest
 import torch
-from transformers import GPT2Config
 
 import profkit.sweep.run as sweep_run
-from profkit.cli import main
 from profkit.errors import OutOfMemory, ProfkitError
 from profkit.sweep import store
 from profkit.sweep.grid import make_plan, parse_ints
 from profkit.sweep.run import run_sweep
+from tests.conftest import main_exit, tiny_gpt2_config
 
 FAST = {"device": "cpu", "warmup": 0, "steps": 1}
 
@@ -23,8 +22,7 @@ FAST = {"device": "cpu", "warmup": 0, "steps": 1}
 @pytest.fixture
 def tiny(tmp_path):
     path = tmp_path / "tiny.json"
-    GPT2Config(n_layer=1, n_head=4, n_embd=16, vocab_size=53, n_positions=64, bos_token_id=0,
-               eos_token_id=0).to_json_file(path)
+    tiny_gpt2_config(n_layer=1, n_head=4, n_embd=16, vocab_size=53, initializer_range=0.02).to_json_file(path)
     return str(path)
 
 
@@ -34,10 +32,9 @@ def csv_rows(folder):
 
 
 def refuse(capsys, *args):
-    with pytest.raises(SystemExit) as e:
-        main(["sweep", *args])
+    code = main_exit("sweep", *args)
     err = capsys.readouterr().err.strip().splitlines()
-    assert e.value.code == 2 and len(err) == 1 and err[0].startswith("profkit: error: "), err
+    assert code == 2 and len(err) == 1 and err[0].startswith("profkit: error: "), err
     return err[0]
 
 
@@ -76,11 +73,11 @@ def test_grid_is_the_cartesian_product_in_batch_order(tiny):
 def test_oom_is_recorded_and_larger_batches_skipped(tiny, tmp_path, monkeypatch):
     real, calls = sweep_run.capture_run, []
 
-    def capture(spec, mode, dev, batch, prompt_len, *args, **kw):
-        calls.append((batch, prompt_len))
-        if batch >= 4:
-            raise OutOfMemory(f"out of memory at batch {batch}")
-        return real(spec, mode, dev, batch, prompt_len, *args, **kw)
+    def capture(cfg, *args, **kw):
+        calls.append((cfg.batch, cfg.prompt_len))
+        if cfg.batch >= 4:
+            raise OutOfMemory(f"out of memory at batch {cfg.batch}")
+        return real(cfg, *args, **kw)
 
     monkeypatch.setattr(sweep_run, "capture_run", capture)
     plan = make_plan("gpt2", models=tiny, batches="1,4,8,16", prompt_lens="8,16", new_tokens=2, **FAST)
@@ -102,10 +99,10 @@ def test_oom_is_recorded_and_larger_batches_skipped(tiny, tmp_path, monkeypatch)
 def test_error_points_are_retried_and_not_duplicated(tiny, tmp_path, monkeypatch):
     real = sweep_run.capture_run
 
-    def flaky(spec, mode, dev, batch, *args, **kw):
-        if batch == 2:
+    def flaky(cfg, *args, **kw):
+        if cfg.batch == 2:
             raise ProfkitError("torch.compile failed: no compiler")
-        return real(spec, mode, dev, batch, *args, **kw)
+        return real(cfg, *args, **kw)
 
     plan = make_plan("gpt2", models=tiny, batches="1,2,3", prompt_lens="8", new_tokens=2, **FAST)
     out = tmp_path / "err"
@@ -192,11 +189,8 @@ def test_interrupted_sweep_resumes_without_losing_or_duplicating_rows(tiny, tmp_
 
 def test_sdpa_workload_on_cpu(tmp_path, capsys):
     out = tmp_path / "sdpa"
-    main_args = ["sweep", "--workload", "sdpa", "--batch", "2,4", "--rows", "16,64", "--cols", "8",
-                 "--device", "cpu", "--warmup", "1", "--steps", "3", "--out", str(out)]
-    with pytest.raises(SystemExit) as e:
-        main(main_args)
-    assert e.value.code == 0
+    assert main_exit("sweep", "--workload", "sdpa", "--batch", "2,4", "--rows", "16,64", "--cols", "8",
+                     "--device", "cpu", "--warmup", "1", "--steps", "3", "--out", out) == 0
     rows = csv_rows(out)
     assert [(int(r["batch"]), int(r["rows"])) for r in rows] == [(2, 16), (4, 16), (2, 64), (4, 64)]
     for r in rows:

@@ -2,20 +2,20 @@
 
 import pytest
 import torch
-from transformers import DynamicCache, GPT2Config
+from transformers import DynamicCache
 
 from profkit.capture.generate import EagerDecoder, StaticDecoder, synthetic_prompt
-from profkit.capture.kvgroups import group_kv_heads, kv_cache_bytes
+from profkit.analysis.roofline import estimate
+from profkit.capture.kvgroups import group_kv_heads
 from profkit.capture.models import ModelSpec, build_model, describe
 from profkit.errors import ProfkitError
+from tests.conftest import tiny_gpt2_config
 
 CPU = torch.device("cpu")
 
 
 def config(**kw):
-    args = dict(n_layer=2, n_head=4, n_embd=32, vocab_size=97, n_positions=64, initializer_range=0.5)
-    args.update(kw)
-    return GPT2Config(**args)
+    return tiny_gpt2_config(**{"n_head": 4, **kw})
 
 
 def model(groups=1, seed=0):
@@ -89,7 +89,8 @@ def test_kv_cache_shrinks_by_groups(groups):
     assert dec.cache.layers[0].keys.shape == (2, 4 // groups, 9 + 5, 8)
     # 2 (K,V) x 2 layers x batch 2 x (4/G heads x 8) x 14 positions x 4 bytes
     assert cache_bytes(dec.cache) == 2 * 2 * 2 * (32 // groups) * 14 * 4
-    assert kv_cache_bytes(net.config, groups, 2, 14, 4) == cache_bytes(dec.cache)
+    spec = ModelSpec("tiny", "test", config(), None, kv_groups=groups)
+    assert estimate(spec.shape, "float32", 2, 9, 5).kv_cache_bytes == cache_bytes(dec.cache)
 
 
 def test_static_cache_is_sized_for_kv_heads_and_decodes_like_eager():

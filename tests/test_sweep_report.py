@@ -6,15 +6,14 @@ import json
 import re
 
 import pytest
-from transformers import GPT2Config
 
 import profkit.sweep.run as sweep_run
-from profkit.cli import main
 from profkit.errors import OutOfMemory, ProfkitError
 from profkit.report.sweep import build_sweep_report, load_sweep
 from profkit.sweep.grid import make_plan
 from profkit.sweep.run import run_sweep
 from tests.chromium import Browser, find_chromium
+from tests.conftest import main_exit, tiny_gpt2_config
 
 EVIL = "</script><script>window.__pwned=1</script>\"'&<b>x</b>"
 EVIL_DIR = "m<img src=x onerror=window.__pwned=2>"
@@ -26,18 +25,18 @@ def sweeps(tmp_path_factory):
     d = tmp_path_factory.mktemp("sweeps")
     model_dir = d / EVIL_DIR
     model_dir.mkdir()
-    GPT2Config(n_layer=1, n_head=4, n_embd=16, vocab_size=53, n_positions=64, bos_token_id=0,
-               eos_token_id=0).to_json_file(model_dir / "config.json")
+    tiny_gpt2_config(n_layer=1, n_head=4, n_embd=16, vocab_size=53, initializer_range=0.02).to_json_file(
+        model_dir / "config.json")
     calibration = d / "calibration.json"
     calibration.write_text(json.dumps({"bandwidth_gbs": 10.0, "tflops": {"fp32": 0.05}}))
     real = sweep_run.capture_run
 
-    def capture(spec, mode, dev, batch, prompt_len, *args, **kw):
-        if batch == 4:
+    def capture(cfg, *args, **kw):
+        if cfg.batch == 4:
             raise OutOfMemory("out of memory at batch 4")
-        if batch == 2 and prompt_len == 16:
+        if cfg.batch == 2 and cfg.prompt_len == 16:
             raise ProfkitError(EVIL)
-        return real(spec, mode, dev, batch, prompt_len, *args, **kw)
+        return real(cfg, *args, **kw)
 
     sweep_run.capture_run = capture
     try:
@@ -83,11 +82,14 @@ def test_gpt2_sweep_page_content(sweeps, tmp_path):
     assert float(got) == pytest.approx(want, rel=0.01, abs=0.0006)
     assert cells(t, 4) == ["OOM"] * 4 and cells(t, 8) == ["skipped"] * 4
     assert cells(t, 2)[1] == "error" and cells(t, 2)[0] != "error"
-    # Measured / limit = TTFT / the roofline bound the sweep stored (G = 1 only).
-    r = rows["1", "8", "1"]
+    # Measured / limit = TTFT / the roofline bound the sweep stored, for every G.
     ratio = cells(table_html(page, "TTFT / roofline limit"), 1)
-    assert float(ratio[0].replace(",", "")) == pytest.approx(float(r["ttft_ms"]) / float(r["ttft_limit_ms"]), rel=0.01)
-    assert ratio[2] == "—" and rows["2", "8", "1"]["ttft_limit_ms"] == ""
+    for col, g in ((0, "1"), (2, "2")):
+        r = rows[g, "8", "1"]
+        want = float(r["ttft_ms"]) / float(r["ttft_limit_ms"])
+        assert float(ratio[col].replace(",", "")) == pytest.approx(want, rel=0.01)
+    # G = 2 moves fewer bytes (half the K/V weights and cache), so its limit is lower.
+    assert float(rows["2", "8", "1"]["ttft_limit_ms"]) < float(rows["1", "8", "1"]["ttft_limit_ms"])
     assert "Some points ran faster than the limit" not in page  # the test's peaks are far too high for that
     kv1, kv2 = float(rows["1", "16", "1"]["kv_cache_mib"]), float(rows["2", "16", "1"]["kv_cache_mib"])
     assert kv1 == pytest.approx(2 * kv2, rel=1e-4)  # G=2 halves the KV cache
@@ -116,9 +118,7 @@ def test_sweep_page_escapes_everything(sweeps, tmp_path):
 
 def test_sdpa_page_and_cli(sweeps, tmp_path):
     out = tmp_path / "sdpa.html"
-    with pytest.raises(SystemExit) as e:
-        main(["report", str(sweeps["sdpa"]), "-o", str(out)])
-    assert e.value.code == 0
+    assert main_exit("report", sweeps["sdpa"], "-o", out) == 0
     page = out.read_text()
     assert "<h3>Attention vs getting the data there</h3>" in page and "no host-to-device copy" in page
     t = table_html(page, "Attention")

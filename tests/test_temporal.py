@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from profkit.analysis import temporal
+from profkit.analysis.result import CauseTotal
 
 intervals = st.lists(st.tuples(st.integers(0, 200), st.integers(0, 30)), min_size=1, max_size=40)
 
@@ -55,14 +56,14 @@ def test_gap_causes():
     assert g["cause"].tolist() == ["host_bound", "other", "sync", "other"]
     assert g["before"].tolist() == ["k1", "k2", "k3", "k4"]
     assert g["after"].tolist() == ["k2", "k3", "k4", "k5"]
-    s = temporal.gap_summary(g)
-    assert s["count"] == 4 and s["total_us"] == 10 + 10 + 20 + 10
-    assert s["by_cause"]["sync"] == {"count": 1, "total_us": 20.0}
-    assert sum(b["count"] for b in s["histogram"]) == 4
+    s = temporal.gap_summary(g.assign(device=0))
+    assert s.count == 4 and s.total_us == 10 + 10 + 20 + 10
+    assert s.by_cause["sync"] == CauseTotal(count=1, total_us=20.0)
+    assert sum(b.count for b in s.histogram) == 4
 
 
 def test_timeline_integrates_to_busy_time():
     starts, ends = temporal.union(np.array([0.0, 25, 60]), np.array([10.0, 50, 61]))
     tl = temporal.timeline(starts, ends, 0, 100, bins=10)
-    assert [round(b["busy_pct"]) for b in tl] == [100, 0, 50, 100, 100, 0, 10, 0, 0, 0]
-    assert sum(b["busy_pct"] for b in tl) / 10 == temporal.covered(starts, ends, 0, 100)
+    assert [round(b.busy_pct) for b in tl] == [100, 0, 50, 100, 100, 0, 10, 0, 0, 0]
+    assert sum(b.busy_pct for b in tl) / 10 == temporal.covered(starts, ends, 0, 100)

@@ -8,15 +8,14 @@ import pytest
 import profkit
 from profkit.errors import ProfkitError
 from profkit.trace import reader
-from tests.conftest import all_real_traces, real_trace
+from tests.conftest import all_real_traces, raw_events, real_trace
 
 GPU_CATS = {"kernel", "gpu_memcpy", "gpu_memset", "memcpy", "memset"}
 
 
 def naive_counts(path):
     """Count events with the standard library, the slow obvious way."""
-    doc = json.loads(gzip.open(path).read())
-    events = doc["traceEvents"] if isinstance(doc, dict) else doc
+    events = raw_events(path)
     counts = {"gpu": 0, "runtime": 0, "cpu": 0, "gpu_dur": 0.0}
     for e in events:
         if e.get("ph") != "X":
@@ -143,3 +142,15 @@ def test_missing_file_and_directory(tmp_path):
         profkit.load(tmp_path / "nope.json")
     with pytest.raises(ProfkitError, match="directory"):
         profkit.load(tmp_path)
+
+
+def test_event_array_before_a_list_of_objects(tmp_path):
+    """`{"traceEvents": [...], "deviceProperties": [{...}, {...}, ...]}` (traceEvents first, as
+    json.dumps of a rewritten trace writes it): the `},{` after the array are not event boundaries."""
+    ev = {"ph": "X", "cat": "kernel", "name": "k", "pid": 0, "tid": 7, "ts": 1, "dur": 2,
+          "args": {"device": 0, "stream": 7, "correlation": 1}}
+    props = [{"id": i, "name": "GPU", "numSms": 132} for i in range(8)]
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"traceEvents": [ev, dict(ev, ts=5)], "deviceProperties": props}))
+    t = profkit.load(path)
+    assert len(t.gpu) == 2 and not t.warnings and len(t.device_properties) == 8

@@ -177,15 +177,23 @@ def test_no_gpu_work_gives_no_cudagraph_prediction():
     assert W.cudagraph_whatif(load(real_trace("kineto-a100-edgecase-no-kernel-events.json.gz"))) is None
 
 
+def breakdown(window, overhead, classified):
+    """A CpuBreakdown of the result model with these numbers."""
+    from profkit.analysis.result import CpuBreakdown
+    return CpuBreakdown(window_us=window, threads=1, classified_us=classified, compiled_region_self_us=0.0,
+                        framework_overhead_us=overhead,
+                        framework_overhead_pct=100 * overhead / window if window else 0.0)
+
+
 def test_compiled_whatif_from_cpu_breakdown():
-    b = {"window_us": 1000.0, "framework_overhead_us": 400.0, "classified_us": 600.0}
+    b = breakdown(1000.0, 400.0, 600.0)
     c = W.compiled_whatif(b)
     assert c.overhead_pct == pytest.approx(40) and c.step_us == 600 and c.speedup == pytest.approx(1000 / 600)
     assert c.measured_speedup is None
-    c = W.compiled_whatif(b, {"window_us": 800.0, "framework_overhead_us": 100.0, "classified_us": 700.0})
+    c = W.compiled_whatif(b, 800.0)
     assert c.compiled_window_us == 800 and c.measured_speedup == pytest.approx(1.25)
-    assert W.compiled_whatif({"window_us": 0.0, "framework_overhead_us": 0.0, "classified_us": 0.0}) is None
-    assert W.compiled_whatif({"window_us": 9.0, "framework_overhead_us": 9.0, "classified_us": 0.0}) is None
+    assert W.compiled_whatif(breakdown(0.0, 0.0, 0.0)) is None
+    assert W.compiled_whatif(breakdown(9.0, 9.0, 0.0)) is None
 
 
 def test_no_prediction_is_slower_than_measured():
@@ -194,8 +202,7 @@ def test_no_prediction_is_slower_than_measured():
     assert 1 <= w.low <= w.speedup <= w.high
     # A GPU run whose kernels are missing is not a CPU run: no compiled what-if either.
     edge = load(real_trace("kineto-a100-edgecase-no-kernel-events.json.gz"))
-    assert W.whatif(edge, breakdown={"window_us": 5.0, "framework_overhead_us": 1.0, "classified_us": 4.0}) == \
-        W.WhatIf(None, None)
+    assert W.whatif(edge, breakdown=breakdown(5.0, 1.0, 4.0)) == W.WhatIf(None, None)
 
 
 @pytest.mark.parametrize("name", ["kineto-fmt-libkineto-test-cudasync-beforefix.json.gz",
@@ -243,31 +250,33 @@ def test_report_draws_measured_and_predicted_steps_side_by_side():
     runs = load_runs([real_trace(MANUAL), real_trace(EAGER)])
     assert [r.mode for r in runs] == ["eager", "cudagraph"]
     ctx = build_context(runs, ["a", "b"])
-    cg = ctx["whatif"][0]["cudagraph"]
+    cg = ctx["whatif"][0].cudagraph
     graph = gpu_annotation_period(raw(MANUAL), "## graph.replay ##")
-    assert cg["validation"]["measured_us"] == pytest.approx(graph, rel=0.01)  # paired with the graph run
+    assert cg.validation.measured_us == pytest.approx(graph, rel=0.01)  # paired with the graph run
     fig = __import__("orjson").loads(str(ctx["figures_json"]))["whatif-0"]
     bars = {(d["name"], y): x for d in fig["data"] if d["type"] == "bar" for y, x in zip(d["y"], d["x"])}
-    ms = {k: cg[k] / 1000 for k in ("work_us", "removed_gap_us", "kept_gap_us", "launch_gpu_us")}
+    ms = {k: getattr(cg, k) / 1000 for k in ("work_us", "removed_gap_us", "kept_gap_us", "launch_gpu_us")}
     assert bars[("GPU work", "measured (this run)")] == bars[("GPU work", "predicted (CUDA graphs)")] == ms["work_us"]
     assert bars[("host-bound gaps", "measured (this run)")] == ms["removed_gap_us"]
     assert bars[("host-bound gaps", "predicted (CUDA graphs)")] == 0
     assert bars[("graph launches", "predicted (CUDA graphs)")] == ms["launch_gpu_us"]
     assert bars[("measured graph step", "measured (CUDA-graph run)")] == pytest.approx(graph / 1000, rel=0.01)
     (mark,) = [d for d in fig["data"] if d["type"] == "scatter"]
-    assert mark["x"][:2] == [cg["measured_step_us"] / 1000, cg["step_us"] / 1000]
-    assert mark["error_x"]["array"][1] == pytest.approx((cg["worst_step_us"] - cg["step_us"]) / 1000)
+    assert mark["x"][:2] == [cg.measured_step_us / 1000, cg.step_us / 1000]
+    assert mark["error_x"]["array"][1] == pytest.approx((cg.worst_step_us - cg.step_us) / 1000)
     html = render_html(runs, ["a", "b"])
-    assert f"×{cg['speedup']:.2f}" in html and "within 10%" in html
+    assert f"×{cg.speedup:.2f}" in html and "within 10%" in html
     assert "already replays 90% of" in html  # the graph run is not offered a prediction it already is
 
 
 def test_against_a_run_without_steps_warns_and_stays_unvalidated():
+    from profkit.analysis.options import AnalysisOptions
     from profkit.analysis.summary import summarize
     cpu_only = real_trace("hta/cpu_only/rank-34.Jul_15_10_52_41.1074.pt.trace.json.gz")
-    s = summarize(load(real_trace("kineto-h100-transformer-train-tiny.json.gz")), whatif_against=cpu_only)
-    assert s["whatif"]["cudagraph"]["validation"] is None
-    assert any("stays unvalidated" in w for w in s["warnings"])
+    s = summarize(load(real_trace("kineto-h100-transformer-train-tiny.json.gz")),
+                  options=AnalysisOptions(whatif_against=cpu_only))
+    assert s.whatif.cudagraph.validation is None
+    assert any("stays unvalidated" in w for w in s.warnings)
 
 
 @pytest.mark.slow
@@ -286,33 +295,33 @@ def test_cpu_capture_compiled_whatif_against_the_compiled_run(tmp_path):
     capture("--model", str(ckpt), "--mode", "eager,compiled", "--device", "cpu", "--prompt-len", "8",
             "--new-tokens", "4", "--warmup", "1", "--steps", "2", "--out", str(out))
     runs = {r.mode: r for r in load_runs([out])}
-    comp = runs["eager"].summary["whatif"]["compiled"]
+    comp = runs["eager"].summary.whatif.compiled
     eager_b, compiled_b = cpu_breakdown(runs["eager"].trace), cpu_breakdown(runs["compiled"].trace)
-    assert comp["overhead_us"] == pytest.approx(eager_b["framework_overhead_us"])
-    assert comp["overhead_pct"] == pytest.approx(eager_b["framework_overhead_pct"])
-    assert comp["step_us"] == pytest.approx(eager_b["window_us"] - eager_b["framework_overhead_us"])
-    assert comp["compiled_window_us"] == pytest.approx(compiled_b["window_us"])
-    assert comp["measured_speedup"] == pytest.approx(eager_b["window_us"] / compiled_b["window_us"])
-    assert runs["compiled"].summary["whatif"]["compiled"]["compiled_window_us"] is None
+    assert comp.overhead_us == pytest.approx(eager_b["framework_overhead_us"])
+    assert comp.overhead_pct == pytest.approx(eager_b["framework_overhead_pct"])
+    assert comp.step_us == pytest.approx(eager_b["window_us"] - eager_b["framework_overhead_us"])
+    assert comp.compiled_window_us == pytest.approx(compiled_b["window_us"])
+    assert comp.measured_speedup == pytest.approx(eager_b["window_us"] / compiled_b["window_us"])
+    assert runs["compiled"].summary.whatif.compiled.compiled_window_us is None
     from profkit.report.render import render_html
     html = render_html(list(runs.values()), ["a", "b"])
-    assert "the part compilation removes" in html and f"×{comp['measured_speedup']:.2f}" in html
+    assert "the part compilation removes" in html and f"×{comp.measured_speedup:.2f}" in html
 
 
 def test_a_finding_cites_the_prediction():
     from profkit.analysis.summary import summarize
     s = summarize(load(real_trace(EAGER)))
-    cg = s["whatif"]["cudagraph"]
-    (f,) = [f for f in s["findings"] if f["rule"] == "cudagraph_whatif"]
-    n = f["evidence"]["numbers"]
-    assert n["predicted_step_us"] == round(cg["step_us"], 1) and n["speedup"] == round(cg["speedup"], 2)
-    assert n["saved_pct"] == round(100 * (1 - cg["step_us"] / cg["measured_step_us"]), 1) and n["blockers"] == 0
-    assert f"×{cg['speedup']:.2f}" in f["text"]
+    cg = s.whatif.cudagraph
+    (f,) = [f for f in s.findings if f.rule == "cudagraph_whatif"]
+    n = f.evidence.numbers
+    assert n["predicted_step_us"] == round(cg.step_us, 1) and n["speedup"] == round(cg.speedup, 2)
+    assert n["saved_pct"] == round(100 * (1 - cg.step_us / cg.measured_step_us), 1) and n["blockers"] == 0
+    assert f"×{cg.speedup:.2f}" in f.text
     s = summarize(load(real_trace(DLRM)))
-    (f,) = [f for f in s["findings"] if f["rule"] == "cudagraph_whatif"]
-    assert f["evidence"]["numbers"]["blockers"] == sum(b["count"] for b in s["whatif"]["cudagraph"]["blockers"])
-    assert f["action"].startswith("Remove the blockers first")
-    assert {"aten::to", "aten::index"} <= {i["name"] for i in f["evidence"]["items"]}
+    (f,) = [f for f in s.findings if f.rule == "cudagraph_whatif"]
+    assert f.evidence.numbers["blockers"] == sum(b.count for b in s.whatif.cudagraph.blockers)
+    assert f.action.startswith("Remove the blockers first")
+    assert {"aten::to", "aten::index"} <= {i.name for i in f.evidence.items}
     # Already graphed: no advice to graph it.
     s = summarize(load(real_trace(MANUAL)))
-    assert not [f for f in s["findings"] if f["rule"] == "cudagraph_whatif"]
+    assert not [f for f in s.findings if f.rule == "cudagraph_whatif"]

@@ -3,22 +3,54 @@
 Every distinct name is classified once (names are categoricals) and the result
 is mapped back through the category codes, so a trace with a million kernels
 and a few hundred kernel names costs a few hundred regex scans.
+
+A GPU kernel is classified by the first layer that decides (`LAYERS`):
+"rule" (the user's rules, then KERNEL_RULES; memcpy/memset activities too),
+"token" (words of the name, TOKEN_RULES), "op" (the CPU op that launched it:
+OP_RULES, then the words of the op's name, so custom ops such as
+`sgl_kernel::fused_add_rmsnorm` count), and "none" (class "other").
 """
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
-from profkit.analysis.rules import CLASSES, KERNEL_RULES, MEM, OP_RULES, OTHER
+from profkit.analysis.block import Block
+from profkit.analysis.rules import CLASSES, KERNEL_RULES, MEM, OP_RULES, OTHER, TOKEN_RULES
 
-__all__ = ["CLASSES", "classify_names", "classify_op_names", "classify_gpu", "classify_cpu_ops",
-           "class_times", "other_share", "cpu_breakdown", "self_time", "op_key"]
+__all__ = ["CLASSES", "LAYERS", "UserRule", "Coverage", "classify_names", "classify_op_names", "classify_gpu",
+           "classify_gpu_layers", "classify_cpu_ops", "class_times", "other_share", "coverage", "cpu_breakdown",
+           "self_time", "op_key"]
 
+LAYERS = ("rule", "token", "op", "none")
 _NO_RULE = "?"  # no rule matched (distinct from a rule saying "no class": None)
 _KERNEL = [(re.compile(p, re.IGNORECASE), c) for p, c, _ in KERNEL_RULES]
 _OP = [(re.compile(p, re.IGNORECASE), c) for p, c, _ in OP_RULES]
+_TOKENS = [(re.compile(p), c) for p, c, _ in TOKEN_RULES]
+_SPLIT = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class UserRule:
+    """One rule from a user's --rules file; it is tried before the built-in tables.
+    target: "kernel" (GPU activity names) or "op" (CPU op names)."""
+
+    pattern: str
+    cls: str | None
+    why: str = ""
+    target: str = "kernel"
+
+
+@lru_cache(maxsize=64)
+def _user_tables(rules):
+    """Compiled (kernel rules, op rules) of a tuple of UserRule."""
+    kernel = [(re.compile(r.pattern, re.IGNORECASE), r.cls) for r in rules if r.target == "kernel"]
+    op = [(re.compile(r.pattern, re.IGNORECASE), r.cls) for r in rules if r.target == "op"]
+    return kernel, op
 _CODE = {c: i for i, c in enumerate(CLASSES)}
 _EVAL_PREFIX = re.compile(r"^autograd::engine::evaluate_function:\s*")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -58,6 +90,45 @@ def kernel_rule_class(name):
     return _first(_KERNEL, kernel_core(name))
 
 
+def name_tokens(text):
+    """'void deep_ep::intranode::notify_dispatch' -> 'void_deep_ep_intranode_notify_dispatch';
+    'moeA2ADispatchKernel' -> 'moe_a2_a_dispatch_kernel' (what TOKEN_RULES read)."""
+    return _NON_WORD.sub("_", _SPLIT.sub("_", text).lower()).strip("_")
+
+
+@lru_cache(maxsize=1 << 16)
+def token_class(text):
+    """Class named by the words of a kernel or op name (TOKEN_RULES), or None."""
+    res = _first(_TOKENS, name_tokens(text))
+    return None if res == _NO_RULE else res
+
+
+@lru_cache(maxsize=1 << 16)
+def kernel_layer(name, rules=()):
+    """(class or None, layer) of a kernel name by the user's rules, KERNEL_RULES, then its words.
+    A class of None with layer "none" leaves the kernel to its launching op."""
+    core = kernel_core(name)
+    res = _first(_user_tables(rules)[0], core) if rules else _NO_RULE
+    if res == _NO_RULE:
+        res = _first(_KERNEL, core)
+    if res in _CODE:
+        return res, "rule"
+    tok = token_class(core)
+    return (tok, "token") if tok else (None, "none")
+
+
+@lru_cache(maxsize=1 << 16)
+def op_layer_class(name, rules=()):
+    """Class a launching CPU op gives its kernels: the user's op rules, OP_RULES, then
+    the words of the op name (custom ops); None when the op says nothing."""
+    res = _first(_user_tables(rules)[1], op_key(name)) if rules else _NO_RULE
+    if res == _NO_RULE:
+        res = _first(_OP, op_key(name))
+    if res == _NO_RULE:
+        return token_class(op_key(name))
+    return res
+
+
 def op_key(name):
     """Normalised CPU op name for OP_RULES: 'aten::add_' -> 'add',
     'autograd::engine::evaluate_function: NativeLayerNormBackward0' -> 'native_layer_norm',
@@ -78,16 +149,21 @@ def op_rule_class(name):
     return _first(_OP, op_key(name))
 
 
+def _table_codes(values, lookup):
+    """Per-row values of `lookup(name)` (an int) through the categories of a name Series
+    (-1 for a missing name): one lookup per distinct name."""
+    cat = values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype("category")
+    table = np.array([lookup(str(n)) for n in cat.cat.categories] + [-1], dtype=np.int64)
+    return table[cat.cat.codes.to_numpy()]
+
+
 def _codes(values, rule_class, unresolved):
     """Class codes (-1 = none) for a Series of names; `unresolved(result)` gives the
     code used for names whose rule result is None or '?'."""
-    cat = values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype("category")
-    table = []
-    for name in cat.cat.categories:
-        res = rule_class(str(name))
-        table.append(_CODE[res] if res in _CODE else unresolved(res))
-    table = np.array(table + [-1], dtype=np.int64)  # index -1 (missing name) -> -1
-    return table[cat.cat.codes.to_numpy()]
+    def code(name):
+        res = rule_class(name)
+        return _CODE[res] if res in _CODE else unresolved(res)
+    return _table_codes(values, code)
 
 
 def _series(codes, index):
@@ -116,31 +192,92 @@ def classify_op_names(names, fallback=OTHER):
     return _series(_codes(s, op_rule_class, lambda res: -1 if res is None else code), s.index)
 
 
-def classify_gpu(trace):
-    """Class of every row of trace.gpu (categorical Series aligned with it).
+def classify_gpu_layers(trace, rules=()):
+    """(class of every row of trace.gpu as a categorical Series, the layer that decided
+    each as a categorical of LAYERS). `rules`: a tuple of UserRule tried first.
 
-    memcpy/memset activities are memory; kernels are classified by name; a name
-    the rules leave open is decided by the CPU op that launched the kernel
-    (trace.gpu_ops()), and is "other" when that op is unknown or says nothing."""
+    memcpy/memset activities are memory (layer "rule"); kernels are classified
+    by name (rules, then words); a name that leaves it open is decided by the CPU
+    op that launched the kernel (trace.gpu_ops()), and is "other" (layer "none")
+    when that op is unknown or says nothing."""
     gpu = trace.gpu
-    codes = _codes(gpu["name"], kernel_rule_class, lambda res: -1)
-    codes[(gpu["kind"] != "kernel").to_numpy()] = _CODE[MEM]
+    layer_code = {name: i for i, name in enumerate(LAYERS)}
+    codes = _table_codes(gpu["name"], lambda n: _CODE.get(kernel_layer(n, rules)[0], -1))
+    by = _table_codes(gpu["name"], lambda n: layer_code[kernel_layer(n, rules)[1]])
+    memory = (gpu["kind"] != "kernel").to_numpy()
+    codes[memory], by[memory] = _CODE[MEM], layer_code["rule"]
     open_rows = codes < 0
+    by[open_rows] = layer_code["none"]
     if open_rows.any():
         ops = trace.gpu_ops()["op_name"][open_rows]
-        codes[open_rows] = _codes(ops, op_rule_class, lambda res: -1)
-        codes[codes < 0] = _CODE[OTHER]
-    return _series(codes, gpu.index)
+        from_op = _table_codes(ops, lambda n: _CODE.get(op_layer_class(n, rules), -1))
+        codes[open_rows] = np.where(from_op >= 0, from_op, _CODE[OTHER])
+        by[np.flatnonzero(open_rows)[from_op >= 0]] = layer_code["op"]
+    by = pd.Series(pd.Categorical.from_codes(by, categories=list(LAYERS)), index=gpu.index, name="classified_by")
+    return _series(codes, gpu.index), by
 
 
-def classify_cpu_ops(trace):
+def classify_gpu(trace, rules=()):
+    """Class of every row of trace.gpu (categorical Series aligned with it); see classify_gpu_layers."""
+    return classify_gpu_layers(trace, rules)[0]
+
+
+class LayerShare(Block):
+    """GPU activities one layer classified: how many, their time and its share (%)."""
+
+    count: int
+    time_us: float
+    pct: float
+
+
+class Unclassified(Block):
+    """A kernel name no layer classified (class "other")."""
+
+    name: str
+    count: int
+    time_us: float
+    pct: float
+
+
+class Coverage(Block):
+    """How the GPU activities were classified: time and count per layer (keys: LAYERS),
+    and the kernel names no layer could classify (largest time first)."""
+
+    classified_by: dict[str, LayerShare]
+    unclassified: list[Unclassified]
+
+
+def coverage(names, dur, by, top=10):
+    """Coverage of activities with these names, durations and layers (classify_gpu_layers)."""
+    df = pd.DataFrame({"name": np.asarray(names, dtype=object), "dur": np.asarray(dur, dtype=float),
+                       "by": pd.Categorical(np.asarray(by, dtype=object), categories=list(LAYERS))})
+    total = float(df["dur"].sum())
+
+    def pct(t):
+        return float(100 * t / total) if total > 0 else 0.0
+    per = df.groupby("by", observed=False)["dur"].agg(["sum", "size"])
+    layers = {layer: LayerShare(count=int(per.loc[layer, "size"]), time_us=float(per.loc[layer, "sum"]),
+                                pct=pct(per.loc[layer, "sum"])) for layer in LAYERS}
+    none = df[df["by"] == "none"].groupby("name")["dur"].agg(["sum", "size"]).nlargest(top, "sum")
+    missing = [Unclassified(name=str(n), count=int(r["size"]), time_us=float(r["sum"]), pct=pct(r["sum"]))
+               for n, r in none.iterrows()]
+    return Coverage(classified_by=layers, unclassified=missing)
+
+
+def classify_cpu_ops(trace, rules=()):
     """Class of every row of trace.cpu_ops (categorical Series aligned with it).
 
     Missing for ops that do no data work of their own: views, allocations,
     profiler/compiler markers, and unknown ops that only wrap other ops. An
-    unknown op with no children is "other"."""
+    unknown op with no children is "other". `rules`: a tuple of UserRule (their
+    "op" rules are tried first)."""
     ops = trace.cpu_ops
-    codes = _codes(ops["name"], op_rule_class, lambda res: -1 if res is None else -2)
+    user = _user_tables(rules)[1] if rules else []
+
+    def rule(name):
+        res = _first(user, op_key(name)) if user else _NO_RULE
+        return op_rule_class(name) if res == _NO_RULE else res
+    codes = _codes(ops["name"], rule, lambda res: -1 if res is None else -2)
     unknown = codes == -2
     codes[unknown] = np.where(ops["is_leaf"].to_numpy()[unknown], _CODE[OTHER], -1)
     return _series(codes, ops.index)
@@ -163,30 +300,30 @@ def _table(cls, time):
     return pd.DataFrame({"time_us": agg["sum"].astype(float), "pct": pct, "count": agg["size"].astype(int)})
 
 
-def class_times(trace):
+def class_times(trace, rules=()):
     """Per-class time table (index CLASSES; columns time_us, pct, count).
 
     GPU trace: summed duration of every GPU activity (streams may overlap, so
     this is kernel time, not wall time). CPU-only trace: summed self time of the
     classified ops (see cpu_breakdown)."""
     if trace.has_gpu:
-        return _table(classify_gpu(trace), trace.gpu["dur"].to_numpy())
-    cls = classify_cpu_ops(trace)
+        return _table(classify_gpu(trace, rules), trace.gpu["dur"].to_numpy())
+    cls = classify_cpu_ops(trace, rules)
     keep = cls.notna().to_numpy()
     return _table(cls[keep], self_time(trace.cpu_ops)[keep])
 
 
-def other_share(trace):
+def other_share(trace, rules=()):
     """Fraction (0..1) of time classified "other": of GPU kernel time (memcpy/memset
     excluded from the denominator), or of classified CPU op time on a CPU-only trace.
     NaN when there is nothing to classify."""
     if trace.has_gpu:
         kernels = (trace.gpu["kind"] == "kernel").to_numpy()
         dur = trace.gpu["dur"].to_numpy()[kernels]
-        other = (classify_gpu(trace).to_numpy()[kernels] == OTHER)
+        other = (classify_gpu(trace, rules).to_numpy()[kernels] == OTHER)
         total = dur.sum()
         return float(dur[other].sum() / total) if total > 0 else float("nan")
-    t = class_times(trace)
+    t = class_times(trace, rules)
     total = t["time_us"].sum()
     return float(t.loc[OTHER, "time_us"] / total) if total > 0 else float("nan")
 

@@ -30,19 +30,22 @@ import pandas as pd
 
 from profkit.analysis.flops import KIND_CLASS, op_cost, op_kind
 from profkit.analysis.hardware import trace_device
+from profkit.analysis.result import (CountTime, Efficiency, EfficiencyClass, EfficiencyTotal, OpAbovePeak, PeakDevice,
+                                     Reference, ReferenceClass)
 from profkit.analysis.shapes import FLOATING
 
 # Ivanov et al., MLSys 2021, Table 1 ("Proportions for operator classes in PyTorch"):
 # a BERT-large encoder layer trained in PyTorch on one NVIDIA V100.
-BERT_REFERENCE = {
-    "source": "Ivanov, Dryden, Ben-Nun, Li, Hoefler, 'Data Movement Is All You Need: A Case Study on "
-              "Optimizing Transformers', MLSys 2021, Table 1 (BERT-large encoder layer, PyTorch, V100); "
-              "https://proceedings.mlsys.org/paper_files/paper/2021/file/"
-              "bc86e95606a6392f51f95a8de106728d-Paper.pdf",
-    "classes": {"tensor_contraction": {"pct_flops": 99.80, "pct_time": 61.0},
-                "normalization": {"pct_flops": 0.17, "pct_time": 25.5},
-                "elementwise": {"pct_flops": 0.03, "pct_time": 13.5}},
-}
+BERT_REFERENCE = Reference(
+    source="Ivanov, Dryden, Ben-Nun, Li, Hoefler, 'Data Movement Is All You Need: A Case Study on "
+           "Optimizing Transformers', MLSys 2021, Table 1 (BERT-large encoder layer, PyTorch, V100); "
+           "https://proceedings.mlsys.org/paper_files/paper/2021/file/"
+           "bc86e95606a6392f51f95a8de106728d-Paper.pdf",
+    classes={"tensor_contraction": ReferenceClass(pct_flops=99.80, pct_time=61.0),
+             "normalization": ReferenceClass(pct_flops=0.17, pct_time=25.5),
+             "elementwise": ReferenceClass(pct_flops=0.03, pct_time=13.5)},
+)
+STATUSES = ("no_shapes", "unmodeled", "host_copy", "no_op")
 _HOST_COPY = r"HtoD|DtoH|HtoH|PtoP"
 _MIB = 2 ** 20
 
@@ -152,16 +155,17 @@ def _num(x):
     return None if x is None or not np.isfinite(x) else float(x)
 
 
-def efficiency_summary(trace, classes, hw=None, peak_bw=None, peak_tflops=None, calibration=None):
-    """JSON-ready FLOPs / bytes / TFLOP/s / GB/s / MUE per class, with reasons.
+def efficiency_summary(trace, classes, hw=None, peak_bw=None, peak_tflops=None, calibration=None, sidecar=None):
+    """FLOPs / bytes / TFLOP/s / GB/s / MUE per class, with reasons (an Efficiency).
 
     `classes`: the classifier's classes for trace.gpu rows (GPU traces) or
     trace.cpu_ops rows (CPU traces; all rows, or the leaf rows with their labels).
     `hw`: a hardware.Device; when None, the trace's device (or the CPU calibration)
-    is used. peak_bw (GB/s) / peak_tflops (TFLOP/s) override either.
+    is used (the peaks a capture recorded in its `sidecar` first). peak_bw (GB/s) /
+    peak_tflops (TFLOP/s) override either.
     """
     if hw is None:
-        hw, reason = trace_device(trace, peak_bw, peak_tflops, calibration)
+        hw, reason = trace_device(trace, peak_bw, peak_tflops, calibration, sidecar)
     else:
         hw, reason = hw.with_overrides(peak_bw, peak_tflops), None
     u = op_table(trace, classes, hw)
@@ -174,42 +178,41 @@ def efficiency_summary(trace, classes, hw=None, peak_bw=None, peak_tflops=None, 
         t = float(c["time_us"].sum())
         f, q = float(c["flops"].sum()), float(c["bytes"].sum())
         ideal = c["ideal_us"].dropna()
-        row = {
-            "time_us": float(g["time_us"].sum()),
-            "pct_time": 100 * float(g["time_us"].sum()) / total_time if total_time else None,
-            "ops": int(len(g)),
-            "counted": {"count": int(len(c)), "time_us": t},
-            "flops": f if len(c) else None,
-            "bytes": q if len(c) else None,
-            "pct_flops": 100 * f / total_flops if len(c) and total_flops else None,
-            "tflops": f / (t * 1e6) if t > 0 else None,
-            "gbps": q / (t * 1e3) if t > 0 else None,
-            "mue_pct": _num(mue(q, t, hw.bandwidth_gbs)) if hw is not None and t > 0 else None,
-            "compute_pct": (100 * float(ideal.sum()) / float(c.loc[ideal.index, "time_us"].sum())
-                            if len(ideal) and c.loc[ideal.index, "time_us"].sum() > 0 else None),
-        }
-        for status in ("no_shapes", "unmodeled", "host_copy", "no_op"):
-            s = g[g["status"] == status]
-            row[status] = {"count": int(len(s)), "time_us": float(s["time_us"].sum())}
         above = c[c["mue_pct"] > 100]
-        row["above_peak"] = {"count": int(len(above)), "time_us": float(above["time_us"].sum())}
-        row["reason"] = _reason(row, hw, reason) or (
-            cache_reason(row["mue_pct"], float(above["bytes"].median()), hw.l2_mb)
-            if row["mue_pct"] is not None and row["mue_pct"] > 100 else None)
+        row = EfficiencyClass(
+            time_us=float(g["time_us"].sum()),
+            pct_time=100 * float(g["time_us"].sum()) / total_time if total_time else None,
+            ops=int(len(g)),
+            counted=CountTime(count=int(len(c)), time_us=t),
+            flops=f if len(c) else None,
+            bytes=q if len(c) else None,
+            pct_flops=100 * f / total_flops if len(c) and total_flops else None,
+            tflops=f / (t * 1e6) if t > 0 else None,
+            gbps=q / (t * 1e3) if t > 0 else None,
+            mue_pct=_num(mue(q, t, hw.bandwidth_gbs)) if hw is not None and t > 0 else None,
+            compute_pct=(100 * float(ideal.sum()) / float(c.loc[ideal.index, "time_us"].sum())
+                         if len(ideal) and c.loc[ideal.index, "time_us"].sum() > 0 else None),
+            **{status: CountTime(count=int((g["status"] == status).sum()),
+                                 time_us=float(g.loc[g["status"] == status, "time_us"].sum())) for status in STATUSES},
+            above_peak=CountTime(count=int(len(above)), time_us=float(above["time_us"].sum())),
+            reason=None,
+        )
+        row.reason = _reason(row, hw, reason) or (
+            cache_reason(row.mue_pct, float(above["bytes"].median()), hw.l2_mb)
+            if row.mue_pct is not None and row.mue_pct > 100 else None)
         out[str(cls)] = row
-    return {
-        "classes": out,
-        "ops_above_peak": _ops_above_peak(counted, hw),
-        "total": {"time_us": total_time, "flops": total_flops,
-                  "bytes": float(counted["bytes"].sum()), "ops": int(len(u)),
-                  **{st: int((u["status"] == st).sum())
-                     for st in ("counted", "no_shapes", "unmodeled", "host_copy", "no_op")}},
-        "device": None if hw is None else {"name": hw.name, "bandwidth_gbs": hw.bandwidth_gbs,
-                                           "tflops": hw.tflops, "source": hw.source, "note": hw.note,
-                                           "l2_mb": hw.l2_mb, "l2_source": hw.l2_source},
-        "unavailable": reason,
-        "reference": BERT_REFERENCE,
-    }
+    return Efficiency(
+        classes=out,
+        ops_above_peak=_ops_above_peak(counted, hw),
+        total=EfficiencyTotal(time_us=total_time, flops=total_flops, bytes=float(counted["bytes"].sum()),
+                              ops=int(len(u)), counted=int(len(counted)),
+                              **{st: int((u["status"] == st).sum()) for st in STATUSES}),
+        device=None if hw is None else PeakDevice(name=hw.name, bandwidth_gbs=hw.bandwidth_gbs, tflops=dict(hw.tflops),
+                                                  source=hw.source, note=hw.note, l2_mb=hw.l2_mb,
+                                                  l2_source=hw.l2_source),
+        unavailable=reason,
+        reference=BERT_REFERENCE,
+    )
 
 
 def cache_reason(mue_pct, bytes_per_call, l2_mb):
@@ -234,20 +237,20 @@ def _ops_above_peak(counted, hw):
         bytes_per_call=("bytes", "median"))
     g["mue_pct"] = g["bytes"] / (g["time_us"] * 1e3 * hw.bandwidth_gbs) * 100
     g = g[g["mue_pct"] > 100].sort_values("time_us", ascending=False)
-    return [{"name": str(name), "class": str(cls), "calls": int(r.calls), "time_us": float(r.time_us),
-             "bytes_per_call": float(r.bytes_per_call), "mue_pct": float(r.mue_pct),
-             "reason": cache_reason(r.mue_pct, r.bytes_per_call, hw.l2_mb)} for (name, cls), r in g.iterrows()]
+    return [OpAbovePeak(name=str(name), cls=str(cls), calls=int(r.calls), time_us=float(r.time_us),
+                        bytes_per_call=float(r.bytes_per_call), mue_pct=float(r.mue_pct),
+                        reason=cache_reason(r.mue_pct, r.bytes_per_call, hw.l2_mb)) for (name, cls), r in g.iterrows()]
 
 
 def _reason(row, hw, reason):
-    if not row["counted"]["count"]:
-        if row["no_shapes"]["count"]:
+    if not row.counted.count:
+        if row.no_shapes.count:
             return "FLOPs unknown: no recorded shapes (profile with record_shapes=True)"
-        if row["no_op"]["count"] and not row["unmodeled"]["count"]:
+        if row.no_op.count and not row.unmodeled.count:
             return "FLOPs unknown: the CPU ops that launched these kernels are not in the trace"
         return "FLOPs unknown: no op in this class has a FLOP/byte formula"
     if hw is None:
         return reason
-    if row["mue_pct"] is None:
+    if row.mue_pct is None:
         return "peak bandwidth unknown (pass --peak-bw)"
     return None

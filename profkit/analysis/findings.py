@@ -17,45 +17,18 @@ busy machine near the threshold does not become advice.
 """
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from statistics import median
 
 import numpy as np
 import pandas as pd
 
 from profkit.analysis.classify import self_time
+from profkit.analysis.result import Evidence, Finding, Item
 from profkit.analysis.temporal import covered, union
 from profkit.analysis.whatif import BLOCKER_LABELS
 
-# -- the record --------------------------------------------------------------------------------
-
-
-@dataclass
-class Item:
-    """One thing of the trace a finding rests on: an op, a gap, a kernel or a class."""
-
-    kind: str           # "op" | "gap" | "kernel" | "class"
-    name: str
-    time_us: float
-    count: int | None = None
-    start_us: float | None = None   # trace time, for gaps and single ops: find it in Perfetto
-    detail: str = ""    # e.g. "after: <kernel> / before: <kernel>", "shapes [1,12,8,64] -> [1,12,40,64]"
-
-
-@dataclass
-class Evidence:
-    numbers: dict = field(default_factory=dict)   # name -> number (or short text), units in the name
-    items: list = field(default_factory=list)     # [Item]
-
-
-@dataclass
-class Finding:
-    rule: str
-    severity: str        # "warn" | "info" | "good"
-    text: str
-    action: str
-    evidence: Evidence
-    applies_when: list   # the preconditions checked, in words
+# -- the record: Finding, Evidence and Item live in the result model (profkit.analysis.result)
 
 
 # -- what the rules read -------------------------------------------------------------------------
@@ -79,25 +52,24 @@ class Facts:
     _gaps: object = None
 
     def pct(self, cls):
-        return ((self.summary.get("classes") or {}).get(cls) or {}).get("pct", 0.0) or 0.0
+        c = self.summary.classes.get(cls)
+        return c.pct if c is not None else 0.0
 
     @property
     def idle_pct(self):
-        return (self.summary.get("temporal") or {}).get("idle_pct") or 0.0
+        return self.summary.temporal.idle_pct
 
     def gap_share(self, cause):
-        g = self.summary.get("gaps") or {}
-        total = g.get("total_us") or 0.0
-        part = ((g.get("by_cause") or {}).get(cause) or {}).get("total_us", 0.0)
-        return 100.0 * part / total if total else 0.0
+        g = self.summary.gaps
+        return 100.0 * g.by_cause[cause].total_us / g.total_us if g.total_us else 0.0
 
     def gaps(self):
         """Every idle gap of the window (DataFrame), computed on first use."""
         if self._gaps is None:
             from profkit.analysis.summary import all_gaps
 
-            w = (self.summary.get("window_us") or {}).get("kind", "gpu")
-            self._gaps = all_gaps(self.trace, w if w in ("gpu", "steps", "all") else "gpu")
+            w = self.summary.window_us.kind
+            self._gaps = all_gaps(self.trace, w if w in ("gpu", "steps", "all", "hta") else "gpu")
         return self._gaps
 
 
@@ -112,7 +84,7 @@ def step_noise_pct(trace):
 
 
 def facts(trace, summary, sidecar=None, syncs=(np.empty(0), np.empty(0))):
-    mode = (summary.get("mode") or {}).get("name", "")
+    mode = summary.mode.name
     side_mode = (sidecar or {}).get("mode")
     step_cv = step_noise_pct(trace)
     run_cv = (((sidecar or {}).get("timing") or {}).get("noise") or {}).get("cv_pct")
@@ -142,7 +114,7 @@ PRECONDITIONS = {
 def _quality(effect, threshold, f):
     """(ok, words): the effect clears its threshold by more than the measured noise."""
     if f.noise_pct is None:
-        return True, "noise not measured (fewer than two profiler steps and no capture sidecar)"
+        return True, "noise not measured (fewer than three profiler steps and no capture sidecar)"
     margin = 100.0 * (effect - threshold) / threshold if threshold else float("inf")
     words = (f"margin over the threshold {margin:.0f}% > noise {f.noise_pct:.1f}% "
              f"(CV of the {f.noise_source})")
@@ -165,42 +137,42 @@ class Rule:
 def _gap_items(f, cause, n=3):
     g = f.gaps()
     g = g[g["cause"] == cause].nlargest(n, "dur_us")
-    return [Item("gap", f"{cause.replace('_', '-')} gap", float(r.dur_us), start_us=float(r.start_us),
+    return [Item(kind="gap", name=cause.replace("_", "-"), time_us=float(r.dur_us), start_us=float(r.start_us),
                  detail=f"after {r.before or '—'}; before {r.after or '—'}") for r in g.itertuples()]
 
 
 def _kernels(f, classes, n=3):
-    return [Item("kernel", k["name"], k["time_us"], count=k["count"], detail=k["class"])
-            for k in (f.summary.get("kernels") or []) if k["class"] in classes][:n]
+    return [Item(kind="kernel", name=k.name, time_us=k.time_us, count=k.count, detail=k.cls)
+            for k in f.summary.kernels if classes is None or k.cls in classes][:n]
 
 
 def _launch_bound(f, t):
     host = f.gap_share("host_bound")
     if f.idle_pct < t["idle_pct"] or host < t["host_bound_share"]:
         return None
-    g = f.summary["gaps"]["by_cause"]["host_bound"]
+    g = f.summary.gaps.by_cause["host_bound"]
     all_gaps = f.gaps()
     largest = float(all_gaps.loc[all_gaps["cause"] == "host_bound", "dur_us"].max())
-    if largest > g["total_us"] * t["one_gap_max_share"] / 100:
+    if largest > g.total_us * t["one_gap_max_share"] / 100:
         return None  # one long pause (data loading, a sleep), not launch overhead: see large_gap
-    kernels = sum((c or {}).get("count", 0) for c in f.summary["classes"].values())
-    busy_kernel = sum((c or {}).get("time_us", 0.0) for c in f.summary["classes"].values())
+    kernels = sum(c.count for c in f.summary.classes.values())
+    busy_kernel = sum(c.time_us for c in f.summary.classes.values())
     steps = len(f.trace.steps)
-    launches = (f.summary.get("launches") or {}).get("count", 0)
-    ev = Evidence({"idle_pct": round(f.idle_pct, 1), "host_bound_share_of_idle_pct": round(host, 1),
-                   "host_bound_gaps": g["count"], "host_bound_us": round(g["total_us"], 1),
+    launches = f.summary.launches.count
+    ev = Evidence(numbers={"idle_pct": round(f.idle_pct, 1), "host_bound_share_of_idle_pct": round(host, 1),
+                   "host_bound_gaps": g.count, "host_bound_us": round(g.total_us, 1),
                    "mean_kernel_us": round(busy_kernel / kernels, 2) if kernels else None,
                    "launches": launches, **({"launches_per_step": round(launches / steps)} if steps else {})},
-                  _gap_items(f, "host_bound"))
+                  items=_gap_items(f, "host_bound"))
     action = ("Switch the compile mode to \"reduce-overhead\" (it replays the compiled step as a CUDA graph)"
               if f.compiled else
               "Replay the step as a CUDA graph: torch.compile(model, mode=\"reduce-overhead\"), or capture it "
               "with torch.cuda.graphs (static input buffers)")
     text = (f"Launch-bound: the GPU is idle {f.idle_pct:.0f}% of the window and {host:.0f}% of that idle time is "
-            f"in host-bound gaps ({g['count']} gaps, {g['total_us'] / 1000:.2f} ms): the CPU does not issue "
+            f"in host-bound gaps ({g.count} gaps, {g.total_us / 1000:.2f} ms): the CPU does not issue "
             "kernels fast enough to keep the GPU busy.")
-    return f.idle_pct, t["idle_pct"], text, action + "; launch work (one call per step) then replaces "\
-        "one launch per kernel.", ev
+    action += "; one graph launch per step then replaces one launch per kernel."
+    return f.idle_pct, t["idle_pct"], text, action, ev
 
 
 _SYNC_ADVICE = (  # innermost CPU op around the blocking call -> what caused it, what to do
@@ -227,14 +199,14 @@ def _sync_gaps(f, t):
             if re.search(regex, top.name):
                 cause, advice = what, fix
                 break
-    by = f.summary["gaps"]["by_cause"]["sync"]
-    text = (f"Sync-bound: {sync:.0f}% of the GPU's idle time ({by['total_us'] / 1000:.2f} ms in {by['count']} gaps) "
+    by = f.summary.gaps.by_cause["sync"]
+    text = (f"Sync-bound: {sync:.0f}% of the GPU's idle time ({by.total_us / 1000:.2f} ms in {by.count} gaps) "
             "is spent while the host waits for the device"
             + (f"; the blocking call sits in {top.name} ({top.count}×, {top.time_us / 1000:.2f} ms), i.e. {cause}."
                if top else "."))
-    ev = Evidence({"idle_pct": round(f.idle_pct, 1), "sync_share_of_idle_pct": round(sync, 1),
-                   "sync_gaps": by["count"], "sync_gap_us": round(by["total_us"], 1)},
-                  ops[:3] + _gap_items(f, "sync", 2))
+    ev = Evidence(numbers={"idle_pct": round(f.idle_pct, 1), "sync_share_of_idle_pct": round(sync, 1),
+                           "sync_gaps": by.count, "sync_gap_us": round(by.total_us, 1)},
+                  items=ops[:3] + _gap_items(f, "sync", 2))
     return sync, t["sync_share"], text, advice[0].upper() + advice[1:] + ".", ev
 
 
@@ -258,7 +230,8 @@ def _blocking_ops(f, gap_rows):
         name = names[inside[np.argmin(o_dur[inside])]] if len(inside) else "(no CPU op around the call)"
         n, tot, first = agg.get(name, (0, 0.0, s))
         agg[name] = (n + 1, tot + (e - s), first)
-    items = [Item("op", name, float(tot), count=n, start_us=float(first), detail="host blocked in this op")
+    items = [Item(kind="op", name=name, time_us=float(tot), count=n, start_us=float(first),
+                  detail="host blocked in this op")
              for name, (n, tot, first) in agg.items()]
     return sorted(items, key=lambda x: -x.time_us)
 
@@ -269,14 +242,15 @@ _COPY = re.compile(r"^Memcpy (?:HtoD|DtoH)")
 def _host_copies(f, t):
     gpu = f.trace.gpu
     copies = gpu[gpu["name"].astype(str).str.contains(_COPY)]
-    busy = (f.summary.get("temporal") or {}).get("busy_us") or 0.0
+    busy = f.summary.temporal.busy_us
     total = float(copies["dur"].sum())
     share = 100.0 * total / busy if busy else 0.0
     if share < t["copy_pct_of_busy"]:
         return None
     by = copies.groupby(copies["name"].astype(str), observed=True)["dur"].agg(["count", "sum"])
     by = by.sort_values("sum", ascending=False)
-    items = [Item("kernel", name, float(r["sum"]), count=int(r["count"])) for name, r in by.iterrows()]
+    items = [Item(kind="kernel", name=name, time_us=float(r["sum"]), count=int(r["count"]))
+             for name, r in by.iterrows()]
     pageable = any("Pageable" in i.name for i in items)
     action = ("Pin the host buffers (tensor.pin_memory(), DataLoader(pin_memory=True)) and copy with "
               "non_blocking=True so copies overlap compute" if pageable else
@@ -285,15 +259,16 @@ def _host_copies(f, t):
             f"{int(by['count'].sum())} copies)" + ("; some come from pageable host memory, which the GPU "
                                                    "cannot read asynchronously." if pageable else "."))
     return share, t["copy_pct_of_busy"], text, action + ".", Evidence(
-        {"copy_pct_of_busy": round(share, 1), "copy_us": round(total, 1), "copies": int(by["count"].sum())}, items)
+        numbers={"copy_share_of_busy_pct": round(share, 1), "copy_us": round(total, 1), "copies": int(by["count"].sum())},
+        items=items)
 
 
 def _memory_bound(f, t):
     share = f.pct("normalization") + f.pct("elementwise")
     if share < t["norm_elementwise_pct"]:
         return None
-    eff = ((f.summary.get("efficiency") or {}).get("classes") or {})
-    mue = {c: (eff.get(c) or {}).get("mue_pct") for c in ("normalization", "elementwise")}
+    eff = f.summary.efficiency.classes
+    mue = {c: eff[c].mue_pct if c in eff else None for c in ("normalization", "elementwise")}
     nums = {"normalization_pct": round(f.pct("normalization"), 1), "elementwise_pct": round(f.pct("elementwise"), 1),
             **{f"{c}_mue_pct": round(v, 1) for c, v in mue.items() if v is not None}}
     text = (f"Memory-bound classes take {share:.0f}% of kernel time (normalization {f.pct('normalization'):.0f}%, "
@@ -302,7 +277,7 @@ def _memory_bound(f, t):
     action = ("Fuse them: torch.compile (Inductor fuses chains of elementwise and normalization ops into one "
               "kernel), or fused library kernels (fused LayerNorm/RMSNorm, fused activations)")
     return share, t["norm_elementwise_pct"], text, action + ".", Evidence(
-        nums, _kernels(f, ("normalization", "elementwise")))
+        numbers=nums, items=_kernels(f, ("normalization", "elementwise")))
 
 
 # Dynamo/Inductor compile regions as torch.profiler records them ("_compile.compile_inner (dynamo_timed)",
@@ -314,7 +289,7 @@ _COMPILE = re.compile(r"\(dynamo_timed\)$|^_compile\.|^entire_frame_compile$|^co
 
 
 def _compile_in_window(f, t):
-    lo, hi = (f.summary.get("window_us") or {}).get("start"), (f.summary.get("window_us") or {}).get("end")
+    lo, hi = f.summary.window_us.start, f.summary.window_us.end
     rows = []
     for table in (f.trace.cpu_ops, f.trace.annotations):
         names = table["name"].astype(str)
@@ -332,21 +307,21 @@ def _compile_in_window(f, t):
     if share < t["compile_pct"]:
         return None
     top = hits.assign(name=hits["name"].astype(str)).nlargest(3, "dur")
-    items = [Item("op", r.name, float(r.dur), start_us=float(r.ts)) for r in top.itertuples()]
+    items = [Item(kind="op", name=r.name, time_us=float(r.dur), start_us=float(r.ts)) for r in top.itertuples()]
     text = (f"Compilation ran inside the profiled window: {spent / 1000:.1f} ms ({share:.0f}% of it) in "
             "Dynamo/Inductor compile regions, so the window times the compiler, not the model.")
     action = ("Call the compiled model once (or a few times) before starting the profiler, or give "
               "torch.profiler.schedule a warmup so the first, compiling calls are not recorded")
     return share, t["compile_pct"], text, action + ".", Evidence(
-        {"compile_us": round(spent, 1), "compile_pct_of_window": round(share, 1)}, items)
+        numbers={"compile_us": round(spent, 1), "compile_share_of_window_pct": round(share, 1)}, items=items)
 
 
 _GEMM_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::linear", "aten::matmul")
 
 
 def _small_gemms(f, t):
-    tc = ((f.summary.get("efficiency") or {}).get("classes") or {}).get("tensor_contraction") or {}
-    achieved = tc.get("compute_pct")
+    tc = f.summary.efficiency.classes.get("tensor_contraction")
+    achieved = tc.compute_pct if tc is not None else None
     if achieved is None or f.pct("tensor_contraction") < t["gemm_pct"] or achieved >= t["gemm_efficiency_pct"]:
         return None
     ops = f.trace.cpu_ops
@@ -372,9 +347,10 @@ def _small_gemms(f, t):
     action = ("Batch more work per call: more sequences (or tokens) per forward pass, or concatenate the "
               "small matmuls that share a weight into one")
     return f.pct("tensor_contraction"), t["gemm_pct"], text, action + ".", Evidence(
-        {"tensor_contraction_pct": round(f.pct("tensor_contraction"), 1), "gemm_pct_of_limit": round(achieved, 1),
+        numbers={"tensor_contraction_pct": round(f.pct("tensor_contraction"), 1),
+                 "gemm_share_of_limit_pct": round(achieved, 1),
          "median_rows_m": median_m, "gemm_ops": len(rows)},
-        _kernels(f, ("tensor_contraction",)))
+        items=_kernels(f, ("tensor_contraction",)))
 
 
 def _gemm_rows(name, dims):
@@ -391,32 +367,32 @@ def _gemm_rows(name, dims):
 
 
 def _gpu_bound(f, t):
-    busy = (f.summary.get("temporal") or {}).get("busy_pct") or 0.0
+    busy = f.summary.temporal.busy_pct
     if busy < t["busy_pct"]:
         return None
     text = (f"GPU-bound: the GPU is busy {busy:.0f}% of the window, so launch overhead no longer matters; "
             "speed-ups now come from faster kernels.")
     return busy, t["busy_pct"], text, "Work on the top kernels and classes below (fusion, precision, shapes).", \
-        Evidence({"busy_pct": round(busy, 1)}, _kernels(f, ("tensor_contraction", "attention", "normalization",
-                                                            "elementwise", "memory", "communication", "other")))
+        Evidence(numbers={"busy_pct": round(busy, 1)}, items=_kernels(f, None))
 
 
 def _large_gap(f, t):
     g = f.gaps()
-    span = (f.summary.get("window_us") or {}).get("span") or 0.0
+    span = f.summary.window_us.span
     if not len(g) or not span:
         return None
     r = g.loc[g["dur_us"].idxmax()]
     share = 100.0 * float(r["dur_us"]) / span
-    if share < t["gap_pct_of_window"]:
+    if share < t["gap_share_of_window_pct"]:
         return None
     text = (f"One idle gap of {float(r['dur_us']) / 1000:.2f} ms ({share:.0f}% of the window, cause "
             f"{r['cause'].replace('_', '-')}) stands out, after {r['before'] or '—'}.")
-    return share, t["gap_pct_of_window"], text, ("Open the trace in Perfetto at that time and see what the CPU "
+    return share, t["gap_share_of_window_pct"], text, ("Open the trace in Perfetto at that time and see what the CPU "
                                                  "does there (data loading, logging, a host sync)."), Evidence(
-        {"gap_us": round(float(r["dur_us"]), 1), "gap_pct_of_window": round(share, 1)},
-        [Item("gap", f"{r['cause'].replace('_', '-')} gap", float(r["dur_us"]), start_us=float(r["start_us"]),
-              detail=f"after {r['before'] or '—'}; before {r['after'] or '—'}")])
+        numbers={"gap_us": round(float(r["dur_us"]), 1), "gap_share_of_window_pct": round(share, 1)},
+        items=[Item(kind="gap", name=r["cause"].replace("_", "-"), time_us=float(r["dur_us"]),
+                    start_us=float(r["start_us"]),
+                    detail=f"after {r['before'] or '—'}; before {r['after'] or '—'}")])
 
 
 def _unclassified(f, t):
@@ -427,7 +403,7 @@ def _unclassified(f, t):
     text = f"{other:.0f}% of {what} time is in {what}s profkit could not classify (class \"other\")."
     return other, t["other_pct"], text, ("Check the top rows of class other below; report the names so a "
                                          "rule can be added (profkit/analysis/rules.py)."), Evidence(
-        {"other_pct": round(other, 1)}, _kernels(f, ("other",)))
+        numbers={"other_pct": round(other, 1)}, items=_kernels(f, ("other",)))
 
 
 def _growing_kv_cache(f, t):
@@ -444,25 +420,35 @@ def _growing_kv_cache(f, t):
     if grown is None:
         return None
     axis, grown = grown
-    phases = f.summary.get("phases") or {}
-    window = phases.get("decode") if phases.get("decode") else None
-    cat_time, total = _cat_share(f, cats, window)
-    share = 100.0 * cat_time / total if total else 0.0
+    phases = f.summary.phases or {}
+    window = phases.get("decode")
+    durs, total = _cat_share(f, cats, window)
+    if not len(durs):
+        return None
+    # Robust to a busy machine: calls x median duration. A few calls stretched by preemption
+    # (a 2-core machine under load: 25 µs calls taking 12 ms) would otherwise make the share.
+    summed, median_us = float(durs.sum()), float(np.median(durs))
+    robust = len(durs) * median_us
+    share = 100.0 * robust / (total - summed + robust) if total else 0.0
     if share < t["cat_pct"]:
         return None
     where = "of the decode phase's op time" if window else "of op time"
     if f.gpu:
         where = where.replace("op time", "GPU time")
+    stretched = (f" (the summed time, {summed / 1000:.1f} ms, is {summed / robust:.0f}× that: a few calls were "
+                 "stretched, typically by a busy machine)" if summed > 2 * robust else "")
     text = (f"The KV cache grows by concatenation: aten::cat copies the whole cache again at every step "
-            f"(dimension {axis} grows from {grown[0][axis]} to {grown[-1][axis]}) and takes {share:.0f}% {where}; "
-            "the cost grows with the sequence.")
+            f"(dimension {axis} grows from {grown[0][axis]} to {grown[-1][axis]}) and takes {share:.1f}% {where}, "
+            f"counted as {len(durs)} calls × their median {median_us:.1f} µs{stretched}; the cost grows with the "
+            "sequence.")
     action = ("Use a static KV cache allocated once: transformers StaticCache / "
               "generate(..., cache_implementation=\"static\"), which writes each new key/value in place")
-    items = [Item("op", "aten::cat", cat_time, count=len(cats), start_us=float(cats["ts"].iloc[0]),
+    items = [Item(kind="op", name="aten::cat", time_us=summed, count=len(durs), start_us=float(cats["ts"].iloc[0]),
                   detail=f"shapes {list(grown[0])} → {list(grown[-1])}")]
     return share, t["cat_pct"], text, action + ".", Evidence(
-        {"cat_pct": round(share, 1), "cat_us": round(cat_time, 1), "cat_calls": int(len(cats)),
-         "grows_from": grown[0][axis], "grows_to": grown[-1][axis]}, items)
+        numbers={"cat_pct": round(share, 2), "cat_median_us": round(median_us, 2), "cat_us": round(summed, 1),
+                 "cat_calls": int(len(cats)), "cat_calls_counted": int(len(durs)),
+                 "grows_from": grown[0][axis], "grows_to": grown[-1][axis]}, items=items)
 
 
 def _growing(shapes):
@@ -479,7 +465,8 @@ def _growing(shapes):
 
 
 def _cat_share(f, cats, phase):
-    """(time in aten::cat, total) in the decode regions when recorded, else the whole trace.
+    """(durations of the aten::cat calls, total time) in the decode regions when recorded, else the
+    whole trace.
 
     CPU traces: self time of the ops (as the class table counts them); GPU traces: the
     kernels aten::cat launched against all kernel time."""
@@ -501,59 +488,61 @@ def _cat_share(f, cats, phase):
         launched = f.trace.gpu_launches()["launch_ts"].reindex(k.index)
         m = inside(launched.fillna(-1).to_numpy())
         is_cat = (k["op_name"].astype(str) == "aten::cat").to_numpy()
-        return float(k["dur"].to_numpy()[m & is_cat].sum()), float(k["dur"].to_numpy()[m].sum())
+        return k["dur"].to_numpy()[m & is_cat], float(k["dur"].to_numpy()[m].sum())
     ops = f.trace.cpu_ops
     own = np.asarray(self_time(ops), dtype=float)
     m = inside(ops["ts"].to_numpy())
     is_cat = (ops["name"].astype(str) == "aten::cat").to_numpy()
-    return float(own[m & is_cat].sum()), float(own[m].sum())
+    return own[m & is_cat], float(own[m].sum())
 
 
 def _cuda_graphs(f, t):
-    cg = f.summary.get("cuda_graphs") or {}
-    if not cg.get("launches"):
+    cg = f.summary.cuda_graphs
+    if not cg.launches:
         return None
-    text = (f"{cg['launches']} CUDA-graph launches replay {cg.get('kernels', 0)} kernels "
-            f"({cg.get('kernels_per_launch') or 0:.0f} per launch).")
+    text = (f"{cg.launches} CUDA-graph launches replay {cg.kernels} kernels "
+            f"({cg.kernels_per_launch_mean or 0:.0f} per launch on average).")
     return None, None, text, "Nothing to do: launch overhead is already amortised inside the graphs.", Evidence(
-        {"graph_launches": cg["launches"], "graph_kernels": cg.get("kernels", 0)})
+        numbers={"graph_launches": cg.launches, "graph_kernels": cg.kernels})
 
 
 def _cudagraph_whatif(f, t):
     """Cites the what-if model (whatif.py): the step CUDA graphs would give, from this trace."""
-    cg = (f.summary.get("whatif") or {}).get("cudagraph")
-    if not cg or not cg["measured_step_us"]:
+    cg = f.summary.whatif.cudagraph if f.summary.whatif else None
+    if cg is None or not cg.measured_step_us:
         return None
-    saved = 100.0 * (1 - cg["step_us"] / cg["measured_step_us"])
+    saved = 100.0 * (1 - cg.step_us / cg.measured_step_us)
     if saved < t["saved_pct"]:
         return None
     ms = lambda us: f"{us / 1000:.3g} ms"  # noqa: E731
-    text = (f"CUDA graphs would take the step from {ms(cg['measured_step_us'])} to {ms(cg['step_us'])} "
-            f"(×{cg['speedup']:.2f}, range ×{cg['low']:.2f}–×{cg['high']:.2f}), predicted from this trace: the GPU "
-            f"work ({ms(cg['work_us'])} per step) stays, {ms(cg['removed_gap_us'])} of host-bound gaps go, "
-            f"{ms(cg['kept_gap_us'])} of other gaps stay (the What-if section lists the assumptions).")
-    blockers = cg["blockers"]
-    items = [Item("op", op, 0.0, count=n, detail=f"{BLOCKER_LABELS[b['kind']]}: {b['what']}")
-             for b in blockers for op, n in b["ops"]]
+    text = (f"CUDA graphs would take the step from {ms(cg.measured_step_us)} to {ms(cg.step_us)} "
+            f"(×{cg.speedup:.2f}, range ×{cg.low:.2f}–×{cg.high:.2f}), predicted from this trace: the GPU "
+            f"work ({ms(cg.work_us)} per step) stays, {ms(cg.removed_gap_us)} of host-bound gaps go, "
+            f"{ms(cg.kept_gap_us)} of other gaps stay (the What-if section lists the assumptions).")
+    blockers = cg.blockers
+    items = [Item(kind="op", name=op, time_us=0.0, count=n, detail=f"{BLOCKER_LABELS[b.kind]}: {b.what}")
+             for b in blockers for op, n in b.ops]
     if blockers:
-        text += (f" {sum(b['count'] for b in blockers)} blockers inside the steps stop a whole-step capture "
-                 f"({', '.join(sorted({BLOCKER_LABELS[b['kind']] for b in blockers}))}).")
+        text += (f" {sum(b.count for b in blockers)} blockers inside the steps stop a whole-step capture "
+                 f"({', '.join(sorted({BLOCKER_LABELS[b.kind] for b in blockers}))}).")
         action = ("Remove the blockers first (keep values on the device, move syncs and host copies out of the "
                   "step), then capture the step as one graph")
     else:
         action = ("Capture the whole step as one graph: torch.cuda.graph + replay with static input buffers, or "
                   "torch.compile(mode=\"reduce-overhead\")")
-    nums = {"measured_step_us": round(cg["measured_step_us"], 1), "predicted_step_us": round(cg["step_us"], 1),
-            "speedup": round(cg["speedup"], 2), "speedup_low": round(cg["low"], 2),
-            "speedup_high": round(cg["high"], 2), "saved_pct": round(saved, 1),
-            "blockers": sum(b["count"] for b in blockers)}
-    return saved, t["saved_pct"], text, action + ".", Evidence(nums, items)
+    nums = {"measured_step_us": round(cg.measured_step_us, 1), "predicted_step_us": round(cg.step_us, 1),
+            "speedup": round(cg.speedup, 2), "speedup_low": round(cg.low, 2),
+            "speedup_high": round(cg.high, 2), "saved_pct": round(saved, 1),
+            "blockers": sum(b.count for b in blockers)}
+    return saved, t["saved_pct"], text, action + ".", Evidence(numbers=nums, items=items)
 
 
 RULES = (
-    Rule("kv_cache_growth", "warn", ("shapes", "growing_cache"), {"cat_pct": 2.0}, _growing_kv_cache,
-         "aten::cat with one dimension growing call after call takes >= cat_pct% of (decode) time -> static KV cache"),
-    Rule("launch_bound", "warn", ("gpu", "not_graphed"), {"idle_pct": 20.0, "host_bound_share": 50.0, "one_gap_max_share": 50.0}, _launch_bound,
+    Rule("kv_cache_growth", "warn", ("shapes", "growing_cache"), {"cat_pct": 1.0}, _growing_kv_cache,
+         "aten::cat with one dimension growing call after call takes >= cat_pct% of (decode) time, counted as "
+         "calls x median duration -> static KV cache"),
+    Rule("launch_bound", "warn", ("gpu", "not_graphed"),
+         {"idle_pct": 20.0, "host_bound_share": 50.0, "one_gap_max_share": 50.0}, _launch_bound,
          "GPU idle >= idle_pct% and host-bound gaps >= host_bound_share% of idle, no single gap above "
          "one_gap_max_share% of them -> CUDA graphs"),
     Rule("sync_gaps", "warn", ("gpu",), {"idle_pct": 10.0, "sync_share": 30.0}, _sync_gaps,
@@ -567,8 +556,8 @@ RULES = (
     Rule("small_gemm_batching", "info", ("shapes",),
          {"gemm_pct": 20.0, "gemm_efficiency_pct": 25.0, "small_rows": 256}, _small_gemms,
          "GEMMs >= gemm_pct% of time below gemm_efficiency_pct% of the limit, median M <= small_rows -> batch"),
-    Rule("large_gap", "info", ("gpu",), {"gap_pct_of_window": 10.0}, _large_gap,
-         "one idle gap >= gap_pct_of_window% of the window -> look at it in Perfetto"),
+    Rule("large_gap", "info", ("gpu",), {"gap_share_of_window_pct": 10.0}, _large_gap,
+         "one idle gap >= gap_share_of_window_pct% of the window -> look at it in Perfetto"),
     Rule("gpu_bound", "good", ("gpu",), {"busy_pct": 90.0}, _gpu_bound,
          "GPU busy >= busy_pct% -> faster kernels, not launch overhead"),
     Rule("cuda_graphs", "info", ("gpu",), {}, _cuda_graphs, "CUDA-graph launches present"),
@@ -582,6 +571,9 @@ RULES = (
 def findings(trace, summary, sidecar=None, syncs=(np.empty(0), np.empty(0))):
     """Every rule of RULES whose preconditions hold and whose check fires, in table order."""
     f = facts(trace, summary, sidecar, syncs)
+    noise = (((sidecar or {}).get("timing") or {}).get("noise") or {})
+    caveat = (f"the capture's timing was noisy ({'; '.join(noise.get('reasons') or [])}): times and shares "
+              "may be inflated" if noise.get("verdict") == "noisy" else None)
     out = []
     for rule in RULES:
         checked = []
@@ -601,5 +593,8 @@ def findings(trace, summary, sidecar=None, syncs=(np.empty(0), np.empty(0))):
                     continue
                 checked.append(words)
             checked += [f"{k} = {v:g}" for k, v in rule.thresholds.items()]
-            out.append(Finding(rule.id, rule.severity, text, action, evidence, checked))
+            if caveat:
+                checked.append(caveat)
+            out.append(Finding(rule=rule.id, severity=rule.severity, text=text, action=action, evidence=evidence,
+                               applies_when=checked))
     return out

@@ -11,6 +11,7 @@ import re
 import numpy as np
 
 from profkit.analysis.launches import is_kind
+from profkit.analysis.result import CudaGraphs, Mode, SizeCount
 
 __all__ = ["cuda_graph_summary", "detect_mode"]
 
@@ -36,9 +37,9 @@ def _count_names(series, regex):
 
 
 def _sizes(counts):
-    """[{"size": n, "launches": k}, ...] from a per-launch count Series."""
+    """[SizeCount(size=n, launches=k), ...] from a per-launch count Series."""
     vc = counts.value_counts().sort_index()
-    return [{"size": int(s), "launches": int(k)} for s, k in vc.items()]
+    return [SizeCount(size=int(s), launches=int(k)) for s, k in vc.items()]
 
 
 def cuda_graph_summary(trace):
@@ -72,25 +73,25 @@ def cuda_graph_summary(trace):
     else:  # no ids recorded: launches replaying the same kernel sequence are one graph
         seqs = {tuple(g.sort_values("ts")["name"].astype(str)) for _, g in per_launch}
         distinct, basis = len(seqs), "kernel sequence"
-    return {
-        "launches": int(len(launches)),
-        "launches_with_work": int(len(ops_per)),
-        "gpu_ops": int(in_graph.sum()),
-        "kernels": n_kernels,
-        "kernels_pct": n_kernels / all_kernels * 100 if all_kernels else 0.0,
-        "kernels_per_launch": float(kernels_per.mean()) if len(kernels_per) else 0.0,
-        "kernels_per_launch_sizes": _sizes(kernels_per),
-        "gpu_ops_per_launch": float(ops_per.mean()) if len(ops_per) else 0.0,
-        "gpu_ops_per_launch_sizes": _sizes(ops_per),
-        "gpu_time_us": float(replayed["dur"].sum()),
-        "launch_cpu_us": launch_cpu,
-        "single_launch_median_us": median,
-        "single_launches": int(len(single)),
-        "est_saved_cpu_us": (n_kernels * median - launch_cpu) if median is not None and n_kernels else None,
-        "graph_ids": graph_ids,
-        "distinct_graphs": distinct if len(ops_per) else 0,
-        "distinct_graphs_basis": basis,
-    }
+    return CudaGraphs(
+        launches=int(len(launches)),
+        launches_with_work=int(len(ops_per)),
+        gpu_ops=int(in_graph.sum()),
+        kernels=n_kernels,
+        kernels_pct=n_kernels / all_kernels * 100 if all_kernels else 0.0,
+        kernels_per_launch_mean=float(kernels_per.mean()) if len(kernels_per) else 0.0,
+        kernels_per_launch_sizes=_sizes(kernels_per),
+        gpu_ops_per_launch_mean=float(ops_per.mean()) if len(ops_per) else 0.0,
+        gpu_ops_per_launch_sizes=_sizes(ops_per),
+        gpu_time_us=float(replayed["dur"].sum()),
+        launch_cpu_us=launch_cpu,
+        single_launch_median_us=median,
+        single_launches=int(len(single)),
+        est_saved_cpu_us=(n_kernels * median - launch_cpu) if median is not None and n_kernels else None,
+        graph_ids=graph_ids,
+        distinct_graphs=distinct if len(ops_per) else 0,
+        distinct_graphs_basis=basis,
+    )
 
 
 def _name_counts(trace):
@@ -129,20 +130,20 @@ def detect_mode(trace, graphs=None):
     compiled = bool(n_tr or markers)
 
     graphs = cuda_graph_summary(trace) if graphs is None else graphs
-    graphed = graphs["gpu_ops"] > 0 or graphs["launches"] > 0
+    graphed = graphs.gpu_ops > 0 or graphs.launches > 0
     if graphed:
-        evidence.append(f"{graphs['launches']} CUDA graph launches replaying {graphs['gpu_ops']} GPU ops "
-                        f"({graphs['kernels']} kernels, {graphs['kernels_pct']:.1f}% of all kernels)")
-        if graphs["graph_ids"]:
-            evidence.append(f"{len(graphs['graph_ids'])} distinct graph ids")
+        evidence.append(f"{graphs.launches} CUDA graph launches replaying {graphs.gpu_ops} GPU ops "
+                        f"({graphs.kernels} kernels, {graphs.kernels_pct:.1f}% of all kernels)")
+        if graphs.graph_ids:
+            evidence.append(f"{len(graphs.graph_ids)} distinct graph ids")
     if compiled and n_k and not n_tr:
         evidence.append("no Triton kernels: the compiled regions run ATen/library kernels (a non-Inductor "
                         "backend) or little GPU work")
     elif compiled and n_k and n_tr / n_k < 0.5:
         evidence.append(f"only {n_tr / n_k * 100:.1f}% of kernels are Triton: compiled code covers part "
                         f"of the run, the rest runs eagerly or in library kernels")
-    if graphed and n_k and graphs["kernels_pct"] < 50:
-        evidence.append(f"only {graphs['kernels_pct']:.1f}% of kernels run inside graphs: the rest are "
+    if graphed and n_k and graphs.kernels_pct < 50:
+        evidence.append(f"only {graphs.kernels_pct:.1f}% of kernels run inside graphs: the rest are "
                         f"launched one by one")
 
     if compiled and graphed:
@@ -159,4 +160,4 @@ def detect_mode(trace, graphs=None):
     else:
         name = "unknown"
         evidence.append("no kernels and no CPU ops to judge from")
-    return {"name": name, "evidence": evidence}
+    return Mode(name=name, evidence=evidence)

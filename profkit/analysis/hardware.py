@@ -6,16 +6,22 @@ from the trace's deviceProperties name. CPU peaks come from `profkit calibrate`
 """
 
 import json
+import os
+import platform
 import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
 from profkit.errors import ProfkitError
+from profkit.trace.cache import user_cache_dir
 
-DEFAULT_CALIBRATION = Path("~/.cache/profkit/calibration.json")
 CPU_NAME = "cpu (calibrated)"
 NO_CALIBRATION = "no CPU calibration found; run `profkit calibrate`"
+# Peaks measured while the 1-minute load average was at least this share of the
+# CPUs had other work competing for cores and memory bandwidth: flagged.
+BUSY_LOAD_PER_CPU = 0.5
+RECALIBRATE = "re-run `profkit calibrate` on an idle machine"
 
 # Kineto dtype names (and torch names) -> the precision key of a peak.
 _PRECISION = {"float": "fp32", "float32": "fp32", "c10::Half": "fp16", "float16": "fp16",
@@ -122,24 +128,65 @@ def match_device(name, props=None):
     return _device(top[0], note=f"matched from device name {name!r}")
 
 
+def default_calibration():
+    """Where `profkit calibrate` saves and captures look for this machine's peaks."""
+    return user_cache_dir() / "calibration.json"
+
+
+def cpu_model():
+    """This machine's CPU model name (what a calibration is valid for)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load_note(load):
+    """The warning for peaks measured under load ({load_avg, cpus, busy}), else ""."""
+    if not isinstance(load, dict) or not load.get("busy"):
+        return ""
+    return (f"measured under load (load average {load.get('load_avg', 0):.2f} on {load.get('cpus', '?')} CPUs): "
+            f"the peaks may be low; {RECALIBRATE}")
+
+
+def calibrated_device(data, where):
+    """The CPU Device of a calibration dict (a `profkit calibrate` file, or a sidecar's peaks)."""
+    return Device(name=CPU_NAME, bandwidth_gbs=float(data["bandwidth_gbs"]),
+                  tflops={k: (None if v is None else float(v)) for k, v in data["tflops"].items()},
+                  source=f"profkit calibrate, {data.get('date', '?')}, {data.get('cpu', '?')} ({where})",
+                  note=load_note(data.get("load")), key="cpu")
+
+
 def load_calibration(path=None):
     """The calibrated CPU Device, or None when no calibration file exists."""
-    path = Path(path or DEFAULT_CALIBRATION).expanduser()
+    path = Path(path or default_calibration()).expanduser()
     if not path.is_file():
         return None
     try:
-        data = json.loads(path.read_text())
-        return Device(name=CPU_NAME, bandwidth_gbs=float(data["bandwidth_gbs"]),
-                      tflops={k: (None if v is None else float(v)) for k, v in data["tflops"].items()},
-                      source=f"profkit calibrate, {data.get('date', '?')}, {data.get('cpu', '?')} ({path})",
-                      key="cpu")
+        return calibrated_device(json.loads(path.read_text()), path)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise ProfkitError(f"{path}: unreadable calibration file ({e}); run `profkit calibrate` again") from None
 
 
-def trace_device(trace, peak_bw=None, peak_tflops=None, calibration=None):
+def sidecar_device(sidecar):
+    """The calibrated CPU Device a capture recorded in its sidecar ("peaks"), or None."""
+    peaks = (sidecar or {}).get("peaks")
+    if not isinstance(peaks, dict) or peaks.get("device") != CPU_NAME:
+        return None
+    try:
+        return calibrated_device(peaks, f"recorded by the capture, {peaks.get('origin', '?')}")
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise ProfkitError(f"the capture's recorded peaks are unreadable ({e})") from None
+
+
+def trace_device(trace, peak_bw=None, peak_tflops=None, calibration=None, sidecar=None):
     """(Device or None, reason) for a Trace: the matched GPU, or calibrated CPU peaks.
 
+    CPU peaks come from the `calibration` file when one is named, else from the
+    peaks the capture recorded in its `sidecar`, else from the user cache.
     `reason` says why peaks are unavailable (None when a Device is returned).
     Overrides apply on top of a match, or stand alone for unknown devices.
     """
@@ -156,7 +203,7 @@ def trace_device(trace, peak_bw=None, peak_tflops=None, calibration=None):
         # costs, so no peak (CPU or GPU) turns them into an efficiency.
         return None, "the trace records a GPU run but no GPU activity; CPU op times are not kernel times"
     else:
-        dev = load_calibration(calibration)
+        dev = (calibration is None and sidecar_device(sidecar)) or load_calibration(calibration)
         reason = None if dev else NO_CALIBRATION
         name = CPU_NAME
     if dev is None and (peak_bw is not None or peak_tflops is not None):
@@ -165,3 +212,31 @@ def trace_device(trace, peak_bw=None, peak_tflops=None, calibration=None):
     if dev is None:
         return None, reason + "; pass --peak-bw GB/s and --peak-tflops TFLOP/s to set peaks"
     return dev.with_overrides(peak_bw, peak_tflops), None
+
+
+def lookup(text, calibration=None):
+    """A Device the user names (`profkit roofline --device`): "cpu" (the calibration), a table key
+    such as h100-sxm, or words of a name such as "H100" or "rtx 4090".
+
+    Several entries matching the words give the first in table order (the table lists
+    the common part first, e.g. H100 SXM before PCIe and NVL); the others are named in
+    the Device's note.
+    """
+    low = " ".join(str(text).lower().split())
+    if low == "cpu":
+        dev = load_calibration(calibration)
+        if dev is None:
+            raise ProfkitError(NO_CALIBRATION)
+        return dev
+    table = _table()
+    exact = [e for e in table if e["key"] == low or e["name"].lower() == low]
+    if exact:
+        return _device(exact[0])
+    words = low.replace("nvidia", "").replace("geforce", "").split()
+    hits = [e for e in table if words and all(w in f"{e['key']} {e['name'].lower()}" for w in words)]
+    if not hits:
+        raise ProfkitError(f"unknown device {text!r}; use a key from hardware.json such as "
+                           f"{', '.join(e['key'] for e in table[:4])}, ... or cpu (calibrated)")
+    others = [e["key"] for e in hits[1:]]
+    note = f"--device {text!r} also matches {', '.join(others)}" if others else ""
+    return replace(_device(hits[0]), note=note)

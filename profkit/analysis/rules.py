@@ -71,8 +71,12 @@ KERNEL_RULES = INDUCTOR_RULES + [
     (r"nccl|rccl|msccl", COMM, "NCCL/RCCL collectives and send/recv (ncclKernel_*, ncclDevKernel_*)"),
     (r"multimem_|cross_device_reduce|(?:^|[^a-z])all_?(?:reduce|gather|to_?all)|reduce_?scatter|"
      r"userbuffers|lamport|nvshmem|deep_?ep", COMM,
-     "custom collectives: PyTorch symm_mem multimem all-reduce, vLLM cross_device_reduce, "
-     "TensorRT-LLM allreduce/lamport, userbuffers, NVSHMEM/DeepEP"),
+     "custom collectives: PyTorch symm_mem multimem all-reduce, vLLM cross_device_reduce, AITER "
+     "reduce_scatter_cross_device_store, TensorRT-LLM allreduce/lamport, userbuffers, MSCCL++ kernels "
+     "named allgather/allreduce*, NVSHMEM (nvshmemi_*), DeepEP dispatch/combine/notify_dispatch "
+     "(deep_ep::intranode::, deep_ep::internode::, deep_ep::internode_ll::, Primus-Turbo's port)"),
+    (r"moe_?a2a", COMM,
+     "TensorRT-LLM MoE expert-parallel all-to-all (moeA2ADispatchKernel, moeA2ACombineKernel)"),
     # -- kernels whose names would hit a later, wrong rule ---------------------------------------
     (r"reshape_and_cache|concat_and_cache|copy_blocks|swap_blocks|copy_page_indices|"
      r"append_?paged_?kv_?cache", MEM, "vLLM/FlashInfer KV-cache writes and block copies"),
@@ -81,25 +85,34 @@ KERNEL_RULES = INDUCTOR_RULES + [
     (r"routing|topk_?softmax|moe_?softmax|topkgating", NORM,
      "MoE router: softmax and top-k over expert logits (TRT-LLM routingRenormalize with its "
      "histogram/offset helpers, vLLM topk_softmax)"),
-    (r"moe_align|expandinputrows|moe::dev::finalize|finalize_?moe|unpermute|moe_permute|moe_sum|"
-     r"count_and_sort_expert", MEM,
-     "MoE token permutation: group tokens by expert, then gather rows back (finalize); above the "
-     "CUTLASS rule because their template arguments name cutlass types"),
+    (r"moe_align|expandinputrows|moe::dev::finalize|finalize_?moe|finalizekernel|unpermute|moe_permute|"
+     r"moe_sum|count_and_sort_expert", MEM,
+     "MoE token permutation: group tokens by expert, then gather rows back (finalize, TRT-LLM "
+     "finalizeKernelVecLoad); above the CUTLASS rule because their template arguments name cutlass types"),
+    (r"(?:^|::)ln_(?:fwd|bwd)_|cucompute(?:part)?grad(?:gammabeta|input)", NORM,
+     "layer norm kernels whose names do not spell it: TransformerEngine ln_fwd/ln_bwd_tuned/general_kernel, "
+     "Apex cuComputePartGradGammaBeta/cuComputeGradInput (norm backward); above the attention rule"),
     # -- attention ------------------------------------------------------------------------------
-    (r"flash|fmha|_mha|mha_(?:fwd|bwd)|attention|attn|sdpa|mem_eff|xformers|"
-     r"(?:batch|single)(?:prefill|decode)", ATTN,
-     "fused attention: FlashAttention (pytorch_flash::flash_fwd_kernel, flash_fwd_splitkv), "
-     "mem-efficient/CUTLASS fmha (fmha_cutlassF, AttentionKernel), cuDNN SDPA, TRT-LLM fmhaSm100, "
-     "vLLM paged/unified attention, FlashInfer, Triton _attn_fwd"),
+    (r"flash(?!infer)|fmha|_mha|mha_(?:fwd|bwd)|attention|attn|sdpa|mem_eff|xformers|"
+     r"(?:batch|single)(?:prefill|decode)|mergestate", ATTN,
+     "fused attention: FlashAttention 2 (pytorch_flash::flash_fwd_kernel, flash_fwd_splitkv) and 3 "
+     "(cutlass::device_kernel<flash::FlashAttnFwdSm90<...>>), mem-efficient/xFormers CUTLASS fmha "
+     "(fmha_cutlassF, AttentionKernel), cuDNN SDPA, TRT-LLM fmhaSm100, vLLM paged_attention_v1/v2 and "
+     "Triton kernel_unified_attention_2d, FlashInfer Batch/SinglePrefill/Decode and MergeStates, CK "
+     "ck_tile FmhaFwdKernel, AITER kernel_paged_attention_2d. Not the rest of the flashinfer:: namespace "
+     "(norm::RMSNormKernel, activation::act_and_mul_kernel)"),
     # -- tensor contractions -----------------------------------------------------------------
-    (r"(?<!fb)gemm|gemv|nvjet|cijk_|tensile|hipblaslt|rocblas", TC,
-     "GEMM/GEMV: cuBLAS (sm80/sm90_xmma_gemm, ampere/volta/turing *gemm*, gemv2T, gemvx, gemmk1, "
-     "gemmSN), cuBLASLt nvjet_*, magma, Tensile/hipBLASLt Cijk_* on AMD, CK/MIOpen igemm (not fbgemm)"),
+    (r"(?<!fb)(?<!deep_)gemm|gemv|nvjet|cijk_|tensile|hipblaslt|rocblas", TC,
+     "GEMM/GEMV: cuBLAS (sm80/sm90/sm100_xmma_gemm, ampere/volta/turing *gemm*, gemv2T, gemvx, gemmk1, "
+     "gemmSN), cuBLASLt nvjet_*, magma, DeepGEMM (deep_gemm::sm90_fp8_gemm_1d2d_impl), Tensile/hipBLASLt "
+     "Cijk_* on AMD, CK ck::kernel_gemm_xdl_cshuffle_v3, MIOpen igemm. Not the fbgemm:: or deep_gemm:: "
+     "namespaces alone (deep_gemm::transpose_and_pack_fp32_into_ue8m0 is a layout kernel)"),
     (r"cublas|splitkreduce|epilogue::|(?:^|[^a-z_])(?:dot|scal|axpy|asum|nrm2)_kernel", TC,
      "cuBLAS helpers launched inside a GEMM call: split-K reduce, cuBLASLt epilogue, level-1 dot/scal"),
     (r"cutlass", TC, "CUTLASS GEMM/conv kernels (cutlass::Kernel2<cutlass_80_tensorop_*gemm*>, cutlass_cudnn)"),
-    (r"^bmm_|fused_moe_kernel|moe_gemm|grouped_?(?:gemm|mm)|marlin|machete|scaled_mm|wgmma", TC,
-     "MoE / quantised grouped GEMMs: TRT-LLM bmm_*, vLLM fused_moe_kernel, Marlin/Machete"),
+    (r"^bmm_|fused_moe_kernel|moe_gemm|grouped_?(?:gemm|mm)|marlin|machete|scaled_mm|wgmma|matmul", TC,
+     "MoE / quantised grouped GEMMs and Triton matmuls by name: TRT-LLM bmm_*, vLLM fused_moe_kernel, "
+     "Marlin/Machete, vLLM/SGLang _w8a8_block_fp8_matmul (above the fp8 quant rule)"),
     (r"nchwtonhwc|nhwctonchw|nchw2nhwc|nhwc2nchw|transpose|permute", MEM,
      "layout transforms (cuDNN NCHW<->NHWC, transpose/permute kernels): pure data movement"),
     (r"bn_fw|bn_bw|batch_?norm", NORM, "batch norm (cuDNN bn_fw_tr_1C11/bn_bw_1C11, MIOpen BatchNorm)"),
@@ -143,6 +156,29 @@ KERNEL_RULES = INDUCTOR_RULES + [
      r"clamp|threshold|where|addcmul|addcdiv|lerp|adam|upsample|nan_to_num", EW,
      "element-wise maps: TensorIterator kernels (vectorized/unrolled elementwise_kernel with add/mul/... "
      "functors), activations, optimizer multi_tensor_apply"),
+]
+
+# Fallback when no kernel rule decides: words of the name. The name (without its
+# parameter list) is split into lower-case tokens at every non-alphanumeric
+# character and camelCase boundary, joined by "_" ("moeA2ADispatchKernel" ->
+# "moe_a2_a_dispatch_kernel"); each pattern must cover whole tokens. The first
+# matching line decides, so communication words come before "reduce" and
+# attention before the contraction words it contains.
+_TOKEN = r"(?:^|_)(?:{})(?:_|$)"
+TOKEN_RULES = [
+    (_TOKEN.format(r"all_?to_?all|alltoall|a2a|all_?gather|allgather|reduce_?scatter|all_?reduce|allreduce|"
+                   r"dispatch|combine|send|recv|sendrecv|broadcast|p2p|nvshmem\w*|nccl_?dev\w*"), COMM,
+     "collective and point-to-point words: expert-parallel dispatch/combine, all-to-all, send/recv"),
+    (_TOKEN.format(r"attn|attention|fmha|mha|sdpa"), ATTN, "attention words"),
+    (_TOKEN.format(r"[a-z]*gemm[a-z]*|gemv|matmul|(?:wg|hg|u)?mma|dot|bmm|mm|conv\d?d?|einsum"), TC,
+     "contraction words: gemm, matmul, (wg/hg)mma tensor-core instructions, dot, conv"),
+    (_TOKEN.format(r"[a-z]*norm|softmax|reduce|reduction|sum|mean|argmax|argmin|amax|logsumexp|welford|moments"),
+     NORM, "normalization and reduction words"),
+    (_TOKEN.format(r"copy|memcpy|cast|transpose|fill|cat|concat|gather|scatter|permute|pad|index|pack|unpack|"
+                   r"zero|zeros"), MEM, "data movement words: copy, cast, transpose, fill, cat, gather, pack"),
+    (_TOKEN.format(r"add|mul|sub|div|relu|gelu|silu|swiglu|geglu|act|activation|sigmoid|tanh|exp|scale|quant|"
+                   r"dequant|rope|dropout|bias|clamp"), EW, "element-wise map words: arithmetic, activations, "
+     "(de)quantisation"),
 ]
 
 # CPU op rules. Names are first normalised (see classify.op_key): namespace kept as

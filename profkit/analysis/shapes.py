@@ -20,6 +20,14 @@ DTYPE_BYTES = {
     "c10::complex<float>": 8, "c10::complex<double>": 16, "c10::complex<c10::Half>": 4,
     "unsigned short": 2, "unsigned int": 4, "unsigned long": 8,
 }
+# c10::ScalarType names (the "dtype" PyTorch records on collectives) -> bytes per element.
+# Source: c10/core/ScalarType.h, AT_FORALL_SCALAR_TYPES_WITH_COMPLEX_AND_QINTS.
+SCALAR_NAME_BYTES = {
+    "Byte": 1, "Char": 1, "Short": 2, "Int": 4, "Long": 8, "Half": 2, "Float": 4, "Double": 8,
+    "ComplexHalf": 4, "ComplexFloat": 8, "ComplexDouble": 16, "Bool": 1, "BFloat16": 2,
+    "Float8_e5m2": 1, "Float8_e4m3fn": 1, "Float8_e5m2fnuz": 1, "Float8_e4m3fnuz": 1, "Float8_e8m0fnu": 1,
+    "UInt16": 2, "UInt32": 4, "UInt64": 8,
+}
 FLOATING = {"double", "float", "c10::Half", "c10::BFloat16", "c10::Float8_e4m3fn",
             "c10::Float8_e5m2", "c10::Float8_e4m3fnuz", "c10::Float8_e5m2fnuz",
             "c10::complex<float>", "c10::complex<double>", "c10::complex<c10::Half>"}

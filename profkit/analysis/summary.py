@@ -1,78 +1,84 @@
-"""`summarize(trace)`: everything `profkit analyze` reports, as one JSON-ready dict.
+"""`summarize(trace)`: everything `profkit analyze` reports, as one typed Summary.
 
-The schema is versioned (SCHEMA_VERSION) and documented in the README
-("analyze --json schema"). GPU traces are described by their GPU activities;
-CPU-only traces (profkit's CPU captures) by their leaf CPU ops.
+The types, the JSON and its schema live in profkit.analysis.result (docs/schema.md).
+GPU traces are described by their GPU activities; CPU-only traces (profkit's CPU
+captures) by their leaf CPU ops.
 """
-
-from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
 
 from profkit.analysis import temporal
-from profkit.analysis.classify import CLASSES, classify_cpu_ops, classify_gpu, cpu_breakdown, self_time
+from profkit.analysis.classify import (CLASSES, classify_cpu_ops, classify_gpu_layers, coverage, cpu_breakdown,
+                                       self_time)
+from profkit.analysis.communication import collective_args, communication
 from profkit.analysis.efficiency import efficiency_summary
 from profkit.analysis.findings import findings
 from profkit.analysis.graphs import cuda_graph_summary, detect_mode
 from profkit.analysis.hardware import trace_device
 from profkit.analysis.launches import blocking, launch_summary
+from profkit.analysis.options import AnalysisOptions
+from profkit.analysis.result import SCHEMA_VERSION, ClassTime, CpuBreakdown, Device, Kernel, Phase, Summary, Temporal, Window
 from profkit.analysis.roofline import roofline
-from profkit.analysis.steps import step_ranges, steps_summary
+from profkit.analysis.steps import step_of, step_of_times, step_ranges, steps_summary
 from profkit.analysis.whatif import whatif
 from profkit.errors import ProfkitError
 from profkit.trace import load
 
-SCHEMA_VERSION = 1
+KERNELS_LISTED = 50  # kernels[] of the result: the largest by total time
 PHASES = ("prefill", "decode")
 NON_COMPUTE = ("memory", "communication")
 
 
-def summarize(trace, sidecar=None, window="gpu", top=50, peak_bw=None, peak_tflops=None, calibration=None,
-              every_gap=False, whatif_against=None):
-    """Analyse a loaded Trace. `sidecar`: the capture's .meta.json dict, if any.
-
-    every_gap: also list every idle gap under gaps.all (not only the largest).
-    whatif_against: path of a CUDA-graph (GPU) or compiled (CPU) run of the same
-    workload, to check the what-if prediction against.
-
-    peak_bw (GB/s) / peak_tflops (TFLOP/s) override the device's peaks;
-    `calibration` is the path of a `profkit calibrate` file for CPU traces.
-    """
+def summarize(trace, sidecar=None, options=None):
+    """Analyse a loaded Trace into a Summary. `sidecar`: the capture's .meta.json dict,
+    if any; `options`: an AnalysisOptions (window, peaks, calibration, every_gap,
+    whatif_against: the run to check the what-if prediction against)."""
+    options = options or AnalysisOptions()
+    peaks = {**options.peaks, "sidecar": sidecar}  # the peaks a capture recorded come first
     warnings = list(trace.warnings)
-    classes = classify_gpu(trace) if trace.has_gpu else classify_cpu_ops(trace)
-    peaks = {"peak_bw": peak_bw, "peak_tflops": peak_tflops, "calibration": calibration}
-    graphs = cuda_graph_summary(trace)
-    out = {
-        "schema_version": SCHEMA_VERSION,
-        "trace": str(trace.path),
-        "device": _device(trace),
-        "mode": detect_mode(trace, graphs),
-        "capture": sidecar,
-        "efficiency": efficiency_summary(trace, classes, **peaks),
-        "roofline": _roofline(sidecar, trace, peaks, warnings),
-        "cuda_graphs": graphs,
-    }
     if trace.has_gpu:
-        out.update(_gpu_summary(trace, np.asarray(classes), window, top, warnings))
+        classes, by = classify_gpu_layers(trace, options.rules)
+    else:
+        classes = classify_cpu_ops(trace, options.rules)
+    graphs = cuda_graph_summary(trace)
+    if trace.has_gpu:
+        part = _gpu_summary(trace, np.asarray(classes), np.asarray(by), options.window, warnings)
     else:
         if len(trace.runtime):
             warnings.append(f"{len(trace.runtime)} CUDA/HIP runtime calls but no GPU activity recorded "
                             "(kernels missing from the trace): only CPU ops are analysed")
-        out.update(_cpu_summary(trace, classes, top, warnings))
-    if every_gap:
-        out["gaps"]["all"] = [{"device": int(r.device), "start_us": float(r.start_us), "dur_us": float(r.dur_us),
-                               "cause": r.cause, "before": r.before, "after": r.after}
-                              for r in all_gaps(trace, window).itertuples()]
-    w = whatif(trace, against=load(whatif_against) if whatif_against else None, breakdown=out.get("cpu"))
-    if whatif_against and not (w.cudagraph and w.cudagraph.validation or w.compiled and w.compiled.compiled_window_us):
-        warnings.append(f"{whatif_against} has no {'GPU step' if trace.has_gpu else 'CPU op'} to compare the what-if "
-                        "prediction with: it stays unvalidated")
-    out["whatif"] = asdict(w)
-    out["warnings"] = warnings
+        part = _cpu_summary(trace, classes, warnings)
+    if options.every_gap:
+        part["gaps"].all = temporal.gap_rows(all_gaps(trace, options.window))
+    summary = Summary(
+        schema_version=SCHEMA_VERSION,
+        trace=str(trace.path),
+        rank=trace.rank,
+        world_size=trace.world_size,
+        device=_device(trace),
+        mode=detect_mode(trace, graphs),
+        capture=sidecar,
+        cuda_graphs=graphs,
+        efficiency=efficiency_summary(trace, classes, **peaks),
+        roofline=_roofline(sidecar, trace, peaks, warnings),
+        whatif=_whatif(trace, part["cpu"], options.whatif_against, warnings),
+        findings=[],
+        warnings=warnings,
+        **part,
+    )
     syncs = _syncs(trace) if trace.has_gpu else (np.empty(0), np.empty(0))
-    out["findings"] = [asdict(f) for f in findings(trace, out, sidecar, syncs)]
-    return out
+    summary.findings = findings(trace, summary, sidecar, syncs)
+    return summary
+
+
+def _whatif(trace, cpu, against, warnings):
+    """The what-if prediction (whatif.py), checked against the run at `against` when given."""
+    w = whatif(trace, against=load(against) if against else None, breakdown=cpu)
+    if against and not (w.cudagraph and w.cudagraph.validation or w.compiled and w.compiled.compiled_window_us):
+        warnings.append(f"{against} has no {'GPU step' if trace.has_gpu else 'CPU op'} to compare the what-if "
+                        "prediction with: it stays unvalidated")
+    return w
 
 
 def _roofline(sidecar, trace, peaks, warnings):
@@ -92,36 +98,70 @@ def _device(trace):
     be said about GPU busy time, TFLOP/s or top kernels; None: a CPU-only run)."""
     props = trace.device_properties
     name = props[0].get("name") if props and isinstance(props[0], dict) else None
+    name = str(name) if name else None
     if not trace.has_gpu:
         kind = "cuda" if len(trace.runtime) else "cpu"
-        return {"kind": kind, "name": name if name else None, "count": 0,
-                "kernels_recorded": False if kind == "cuda" else None}
+        return Device(kind=kind, name=name, count=0, kernels_recorded=False if kind == "cuda" else None)
     hip = trace.runtime["name"].astype(str).str.startswith("hip").any()
-    return {"kind": "rocm" if hip else "cuda", "name": name, "count": int(trace.gpu["device"].nunique()),
-            "kernels_recorded": bool((trace.gpu["kind"] == "kernel").any())}
+    return Device(kind="rocm" if hip else "cuda", name=name, count=int(trace.gpu["device"].nunique()),
+                  kernels_recorded=bool((trace.gpu["kind"] == "kernel").any()))
 
 
-def _class_table(cls, dur, names, top):
-    df = pd.DataFrame({"cls": pd.Categorical(cls, categories=CLASSES), "dur": dur, "name": names})
+def _class_table(cls, dur, names, top, steps, by=None):
+    """Time per class and the `top` kernels (CPU traces: ops) of the window's rows, with
+    their medians over steps from `steps` (a PerStep of all rows, attributed by launch);
+    `by`: the layer that classified each row (GPU traces)."""
+    df = pd.DataFrame({"cls": pd.Categorical(cls, categories=CLASSES), "dur": dur, "name": names,
+                       "by": None if by is None else np.asarray(by, dtype=object)})
     total = float(df["dur"].sum()) or 1.0
     per = df.groupby("cls", observed=False)["dur"].agg(["sum", "count"])
-    classes = {c: {"time_us": float(per.loc[c, "sum"]), "pct": float(100 * per.loc[c, "sum"] / total),
-                   "count": int(per.loc[c, "count"])} for c in CLASSES}
-    k = df.groupby("name", observed=True).agg(time_us=("dur", "sum"), n=("dur", "size"), cls=("cls", "first"))
+    k = df.groupby("name", observed=True).agg(time_us=("dur", "sum"), n=("dur", "size"), cls=("cls", "first"),
+                                              by=("by", "first"))
     k = k.nlargest(top, "time_us")
-    kernels = [{"name": str(n), "class": str(r.cls), "count": int(r.n), "time_us": float(r.time_us),
-                "pct": float(100 * r.time_us / total)} for n, r in k.iterrows()]
+    c_us, c_n = steps.medians("cls", CLASSES)
+    k_us, k_n = steps.medians("name", list(k.index))
+    classes = {c: ClassTime(time_us=float(per.loc[c, "sum"]), pct=float(100 * per.loc[c, "sum"] / total),
+                            count=int(per.loc[c, "count"]), per_step_us=c_us[c], per_step_count_median=c_n[c])
+               for c in CLASSES}
+    kernels = [Kernel(name=str(n), cls=str(r.cls), count=int(r.n), time_us=float(r.time_us),
+                      pct=float(100 * r.time_us / total), per_step_us=k_us[n], per_step_count_median=k_n[n],
+                      classified_by=None if by is None else str(r.by))
+               for n, r in k.iterrows()]
     return classes, kernels
 
 
-def _gpu_summary(trace, classes, window_kind, top, warnings):
+class PerStep:
+    """Rows (GPU activities or CPU ops) with the step that launched each (-1: outside every step)."""
+
+    def __init__(self, cls, names, dur, idx, count):
+        self.frame = pd.DataFrame({"cls": np.asarray(cls, dtype=object), "name": np.asarray(names, dtype=object),
+                                   "dur": np.asarray(dur, dtype=float), "step": np.asarray(idx)})
+        self.frame = self.frame[self.frame["step"] >= 0]
+        self.count = count
+
+    def medians(self, key, values):
+        """({value: median over steps of its time per step}, {value: median of its count per step})."""
+        g = self.frame[self.frame[key].isin(values)].groupby([key, "step"])["dur"].agg(["sum", "size"])
+        steps = range(self.count)
+        out_us, out_n = {}, {}
+        for v in values:
+            rows = g.loc[v] if v in g.index.get_level_values(0) else g.iloc[0:0]
+            out_us[v] = float(np.median(rows["sum"].reindex(steps, fill_value=0.0))) if self.count else None
+            out_n[v] = float(np.median(rows["size"].reindex(steps, fill_value=0))) if self.count else None
+        return out_us, out_n
+
+
+def _gpu_summary(trace, classes, by, window_kind, warnings):
     gpu = trace.gpu_launches()
     gpu["cls"] = classes
+    gpu["by"] = by
+    gpu["collective"] = collective_args(trace)
     ranges = step_ranges(trace)
     steps = steps_summary(trace, gpu, ranges)
     if steps.warning:
         warnings.append(steps.warning)
     launches = launch_summary(trace, ranges, gpu)
+    per_step = PerStep(gpu["cls"], gpu["name"].astype(str), gpu["dur"], step_of(trace, gpu, ranges), ranges.count)
     lo, hi, mask = temporal.window(trace, gpu, window_kind)
     gpu = gpu[mask]
     if window_kind != "gpu" and not len(trace.steps):
@@ -151,18 +191,21 @@ def _gpu_summary(trace, classes, window_kind, top, warnings):
             timeline = temporal.timeline(starts, ends, lo, hi)
     gaps = _device_gaps(gpu, lo, hi, _syncs(trace))
     idle = span_total - busy
-    classes, kernels = _class_table(gpu["cls"], gpu["dur"].to_numpy(), gpu["name"].astype(str), top)
+    classes, kernels = _class_table(gpu["cls"], gpu["dur"].to_numpy(), gpu["name"].astype(str), KERNELS_LISTED,
+                                    per_step, gpu["by"])
     return {
-        "window_us": {"start": lo, "end": hi, "span": hi - lo, "kind": window_kind},
-        "temporal": {"busy_us": busy, "idle_us": idle, "busy_pct": _pct(busy, span_total),
-                     "idle_pct": _pct(idle, span_total), "compute_us": compute, "non_compute_us": busy - compute},
+        "window_us": Window(start=float(lo), end=float(hi), span=float(hi - lo), kind=window_kind),
+        "temporal": Temporal(busy_us=busy, idle_us=idle, busy_pct=_pct(busy, span_total),
+                             idle_pct=_pct(idle, span_total), compute_us=compute, non_compute_us=busy - compute),
         "gaps": temporal.gap_summary(gaps),
         "timeline": timeline,
         "streams": temporal.stream_idle(gpu),
         "classes": classes,
         "kernels": kernels,
-        "launches": asdict(launches),
-        "steps": asdict(steps),
+        "coverage": coverage(gpu["name"].astype(str), gpu["dur"].to_numpy(), gpu["by"]),
+        "communication": communication(gpu, gpu["cls"], lo, hi),
+        "launches": launches,
+        "steps": steps,
         "cpu": None,
         "phases": _phases(trace, gpu["launch_ts"], gpu["dur"], gpu["cls"]),
     }
@@ -207,7 +250,7 @@ def all_gaps(trace, window="gpu"):
     return _cpu_gaps(ops, *_cpu_window(trace, ops))
 
 
-def _cpu_summary(trace, classes, top, warnings):
+def _cpu_summary(trace, classes, warnings):
     """CPU-only traces: classes by self time of the classified ops.
 
     Self time (an op's duration minus its children's) counts nested ops
@@ -224,21 +267,26 @@ def _cpu_summary(trace, classes, top, warnings):
     starts, ends = temporal.union(ops["ts"].to_numpy(), ops["end"].to_numpy())
     busy = temporal.covered(starts, ends, lo, hi)
     gap_rows = _cpu_gaps(ops, lo, hi)
-    table, kernels = _class_table(classes[units], own[units].to_numpy(), ops.loc[units, "name"].astype(str), top)
+    ranges = step_ranges(trace)
+    names = ops.loc[units, "name"].astype(str)
+    per_step = PerStep(classes[units], names, own[units], step_of_times(ranges, ops.loc[units, "ts"]), ranges.count)
+    table, kernels = _class_table(classes[units], own[units].to_numpy(), names, KERNELS_LISTED, per_step)
     breakdown = cpu_breakdown(trace, classes)
     return {
-        "window_us": {"start": lo, "end": hi, "span": span, "kind": "steps" if len(trace.steps) else "cpu"},
-        "temporal": {"busy_us": busy, "idle_us": span - busy, "busy_pct": _pct(busy, span),
-                     "idle_pct": _pct(span - busy, span), "compute_us": float(own[units].sum()),
-                     "non_compute_us": busy - float(own[units].sum())},
+        "window_us": Window(start=lo, end=hi, span=span, kind="steps" if len(trace.steps) else "cpu"),
+        "temporal": Temporal(busy_us=busy, idle_us=span - busy, busy_pct=_pct(busy, span),
+                             idle_pct=_pct(span - busy, span), compute_us=float(own[units].sum()),
+                             non_compute_us=busy - float(own[units].sum())),
         "gaps": temporal.gap_summary(gap_rows),
         "timeline": temporal.timeline(starts, ends, lo, hi) if len(starts) else [],
         "streams": [],
         "classes": table,
         "kernels": kernels,
-        "launches": asdict(launch_summary(trace)),
-        "steps": asdict(steps_summary(trace)),
-        "cpu": None if breakdown is None else {k: v for k, v in breakdown.items() if k != "classes"},
+        "coverage": None,
+        "communication": None,
+        "launches": launch_summary(trace),
+        "steps": steps_summary(trace, ranges=ranges),
+        "cpu": None if breakdown is None else CpuBreakdown(**{k: v for k, v in breakdown.items() if k != "classes"}),
         "phases": _phases(trace, ops.loc[units, "ts"], own[units], classes[units]),
     }
 
@@ -262,13 +310,13 @@ def _phases(trace, when, dur, cls):
         inside = np.zeros(len(when), bool)
         for s, e in zip(a["ts"], a["end"]):
             inside |= (when >= s) & (when <= e)
-        phases[name] = {
-            "count": int(len(a)),
-            "wall_us": float(a["dur"].sum()),
-            "work_us": float(dur[inside].sum()),
-            "ops": int(inside.sum()),
-            "classes": {c: float(dur[inside & (cls == c)].sum()) for c in CLASSES},
-        }
+        phases[name] = Phase(
+            count=int(len(a)),
+            wall_us=float(a["dur"].sum()),
+            work_us=float(dur[inside].sum()),
+            ops=int(inside.sum()),
+            classes={c: float(dur[inside & (cls == c)].sum()) for c in CLASSES},
+        )
     return phases
 
 

@@ -20,6 +20,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from profkit.analysis.block import Block
+
 # Gap histogram bin edges (µs); log-spaced like nsys's gap buckets.
 GAP_EDGES = [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 1e5, np.inf]
 HTA_KERNEL_WAIT_US = 30  # HTA's default consecutive_kernel_delay
@@ -27,6 +29,63 @@ HTA_KERNEL_WAIT_US = 30  # HTA's default consecutive_kernel_delay
 _HTA_COMM = re.compile(r"nccl.*Kernel")  # matched at the start of the name
 _HTA_MEMORY = re.compile(r"Memcpy|Memset|dma")  # at the start
 _HTA_NOT_COMPUTE = re.compile(r"Memcpy|Sync")  # anywhere
+
+
+class CauseTotal(Block):
+    count: int
+    total_us: float
+
+
+class GapBin(Block):
+    """Gaps whose length falls in [lo_us, hi_us); hi_us null: no upper edge."""
+
+    lo_us: float
+    hi_us: float | None
+    count: int
+    total_us: float
+
+
+class Gap(Block):
+    """One idle gap: its cause and the activities before and after it."""
+
+    device: int
+    start_us: float
+    dur_us: float
+    cause: str
+    before: str
+    after: str
+
+
+class Gaps(Block):
+    """Idle gaps of the window; `all` only with --all-gaps."""
+
+    count: int
+    total_us: float
+    p50_us: float
+    p99_us: float
+    max_us: float
+    by_cause: dict[str, CauseTotal]
+    histogram: list[GapBin]
+    largest: list[Gap]
+    all: list[Gap] | None = None
+
+
+class TimelineBin(Block):
+    start_us: float
+    end_us: float
+    busy_pct: float
+
+
+class StreamIdle(Block):
+    """HTA's per-stream idle categories (get_idle_time_breakdown definitions)."""
+
+    device: int
+    stream: int
+    busy_us: float
+    idle_us: float
+    host_wait_us: float
+    kernel_wait_us: float
+    other_us: float
 
 
 @lru_cache(maxsize=1 << 12)
@@ -84,6 +143,13 @@ def union(ts, end):
 def covered(starts, ends, lo, hi):
     """Time in [lo, hi] covered by disjoint intervals."""
     return float(np.clip(np.minimum(ends, hi) - np.maximum(starts, lo), 0, None).sum())
+
+
+def covered_both(a, b, lo, hi):
+    """Time in [lo, hi] covered by both of two sets of disjoint intervals ((starts, ends)
+    pairs from union): |A and B| = |A| + |B| - |A or B|."""
+    both = union(np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]]))
+    return max(0.0, covered(*a, lo, hi) + covered(*b, lo, hi) - covered(*both, lo, hi))
 
 
 def window(trace, gpu, kind):
@@ -160,26 +226,31 @@ def gaps(gpu, lo, hi, syncs):
                       after=after["name"].astype(str).to_numpy())
 
 
+def gap_rows(g):
+    """Gap records from a gaps() frame with a device column."""
+    return [Gap(device=int(r.device), start_us=float(r.start_us), dur_us=float(r.dur_us), cause=str(r.cause),
+                before=str(r.before), after=str(r.after)) for r in g.itertuples()]
+
+
 def gap_summary(g, largest=20):
+    """Gaps: counts, percentiles, totals per cause, the histogram and the `largest` gaps."""
     dur = g["dur_us"].to_numpy()
-    by_cause = {c: {"count": int((g["cause"] == c).sum()), "total_us": float(dur[g["cause"] == c].sum())}
+    by_cause = {c: CauseTotal(count=int((g["cause"] == c).sum()), total_us=float(dur[g["cause"] == c].sum()))
                 for c in ("host_bound", "sync", "other")}
     counts, _ = np.histogram(dur, bins=GAP_EDGES)
     totals, _ = np.histogram(dur, bins=GAP_EDGES, weights=dur)
-    hist = [{"lo_us": GAP_EDGES[i], "hi_us": GAP_EDGES[i + 1] if np.isfinite(GAP_EDGES[i + 1]) else None,
-             "count": int(counts[i]), "total_us": float(totals[i])} for i in range(len(counts))]
-    top = g.nlargest(largest, "dur_us")
-    return {
-        "count": int(len(g)),
-        "total_us": float(dur.sum()),
-        "p50_us": float(np.percentile(dur, 50)) if len(dur) else 0.0,
-        "p99_us": float(np.percentile(dur, 99)) if len(dur) else 0.0,
-        "max_us": float(dur.max()) if len(dur) else 0.0,
-        "by_cause": by_cause,
-        "histogram": hist,
-        "largest": [{"start_us": float(r.start_us), "dur_us": float(r.dur_us), "cause": r.cause,
-                     "before": r.before, "after": r.after} for r in top.itertuples()],
-    }
+    hist = [GapBin(lo_us=float(GAP_EDGES[i]), hi_us=float(GAP_EDGES[i + 1]) if np.isfinite(GAP_EDGES[i + 1]) else None,
+                   count=int(counts[i]), total_us=float(totals[i])) for i in range(len(counts))]
+    return Gaps(
+        count=int(len(g)),
+        total_us=float(dur.sum()),
+        p50_us=float(np.percentile(dur, 50)) if len(dur) else 0.0,
+        p99_us=float(np.percentile(dur, 99)) if len(dur) else 0.0,
+        max_us=float(dur.max()) if len(dur) else 0.0,
+        by_cause=by_cause,
+        histogram=hist,
+        largest=gap_rows(g.nlargest(largest, "dur_us")),
+    )
 
 
 def busy_before(starts, ends, t):
@@ -202,11 +273,13 @@ def timeline(starts, ends, lo, hi, bins=200):
     """Busy share of `bins` equal slices of [lo, hi] (what a person can see)."""
     if hi <= lo:
         return []
-    edges = np.linspace(lo, hi, bins + 1)
+    # Relative to lo: epoch microseconds (~1.7e15) keep only ~0.25 µs of precision.
+    starts, ends = np.asarray(starts) - lo, np.asarray(ends) - lo
+    edges = np.linspace(0.0, hi - lo, bins + 1)
     b = busy_before(starts, ends, edges)
     width = edges[1] - edges[0]
-    return [{"start_us": float(edges[i]), "end_us": float(edges[i + 1]),
-             "busy_pct": float(100 * (b[i + 1] - b[i]) / width)} for i in range(bins)]
+    return [TimelineBin(start_us=float(lo + edges[i]), end_us=float(lo + edges[i + 1]),
+                        busy_pct=float(100 * (b[i + 1] - b[i]) / width)) for i in range(bins)]
 
 
 def stream_idle(gpu, wait_us=HTA_KERNEL_WAIT_US):
@@ -225,12 +298,12 @@ def stream_idle(gpu, wait_us=HTA_KERNEL_WAIT_US):
         kernel = ~host & (interval < wait_us)
         valid = ~np.isnan(interval)
         starts, ends = union(s["ts"].to_numpy(), s["end"].to_numpy())
-        rows.append({
-            "device": int(dev), "stream": int(stream),
-            "busy_us": float((ends - starts).sum()),
-            "idle_us": float(np.nansum(interval)),
-            "host_wait_us": float(interval[valid & host].sum()),
-            "kernel_wait_us": float(interval[valid & kernel].sum()),
-            "other_us": float(interval[valid & ~host & ~kernel].sum()),
-        })
+        rows.append(StreamIdle(
+            device=int(dev), stream=int(stream),
+            busy_us=float((ends - starts).sum()),
+            idle_us=float(np.nansum(interval)),
+            host_wait_us=float(interval[valid & host].sum()),
+            kernel_wait_us=float(interval[valid & kernel].sum()),
+            other_us=float(interval[valid & ~host & ~kernel].sum()),
+        ))
     return rows

@@ -332,23 +332,21 @@ def cudagraph_whatif(trace):
         return float(np.median([getattr(p, attr) for p in use]))
 
     measured, step_us, best, worst = med("measured_us"), med("predicted_us"), med("best_us"), med("worst_us")
+    if best <= 0:  # steps of zero-length activities: no time to predict from (per step, best <= predicted <= worst)
+        return None
     blockers = _blockers(trace, gpu, segs)
     in_steps = np.zeros(len(gpu), bool)
     for seg in segs:
         in_steps |= seg[1]
     graphed = float(100 * is_graph[in_steps].sum() / max(1, in_steps.sum()))
     return CudaGraphWhatIf(
-        measured_step_us=measured, step_us=step_us, speedup=_ratio(measured, step_us),
-        low=_ratio(measured, worst), high=_ratio(measured, best), best_step_us=best, worst_step_us=worst,
+        measured_step_us=measured, step_us=step_us, speedup=measured / step_us,
+        low=measured / worst, high=measured / best, best_step_us=best, worst_step_us=worst,
         work_us=med("work_us"), removed_gap_us=med("removed_gap_us"), kept_gap_us=med("kept_gap_us"),
         graph_launch_us=d, launch_gpu_us=float(np.median([p.segments * d for p in use])),
         launches_replaced=int(round(med("launches"))), launch_cpu_us=med("launch_cpu_us"),
         basis=basis, already_graphed_pct=graphed, blockers=blockers,
         assumptions=_assumptions(basis, d, len(other), max(n_sync), blockers, graphed), steps=tuple(preds))
-
-
-def _ratio(a, b):
-    return float(a / b) if b > 0 else float("nan")
 
 
 def _assumptions(basis, d, n_other, max_sync, blockers, graphed):
@@ -392,23 +390,24 @@ def validate(prediction, graph_trace):
 
 
 # -- compiled mode (CPU traces) -----------------------------------------------------
-def compiled_whatif(breakdown, compiled_breakdown=None):
-    """From cpu_breakdown() of an eager CPU run (and of a compiled run, if given)."""
-    if not breakdown or breakdown["window_us"] <= 0 or breakdown["classified_us"] <= 0:
+def compiled_whatif(breakdown, compiled_window_us=None):
+    """From the CPU breakdown of an eager CPU run (a result.CpuBreakdown: window_us,
+    classified_us, framework_overhead_us) and, if given, a compiled run's window (µs)."""
+    if breakdown is None or breakdown.window_us <= 0 or breakdown.classified_us <= 0:
         return None  # no op work to keep: nothing to compare the overhead with
-    window, over = breakdown["window_us"], breakdown["framework_overhead_us"]
-    rest = window - over
-    comp = compiled_breakdown["window_us"] if compiled_breakdown else None
+    window, over = breakdown.window_us, breakdown.framework_overhead_us
+    rest = window - over  # > 0: the overhead is what the window holds beyond the ops' own work
+    comp = compiled_window_us or None
     return CompiledWhatIf(window_us=window, overhead_us=over, overhead_pct=100 * over / window, step_us=rest,
-                          speedup=_ratio(window, rest), compiled_window_us=comp,
-                          measured_speedup=_ratio(window, comp) if comp else None)
+                          speedup=window / rest, compiled_window_us=comp,
+                          measured_speedup=window / comp if comp else None)
 
 
 def whatif(trace, against=None, breakdown=None):
     """Both what-ifs a trace supports: CUDA graphs for GPU traces, compilation for CPU ones.
 
     against: a loaded CUDA-graph run (GPU) or compiled run (CPU) of the same workload,
-    to check the prediction with; breakdown: cpu_breakdown(trace) of a CPU trace."""
+    to check the prediction with; breakdown: the CpuBreakdown of a CPU trace."""
     if trace.has_gpu:
         cg = cudagraph_whatif(trace)
         if cg is not None and against is not None:
@@ -417,4 +416,4 @@ def whatif(trace, against=None, breakdown=None):
     if len(trace.runtime):  # a GPU run whose kernels are missing from the trace, not a CPU run
         return WhatIf(cudagraph=None, compiled=None)
     other = cpu_breakdown(against) if against is not None and not against.has_gpu else None
-    return WhatIf(cudagraph=None, compiled=compiled_whatif(breakdown, other))
+    return WhatIf(cudagraph=None, compiled=compiled_whatif(breakdown, other["window_us"] if other else None))

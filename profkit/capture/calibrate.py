@@ -11,13 +11,13 @@ reports, because the best run is the one least disturbed by other processes.
 
 import datetime
 import json
-import platform
+import os
 import time
 from pathlib import Path
 
 import torch
 
-from profkit.analysis.hardware import CPU_NAME, DEFAULT_CALIBRATION
+from profkit.analysis.hardware import BUSY_LOAD_PER_CPU, CPU_NAME, cpu_model, default_calibration, load_note
 from profkit.errors import ProfkitError
 from profkit.fileio import write_text_atomic
 
@@ -52,14 +52,30 @@ def matmul(n, dtype, reps=3):
     return 2 * n**3 / secs / 1e12, secs
 
 
-def _cpu_model():
+def matmul_size(dtype, largest, budget_s=0.25):
+    """The largest power-of-two n <= `largest` whose n x n matmul in `dtype` takes about `budget_s`.
+
+    Some dtypes have no fast CPU kernel (float16 matmuls without AMX-FP16 run about
+    a thousand times slower than bfloat16), and a loaded machine slows every one:
+    sizing each dtype to a time budget keeps the whole calibration within seconds.
+    """
+    n = min(512, largest)  # smaller products measure call overhead, not throughput
+    while n * 2 <= largest:
+        _, secs = matmul(n, dtype, reps=2)
+        if secs * 8 > budget_s:  # doubling n multiplies the work by 8
+            break
+        n *= 2
+    return n
+
+
+def machine_load():
+    """{load_avg, cpus, busy}: the 1-minute load average against the CPUs, before measuring."""
+    cpus = os.cpu_count() or 1
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        load = os.getloadavg()[0]
+    except OSError:  # not reported on this OS
+        return {"load_avg": None, "cpus": cpus, "busy": False}
+    return {"load_avg": round(load, 2), "cpus": cpus, "busy": load >= BUSY_LOAD_PER_CPU * cpus}
 
 
 def calibrate(triad_mb=512, matmul_n=2048, reps=3):
@@ -67,27 +83,65 @@ def calibrate(triad_mb=512, matmul_n=2048, reps=3):
     if triad_mb <= 0 or matmul_n <= 0 or reps <= 0:
         raise ProfkitError("calibration sizes and repetitions must be positive")
     n = max(1, int(triad_mb * 1e6 / 4 / 3))  # three float32 arrays share triad_mb
+    load = machine_load()
+    t0 = time.perf_counter()
     gbs, tsecs = triad(n, reps)
     result = {
         "device": CPU_NAME,
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "load": load,
         "bandwidth_gbs": gbs,
         "triad": {"elements": n, "bytes_per_run": 3 * n * 4, "best_s": tsecs, "repetitions": reps},
         "tflops": {},
         "matmul": {},
     }
     for key, dtype in DTYPES.items():
-        tf, secs = matmul(matmul_n, dtype, reps)
+        n_used = matmul_size(dtype, matmul_n)
+        tf, secs = matmul(n_used, dtype, reps)
         result["tflops"][key] = tf
-        result["matmul"][key] = {"n": matmul_n, "best_s": secs, "repetitions": reps}
+        result["matmul"][key] = {"n": n_used, "best_s": secs, "repetitions": reps}
+    result["seconds"] = round(time.perf_counter() - t0, 2)
     return result
 
 
 def save(result, out=None):
     """Write the calibration atomically; returns the path written."""
-    path = Path(out or DEFAULT_CALIBRATION).expanduser()
+    path = Path(out or default_calibration()).expanduser()
     write_text_atomic(path, json.dumps(result, indent=2) + "\n")
     return path
+
+
+def _matches_this_machine(data):
+    return (isinstance(data, dict) and data.get("cpu") == cpu_model() and data.get("cores") == os.cpu_count()
+            and isinstance(data.get("bandwidth_gbs"), (int, float)) and isinstance(data.get("tflops"), dict))
+
+
+def cpu_peaks(notify=None, measure=calibrate):
+    """The peaks a CPU capture records in its sidecar: the cached calibration when it is
+    of this machine (CPU model and core count), else measured now and cached.
+
+    `notify(text)` hears what happened (measuring, reusing a calibration made under load).
+    """
+    say = notify or (lambda text: None)
+    path = default_calibration()
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        data = None
+    if _matches_this_machine(data):
+        origin = f"cached in {path}"
+    else:
+        say(f"measuring this CPU's peaks once for the roofline and MUE (a few seconds; cached in {path}, "
+            "`profkit calibrate` re-measures)")
+        data = measure()
+        save(data, path)
+        origin = f"measured by this capture, cached in {path}"
+    note = load_note(data.get("load"))
+    if note:
+        say(f"the CPU peaks were {note}")
+    keys = ("device", "cpu", "cores", "date", "load", "bandwidth_gbs", "tflops")
+    return {**{k: data.get(k) for k in keys}, "origin": origin}

@@ -47,7 +47,7 @@ def print_timings(sidecars, out_dir):
     table = Table(title=f"{first['model']['name']}: un-profiled timing, median of {first['steps']}",
                   title_justify="left")
     for col in ("mode", "TTFT ms", "decode ms/tok", "tokens/s", "total ms", "min–max", "CV %", "peak MiB"):
-        table.add_column(col, justify="left" if col == "mode" else "right", no_wrap=col == "mode")
+        table.add_column(col, justify="left" if col == "mode" else "right", no_wrap=col in ("mode", "min–max"))
     for s in sidecars:
         t, n = s["timing"], s["timing"]["noise"]
         cv = "–" if n["cv_pct"] is None else f"{n['cv_pct']:.1f}"

@@ -68,8 +68,9 @@ class StaticDecoder(EagerDecoder):
         self.cache = StaticCache(config=c, max_cache_len=max_len)
         # Allocate up front rather than lazily inside the first forward, so the
         # buffers already exist (at fixed addresses) before any compile or capture.
-        heads = getattr(c, "num_key_value_heads", c.n_head)  # fewer with grouped K/V heads
-        self.cache.early_initialization(batch, heads, c.n_embd // c.n_head, model.dtype, model.device)
+        heads = getattr(c, "num_key_value_heads", None) or c.num_attention_heads  # fewer with grouped K/V heads
+        head_dim = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
+        self.cache.early_initialization(batch, heads, head_dim, model.dtype, model.device)
 
     def reset(self):
         self.cache.reset()  # zeroes in place: buffer addresses stay the same

@@ -32,10 +32,6 @@ def check_groups(n_head, groups, model_name="the model"):
         )
 
 
-def kv_heads(config, groups):
-    return config.n_head // groups
-
-
 def _pool(block, n_kv, groups, head_dim):
     """Mean of each group of G consecutive heads (columns of a Conv1D weight or bias).
 
@@ -78,12 +74,6 @@ def group_kv_heads(model, groups):
         if isinstance(module, GPT2Attention):
             group_attention(module, groups)
     # The name transformers' GQA models use; static caches are sized from it.
-    config.num_key_value_heads = kv_heads(config, groups)
+    config.num_key_value_heads = config.n_head // groups
     config.kv_groups = groups
     return model
-
-
-def kv_cache_bytes(config, groups, batch, positions, dtype_bytes):
-    """Bytes of a full KV cache: K and V, every layer, n_head/G heads, every position."""
-    head_dim = config.n_embd // config.n_head
-    return 2 * config.n_layer * batch * kv_heads(config, groups) * head_dim * positions * dtype_bytes

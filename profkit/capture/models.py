@@ -1,27 +1,27 @@
-"""GPT-2 models by name or local path, built without any network access."""
+"""Decoder models by name or local path, built without any network access.
+
+Built-in names come from profkit.analysis.models.BUILTIN (published configs, random
+weights); a path is a config.json or checkpoint directory of a GPT-2, Llama, Qwen2
+or Mistral causal LM.
+"""
 
 import copy
-import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 import transformers
-from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
+from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, MistralConfig, Qwen2Config
 
-from profkit.capture.kvgroups import group_kv_heads
-from profkit.errors import ProfkitError
+from profkit.analysis.models import BUILTIN, ModelShape, read_config_json
+from profkit.analysis.roofline import DTYPE_BYTES
+from profkit.capture.kvgroups import check_groups, group_kv_heads
+from profkit.capture.memory import available_memory
+from profkit.errors import OutOfMemory, ProfkitError
 
-# name -> (n_layer, n_head, n_embd); vocab and context are the same for all four sizes.
-BUILTIN = {
-    "gpt2": (12, 12, 768),
-    "gpt2-medium": (24, 16, 1024),
-    "gpt2-large": (36, 20, 1280),
-    "gpt2-xl": (48, 25, 1600),
-}
-VOCAB_SIZE = 50257
-N_POSITIONS = 1024
+CONFIG_CLASSES = {"gpt2": GPT2Config, "llama": LlamaConfig, "qwen2": Qwen2Config, "mistral": MistralConfig}
+ARCHITECTURES = ("GPT2LMHeadModel", "LlamaForCausalLM", "Qwen2ForCausalLM", "MistralForCausalLM")
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -42,16 +42,44 @@ transformers.logging.disable_progress_bar()
 class ModelSpec:
     name: str  # used in output file names
     source: str  # "builtin" or the path given
-    config: GPT2Config
+    config: transformers.PretrainedConfig  # GPT2Config, LlamaConfig, Qwen2Config or MistralConfig
     weights: Path | None  # checkpoint directory with weights, else random init
-    kv_groups: int = 1  # G query heads per K/V head (profkit.capture.kvgroups); 1 = standard
+    kv_groups: int = 1  # GPT-2 only: converted to G query heads per K/V head (profkit.capture.kvgroups)
+
+    @property
+    def family(self):
+        return self.config.model_type
+
+    @property
+    def shape(self):
+        """The torch-free shape the roofline model and memory check use."""
+        groups = self.kv_groups if self.family == "gpt2" else None
+        return ModelShape.from_config(self.config.to_dict(), kv_groups=groups)
+
+
+def with_kv_groups(spec, groups):
+    """The spec with G query heads per K/V head; None keeps the model's own.
+
+    GPT-2's K/V heads are mean-pooled at build time; a Llama-family config simply
+    gets n_head / G K/V heads (random weights only: trained K/V weights have their
+    own head count). The name gets a "-kv{G}" suffix so traces of different G stay apart.
+    """
+    if groups is None or groups == spec.shape.kv_groups:
+        return spec
+    check_groups(spec.config.num_attention_heads, groups, spec.name)
+    name = f"{spec.name}-kv{groups}"
+    if spec.family == "gpt2":
+        return replace(spec, name=name, kv_groups=groups)
+    if spec.weights is not None:
+        raise ProfkitError(f"--kv-groups {groups}: {spec.name}'s trained weights have "
+                           f"{spec.config.num_key_value_heads} K/V heads; other G need random weights")
+    config = copy.deepcopy(spec.config)
+    config.num_key_value_heads = config.num_attention_heads // groups
+    return replace(spec, name=name, config=config, kv_groups=groups)
 
 
 def builtin_config(name):
-    n_layer, n_head, n_embd = BUILTIN[name]
-    return GPT2Config(
-        n_layer=n_layer, n_head=n_head, n_embd=n_embd, vocab_size=VOCAB_SIZE, n_positions=N_POSITIONS
-    )
+    return _make_config(copy.deepcopy(BUILTIN[name][3]), name)
 
 
 def resolve_model(spec):
@@ -76,27 +104,29 @@ def resolve_model(spec):
         config_file = path
         name = path.resolve().parent.name if path.name == "config.json" else path.stem
         has_weights = False
-    config = _read_gpt2_config(config_file, spec)
+    config = _read_config(config_file, spec)
     return ModelSpec(safe_name(name), str(path), config, path if has_weights else None)
 
 
-def _read_gpt2_config(config_file, spec):
-    try:
-        raw = json.loads(config_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ProfkitError(f"{spec} is not a readable config.json ({type(e).__name__})") from None
-    if not isinstance(raw, dict):
-        raise ProfkitError(f"{spec} is not a model config (expected a JSON object)")
-    if raw.get("model_type") != "gpt2":
+def _read_config(config_file, spec):
+    raw = read_config_json(config_file, spec)
+    if raw.get("model_type") not in CONFIG_CLASSES:
         raise ProfkitError(
-            f"{spec} has model_type {raw.get('model_type')!r}; profkit capture supports GPT-2 configs only"
+            f"{spec} has model_type {raw.get('model_type')!r}; profkit capture supports "
+            f"{', '.join(CONFIG_CLASSES)} ({', '.join(ARCHITECTURES)})"
         )
+    return _make_config(raw, spec)
+
+
+def _make_config(raw, spec):
+    """The transformers config of a config.json dict, its shape checked."""
     try:
-        config = GPT2Config.from_dict(raw)
-    except (TypeError, ValueError) as e:
-        raise ProfkitError(f"{spec} is not a valid GPT-2 config: {e}") from None
-    if config.n_embd % config.n_head:
+        config = CONFIG_CLASSES[raw["model_type"]].from_dict(raw)
+    except (TypeError, ValueError, KeyError) as e:
+        raise ProfkitError(f"{spec} is not a valid {raw['model_type']} config: {e}") from None
+    if config.model_type == "gpt2" and config.n_embd % config.n_head:
         raise ProfkitError(f"{spec}: n_embd {config.n_embd} is not divisible by n_head {config.n_head}")
+    ModelShape.from_config(config.to_dict())  # refuses sizes the analysis cannot use
     return config
 
 
@@ -105,35 +135,38 @@ def safe_name(name):
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "model"
 
 
+def check_fits(spec, cfg, dev):
+    """Refuse, before building, a model whose weights and KV cache exceed the memory available."""
+    b = DTYPE_BYTES[cfg.dtype]
+    shape = spec.shape
+    weights = shape.params()["total"] * b
+    kv = cfg.batch * cfg.positions * shape.kv_bytes_per_token(b)
+    free, where = available_memory(dev)
+    if free is not None and weights + kv > free:
+        raise OutOfMemory(f"{spec.name} needs {(weights + kv) / 1e9:.1f} GB in {cfg.dtype} (weights "
+                          f"{weights / 1e9:.1f} GB + KV cache {kv / 1e9:.1f} GB) but {where} has "
+                          f"{free / 1e9:.1f} GB available")
+
+
 def build_model(spec, dtype, device, seed):
     """The causal-LM in eval mode on `device`; random weights come from `seed`."""
     torch.manual_seed(seed)
     kwargs = {"dtype": DTYPES[dtype], "attn_implementation": "sdpa"}
     if spec.weights is not None:
         try:
-            model = GPT2LMHeadModel.from_pretrained(spec.weights, local_files_only=True, **kwargs)
+            model = AutoModelForCausalLM.from_pretrained(spec.weights, local_files_only=True, **kwargs)
         except (OSError, ValueError, RuntimeError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ProfkitError(f"cannot load weights from {spec.weights}: {first}") from None
     else:
         # from_config writes dtype/attention choices into the config: keep the spec's pristine.
         model = AutoModelForCausalLM.from_config(copy.deepcopy(spec.config), **kwargs)
-    if spec.kv_groups > 1:
+    if spec.family == "gpt2" and spec.kv_groups > 1:
         group_kv_heads(model, spec.kv_groups)
     return model.to(device).eval()
 
 
 def describe(spec, model):
-    """The sidecar's "model" entry."""
-    c = model.config
-    return {
-        "name": spec.name,
-        "source": spec.source,
-        "n_layer": c.n_layer,
-        "n_head": c.n_head,
-        "kv_groups": spec.kv_groups,
-        "n_embd": c.n_embd,
-        "n_positions": c.n_positions,
-        "vocab_size": c.vocab_size,
-        "params": sum(p.numel() for p in model.parameters()),
-    }
+    """The sidecar's "model" entry: name, source, the ModelShape fields, G and the counted parameters."""
+    return {"name": spec.name, "source": spec.source, **spec.shape.to_dict(), "kv_groups": spec.shape.kv_groups,
+            "params": sum(p.numel() for p in model.parameters())}

@@ -6,7 +6,8 @@ from profkit.capture.generate import EagerDecoder, StaticDecoder
 from profkit.errors import ProfkitError
 
 MODES = ("eager", "compiled", "cudagraph")
-NO_CUDA = "CUDA graphs need a CUDA device; none found"
+NO_CUDA = ("CUDA graphs need a CUDA device and this machine has none: use --mode eager,compiled, "
+           "or --mode all (every mode the device supports)")
 
 # Inductor options that make compiled code visible in a profiler trace: each generated
 # C++ kernel becomes a named region (otherwise a CPU trace shows one opaque call), and
@@ -22,7 +23,9 @@ def resolve_device(name):
         return torch.device("cpu")
     if name == "cuda":
         if not torch.cuda.is_available():
-            raise ProfkitError(f"--device cuda requested but torch {torch.__version__} sees no CUDA device")
+            build = " (a CPU-only build)" if torch.version.cuda is None and torch.version.hip is None else ""
+            raise ProfkitError(f"--device cuda requested but torch {torch.__version__}{build} sees no CUDA "
+                               "device: use --device cpu, or auto (CUDA when present, else the CPU)")
         return torch.device("cuda")
     raise ProfkitError(f"unknown device '{name}'; choose auto, cpu or cuda")
 
@@ -42,7 +45,8 @@ def resolve_modes(text, device):
         for mode in supported_modes(device) if part == "all" else (part,):
             if mode == "cudagraph" and device.type != "cuda":
                 if torch.cuda.is_available():
-                    raise ProfkitError("CUDA graphs need a CUDA device; run with --device cuda")
+                    raise ProfkitError("CUDA graphs need a CUDA device: run with --device cuda, or use "
+                                       "--mode eager,compiled on the CPU")
                 raise ProfkitError(NO_CUDA)
             if mode not in modes:
                 modes.append(mode)

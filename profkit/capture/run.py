@@ -6,6 +6,7 @@ number); the profiled pass runs the same generations under torch.profiler with
 """
 
 import gzip
+import hashlib
 import json
 import os
 import platform
@@ -29,7 +30,7 @@ from profkit.analysis.noise import noise
 from profkit.capture.generate import synthetic_prompt
 from profkit.capture.machine import LoadProbe
 from profkit.capture.memory import peak_memory, reset_peak_memory
-from profkit.capture.models import DTYPES, build_model, describe, resolve_model
+from profkit.capture.models import build_model, check_fits, describe, resolve_model, with_kv_groups
 from profkit.capture.modes import make_decoder, resolve_device, resolve_modes
 from profkit.errors import OutOfMemory, ProfkitError
 from profkit.fileio import atomic_path, write_text_atomic
@@ -41,20 +42,15 @@ def output_stem(model_name, mode, batch, prompt_len):
     return f"{model_name}-{mode}-b{batch}-s{prompt_len}"
 
 
-def check_args(config, batch, prompt_len, new_tokens, dtype, warmup, steps):
-    """Refuse impossible shapes before any model is built."""
-    for flag, value, least in (("--batch", batch, 1), ("--prompt-len", prompt_len, 1),
-                               ("--new-tokens", new_tokens, 1), ("--steps", steps, 1),
-                               ("--warmup", warmup, 0)):
-        if value < least:
-            raise ProfkitError(f"{flag} must be at least {least} (got {value})")
-    if prompt_len + new_tokens > config.n_positions:
+def check_args(spec, cfg):
+    """Refuse impossible settings for this model before it is built."""
+    cfg.check()
+    positions = spec.config.max_position_embeddings
+    if cfg.positions > positions:
         raise ProfkitError(
-            f"--prompt-len {prompt_len} + --new-tokens {new_tokens} = {prompt_len + new_tokens} "
-            f"exceeds the model's {config.n_positions} positions"
+            f"--prompt-len {cfg.prompt_len} + --new-tokens {cfg.new_tokens} = {cfg.positions} "
+            f"exceeds the model's {positions} positions"
         )
-    if dtype not in DTYPES:
-        raise ProfkitError(f"unknown dtype '{dtype}'; choose {', '.join(DTYPES)}")
 
 
 def check_out_dir(out_dir):
@@ -89,51 +85,67 @@ def generate(decoder, prompt, new_tokens, sync, time_prefill=True):
     return t1 - t0, perf_counter() - t1
 
 
-def capture_run(model, mode, device="auto", batch=1, prompt_len=128, new_tokens=32,
-                dtype="float32", warmup=2, steps=3, out_dir="traces", profile=True,
-                seed=0, command=None, progress=None):
-    """Capture one (model, mode) run; returns the sidecar dict.
+def output_tokens(decoder, prompt, new_tokens):
+    """One more (untimed) generation's greedy tokens: a digest of all, and the first sequence.
 
-    With profile=True the trace and sidecar are written to `out_dir`; with
-    profile=False nothing is written and the dict has "trace": None.
-    `progress(phase, done, total)` is called as the run advances.
+    Modes of one model, seed and shape must agree on them (the GPU smoke check
+    compares CUDA-graph replay with eager this way).
+    """
+    decoder.reset()
+    first = decoder.prefill(prompt)
+    tokens = torch.cat([first, decoder.decode(first, new_tokens)], dim=1).cpu()
+    return {"sha256": hashlib.sha256(tokens.numpy().tobytes()).hexdigest(), "first": tokens[0].tolist()}
+
+
+def capture_run(cfg, spec=None, command=None, progress=None, peaks=None):
+    """Capture one run described by the CaptureConfig `cfg`; returns the sidecar dict.
+
+    `spec`: the ModelSpec already resolved from cfg.model (the CLI and sweeps
+    resolve once), else it is resolved here. With cfg.profile the trace and
+    sidecar are written to cfg.out_dir; without, nothing is written and the dict
+    has "trace": None. `progress(phase, done, total)` is called as the run advances.
+    `peaks`: the device peaks the roofline should use (calibrate.cpu_peaks), recorded
+    in the sidecar as "peaks" with their origin.
     """
     report = progress or (lambda phase, done, total: None)
-    dev = resolve_device(device) if isinstance(device, str) else device
-    modes = resolve_modes(mode, dev)
+    dev = resolve_device(cfg.device)
+    modes = resolve_modes(cfg.mode, dev)
     if len(modes) != 1:
-        raise ValueError(f"capture_run takes one mode, got {mode!r}")
+        raise ValueError(f"capture_run takes one mode, got {cfg.mode!r}")
     mode = modes[0]
-    spec = resolve_model(model) if isinstance(model, str) else model
-    check_args(spec.config, batch, prompt_len, new_tokens, dtype, warmup, steps)
-    out = check_out_dir(out_dir) if profile else None
+    spec = with_kv_groups(spec or resolve_model(cfg.model), cfg.kv_groups)
+    check_args(spec, cfg)
+    check_fits(spec, cfg, dev)
+    out = check_out_dir(cfg.out_dir) if cfg.profile else None
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
-    stem = output_stem(spec.name, mode, batch, prompt_len)
+    stem = output_stem(spec.name, mode, cfg.batch, cfg.prompt_len)
+    batch, new_tokens, steps = cfg.batch, cfg.new_tokens, cfg.steps
 
     try:
         with torch.inference_mode():
             report("load model", 0, 1)
-            net = build_model(spec, dtype, dev, seed)
+            net = build_model(spec, cfg.dtype, dev, cfg.seed)
             report("load model", 1, 1)
-            prompt = synthetic_prompt(batch, prompt_len, net.config.vocab_size, seed, dev)
+            prompt = synthetic_prompt(batch, cfg.prompt_len, net.config.vocab_size, cfg.seed, dev)
             first = {"compiled": "compile", "cudagraph": "capture graph"}.get(mode)
             if first:
                 report(first, 0, 1)
             t = perf_counter()
-            decoder, compile_info = make_decoder(mode, net, batch, prompt_len + new_tokens)
+            decoder, compile_info = make_decoder(mode, net, batch, cfg.positions)
             if compile_info is not None:
                 generate(decoder, prompt, new_tokens, sync)  # compiles the prompt and decode graphs
                 compile_info["compile_s"] = round(perf_counter() - t, 2)
             if first:
                 report(first, 1, 1)
-            for i in range(warmup):
-                report("warm-up", i, warmup)
+            for i in range(cfg.warmup):
+                report("warm-up", i, cfg.warmup)
                 generate(decoder, prompt, new_tokens, sync)
-            report("warm-up", warmup, warmup)
+            report("warm-up", cfg.warmup, cfg.warmup)
             timing, peak, peak_kind = _measure(decoder, prompt, new_tokens, batch, steps, sync, dev, report)
-            if profile:
+            output = output_tokens(decoder, prompt, new_tokens)
+            if cfg.profile:
                 meta = {"schema": SCHEMA, "model": spec.name, "mode": mode, "batch": batch,
-                        "prompt_len": prompt_len, "new_tokens": new_tokens}
+                        "prompt_len": cfg.prompt_len, "new_tokens": new_tokens}
                 _profile(decoder, prompt, new_tokens, steps, sync, dev, report,
                          out / f"{stem}.json.gz", meta)
     except torch._dynamo.exc.BackendCompilerFailed as e:
@@ -145,7 +157,7 @@ def capture_run(model, mode, device="auto", batch=1, prompt_len=128, new_tokens=
         if _is_oom(e):
             raise OutOfMemory(
                 f"out of memory running {spec.name} {mode} with batch {batch}, "
-                f"{prompt_len}+{new_tokens} tokens, {dtype}; try smaller sizes"
+                f"{cfg.prompt_len}+{new_tokens} tokens, {cfg.dtype}; try smaller sizes"
             ) from None
         raise
 
@@ -155,23 +167,19 @@ def capture_run(model, mode, device="auto", batch=1, prompt_len=128, new_tokens=
         "mode": mode,
         "compile": compile_info,
         "device": _device_info(dev),
-        "dtype": dtype,
-        "batch": batch,
-        "prompt_len": prompt_len,
-        "new_tokens": new_tokens,
-        "warmup": warmup,
-        "steps": steps,
-        "seed": seed,
+        **cfg.sidecar_settings(),
         "timing": timing,
+        "peaks": peaks,
         "peak_memory_bytes": peak,
         "peak_memory_kind": peak_kind,
+        "output_tokens": output,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                      "python": platform.python_version(), "profkit": __version__},
         "command": command if command is not None else shlex.join(sys.argv),
-        "trace": f"{stem}.json.gz" if profile else None,
+        "trace": f"{stem}.json.gz" if cfg.profile else None,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    if profile:
+    if cfg.profile:
         write_text_atomic(out / f"{stem}.meta.json", json.dumps(sidecar, indent=2) + "\n")
     return sidecar
 

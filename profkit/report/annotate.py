@@ -25,14 +25,14 @@ CLASS_ARG = "profkit class"
 _PROCESS = "profkit: analysis"
 
 
-def _classified(trace):
+def _classified(trace, rules=()):
     """(table of classified activities with name/ts/dur/stream, their classes)."""
     from profkit.analysis.classify import classify_cpu_ops, classify_gpu
 
     if trace.has_gpu:
-        return trace.gpu, np.asarray(classify_gpu(trace), dtype=object)
+        return trace.gpu, np.asarray(classify_gpu(trace, rules), dtype=object)
     ops = trace.cpu_ops
-    return ops.assign(stream=-1), np.asarray(classify_cpu_ops(trace), dtype=object)
+    return ops.assign(stream=-1), np.asarray(classify_cpu_ops(trace, rules), dtype=object)
 
 
 def _key(name, ts, dur):
@@ -84,11 +84,12 @@ def _is_ours(e):
             and args["name"].startswith("profkit:"))
 
 
-def annotate(src, dest, trace=None):
-    """Write `dest` (gzip Chrome JSON): `src` plus profkit's tracks. Returns counts."""
+def annotate(src, dest, trace=None, rules=()):
+    """Write `dest` (gzip Chrome JSON): `src` plus profkit's tracks. Returns counts.
+    `rules`: the user's classification rules."""
     src, dest = Path(src), Path(dest)
     trace = trace if trace is not None else load(src)
-    table, classes = _classified(trace)
+    table, classes = _classified(trace, rules)
     # Ops that do no work of their own (views, allocations) have no class.
     label = {k: c for k, c in zip(map(_key, table["name"].astype(str), table["ts"], table["dur"]), classes)
              if isinstance(c, str)}

@@ -11,6 +11,8 @@ from profkit.report.hta_section import hta_section
 from profkit.report.metrics import step_timing
 from profkit.report.render import render_html
 from profkit.report.runs import find_traces, load_runs
+from profkit.trace.manifest import NAME as MANIFEST
+from profkit.trace.manifest import is_manifest
 from profkit.trace.sidecar import trace_stem
 
 REPORTS_DIR = Path("reports")
@@ -27,6 +29,9 @@ def default_output(inputs):
     inputs = [Path(i) for i in inputs]
     if len(inputs) == 1 and inputs[0].is_dir():
         name = inputs[0].resolve().name
+    elif len(inputs) == 1 and is_manifest(inputs[0]):
+        folder = inputs[0].resolve().parent.name
+        name = folder if inputs[0].name == MANIFEST else f"{folder}-{inputs[0].name[:-len('.json')]}"
     else:
         stems = [trace_stem(p) for p in find_traces(inputs)]
         name = stems[0] if len(stems) == 1 else "-vs-".join(stems)
@@ -41,17 +46,20 @@ def traces_dir(out):
     return out.with_name(out.stem + "_traces")
 
 
-def build_report(inputs, out=None, hta=True):
-    """Write the report for `inputs` (trace files and/or folders); return its path."""
+def build_report(inputs, out=None, hta=True, options=None, notify=None):
+    """Write the report for `inputs` (run manifests, trace files and/or folders); return its path.
+
+    `options`: an AnalysisOptions (its rules also label the annotated traces); `notify(text)` hears
+    about choices made for the user (which of several runs a folder stands for)."""
     out = Path(out) if out else default_output(inputs)
     if out.suffix.lower() not in (".html", ".htm"):
         raise ProfkitError(f"the report is an HTML file: name it *.html, not {out.name}")
-    runs = load_runs(inputs)
+    runs = load_runs(inputs, options, notify)
     tdir = traces_dir(out)
     urls = []
     for run in runs:
         name = f"{_safe(run.label)}.json.gz"
-        annotate(run.path, tdir / name, trace=run.trace)
+        annotate(run.path, tdir / name, trace=run.trace, rules=options.rules if options else ())
         urls.append(quote(f"{tdir.name}/{name}"))
     sections = [hta_section(r, step_timing(r.trace, r.summary)[0]) for r in runs] if hta else None
     write_text_atomic(out, render_html(runs, urls, sections))

@@ -1,34 +1,48 @@
-"""Two-run diff: which kernels appeared, vanished, or changed most in total time."""
+"""Two-run diff: which kernels appeared, vanished, or changed most in total time.
 
+When both runs have profiler steps, each kernel's time and count are per step: the
+work launched inside the steps (launch call -> correlation -> activity, as
+profkit.analysis.steps attributes it) divided by the number of steps. Work launched
+outside every step (warm-up, CUDA-graph capture) is left out, so it cannot inflate a
+run's per-step figures. Without steps, the totals over each whole trace are compared.
+"""
+
+import numpy as np
 import pandas as pd
 
 from profkit.analysis.classify import classify_cpu_ops, self_time
+from profkit.analysis.steps import NO_STEPS, step_of, step_of_times, step_ranges
 
 TOP = 15
 
 
-def kernel_totals(trace):
-    """Time and count per kernel name over the whole trace.
+def kernel_totals(trace, per_step=False):
+    """Time and count per kernel name over the whole trace, or (`per_step`) the mean
+    per step of the work launched inside the steps.
 
     CPU traces: the self time of classified ops, as `summarize` counts them
-    (nested ops each count once for their own work).
+    (nested ops each count once for their own work), in the step they start in.
     """
     if trace.has_gpu:
-        df = trace.gpu[["name", "dur"]]
+        gpu = trace.gpu_launches() if per_step else trace.gpu
+        df = pd.DataFrame({"name": gpu["name"].astype(str).to_numpy(), "dur": gpu["dur"].to_numpy()})
     else:
         ops = trace.cpu_ops
         keep = classify_cpu_ops(trace).notna().to_numpy()
-        df = pd.DataFrame({"name": ops["name"].to_numpy()[keep], "dur": self_time(ops)[keep]})
-    g = df.assign(name=df["name"].astype(str)).groupby("name", sort=False)["dur"]
-    return pd.DataFrame({"time_us": g.sum(), "count": g.count()})
-
-
-def diff_runs(a, b, steps_a=0, steps_b=0):
-    """Kernels added/removed and the largest changes, per step when both have steps."""
-    ka, kb = kernel_totals(a.trace), kernel_totals(b.trace)
-    per_step = bool(steps_a and steps_b)
+        df = pd.DataFrame({"name": ops["name"].astype(str).to_numpy()[keep], "dur": self_time(ops)[keep]})
+    n = 1
     if per_step:
-        ka, kb = ka / [steps_a, steps_a], kb / [steps_b, steps_b]
+        ranges = step_ranges(trace)
+        idx = step_of(trace, gpu, ranges) if trace.has_gpu else step_of_times(ranges, ops["ts"].to_numpy()[keep])
+        df, n = df[np.asarray(idx) >= 0], ranges.count
+    g = df.groupby("name", sort=False)["dur"]
+    return pd.DataFrame({"time_us": g.sum() / n, "count": g.count() / n})
+
+
+def diff_runs(a, b):
+    """Kernels added/removed and the largest changes, per step when both runs have steps."""
+    per_step = a.summary.steps.source != NO_STEPS and b.summary.steps.source != NO_STEPS
+    ka, kb = kernel_totals(a.trace, per_step), kernel_totals(b.trace, per_step)
     both = ka.add_suffix("_a").join(kb.add_suffix("_b"), how="outer").fillna(0.0)
     both["delta_us"] = both["time_us_b"] - both["time_us_a"]
 

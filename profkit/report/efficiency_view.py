@@ -9,30 +9,31 @@ for the roofline a sidecar and a device with known peaks; otherwise the page say
 import math
 
 from profkit.report import figures as F
+from profkit.report import fmt
 
 PHASES = (("prefill", "prefill (TTFT)"), ("decode_step", "decode step (per token)"))
 
 
 def _classes(run):
-    return ((run.summary.get("efficiency") or {}).get("classes")) or {}
+    return run.summary.efficiency.classes
 
 
 def _has_flops(run):
-    return any((v or {}).get("pct_flops") is not None for v in _classes(run).values())
+    return any(v.pct_flops is not None for v in _classes(run).values())
 
 
 def _share_figure(runs):
     data = []
     for i, r in enumerate(runs):
-        cls = [c for c in F.CLASSES if (_classes(r).get(c) or {}).get("pct_flops") is not None]
+        cls = [c for c in F.CLASSES if c in _classes(r) and _classes(r)[c].pct_flops is not None]
         if not cls:
             continue
         x = [F.class_label(c) for c in cls]
         color = F.RUN_COLORS[i % len(F.RUN_COLORS)]
         data.append({"type": "bar", "name": F.text(f"{r.label}: % of FLOPs"), "x": x,
-                     "y": [_classes(r)[c]["pct_flops"] for c in cls], "marker": {"color": color}})
+                     "y": [_classes(r)[c].pct_flops for c in cls], "marker": {"color": color}})
         data.append({"type": "bar", "name": F.text(f"{r.label}: % of runtime"), "x": x,
-                     "y": [_classes(r)[c].get("pct_time") or 0.0 for c in cls],
+                     "y": [_classes(r)[c].pct_time or 0.0 for c in cls],
                      "marker": {"color": color, "opacity": 0.55, "pattern": {"shape": "/"}}})
     return {"data": data, "layout": F._layout(barmode="group", height=340,
                                               yaxis={"title": {"text": "%"}, "gridcolor": "#eee"})}
@@ -41,10 +42,10 @@ def _share_figure(runs):
 def _mue_figure(runs):
     data = []
     for i, r in enumerate(runs):
-        cls = [c for c in F.CLASSES if (_classes(r).get(c) or {}).get("mue_pct") is not None]
+        cls = [c for c in F.CLASSES if c in _classes(r) and _classes(r)[c].mue_pct is not None]
         if cls:
             data.append({"type": "bar", "name": F.text(r.label), "x": [F.class_label(c) for c in cls],
-                         "y": [_classes(r)[c]["mue_pct"] for c in cls],
+                         "y": [_classes(r)[c].mue_pct for c in cls],
                          "marker": {"color": F.RUN_COLORS[i % len(F.RUN_COLORS)]}})
     return {"data": data, "layout": F._layout(barmode="group", height=320,
                                               yaxis={"title": {"text": "MUE % (of peak bandwidth)"},
@@ -55,26 +56,27 @@ def _roofline_points(runs):
     """(label, phase, intensity FLOP/B, achieved TFLOP/s, device) for measured phases."""
     points = []
     for r in runs:
-        roof = r.summary.get("roofline") or {}
+        roof = r.summary.roofline
+        if roof is None:
+            continue
         for key, name in PHASES:
-            p = roof.get(key) or {}
-            ms = p.get("measured_ms")
-            if p.get("flops") and p.get("bytes") and isinstance(ms, (int, float)) and ms > 0:
-                points.append((r.label, name, p["flops"] / p["bytes"], p["flops"] / (ms * 1e-3) / 1e12,
-                               roof.get("device")))
+            p = getattr(roof, key)
+            ms = p.measured_ms
+            if p.flops and p.bytes and ms is not None and ms > 0:
+                points.append((r.label, name, p.flops / p.bytes, p.flops / (ms * 1e-3) / 1e12, roof.device))
     return points
 
 
 def _roofline_figure(runs):
     points = _roofline_points(runs)
-    dev = next((d for *_, d in points if d and d.get("bandwidth_gbs") and d.get("peak_tflops")), None)
+    dev = next((d for *_, d in points if d and d.bandwidth_gbs and d.peak_tflops), None)
     if not points or dev is None:
         return None
-    bw, peak = dev["bandwidth_gbs"], dev["peak_tflops"]
+    bw, peak = dev.bandwidth_gbs, dev.peak_tflops
     ai = [p[2] for p in points]
     lo, hi = min(ai + [peak * 1e3 / bw]) / 10, max(ai + [peak * 1e3 / bw]) * 10
     xs = [lo * (hi / lo) ** (i / 60) for i in range(61)]
-    data = [{"type": "scatter", "mode": "lines", "name": F.text(f"roof: {dev.get('name')}"), "x": xs,
+    data = [{"type": "scatter", "mode": "lines", "name": F.text(f"roof: {dev.name}"), "x": xs,
              "y": [min(peak, x * bw / 1e3) for x in xs], "line": {"color": "#1d2330", "width": 2}}]
     for i, (label, phase, x, y, _) in enumerate(points):
         data.append({"type": "scatter", "mode": "markers", "name": F.text(f"{label}: {phase}"), "x": [x], "y": [y],
@@ -98,25 +100,36 @@ def efficiency_view(runs):
     roof_fig = _roofline_figure(runs)
     if roof_fig:
         figures["roofline"] = roof_fig
-    table = [{"class": c, "runs": [_classes(r).get(c) if h else None for r, h in zip(runs, have)]}
+    table = [{"class": c, "runs": [_classes(r)[c] if h and c in _classes(r) else None for r, h in zip(runs, have)]}
              for c in F.CLASSES if any(h and c in _classes(r) for r, h in zip(runs, have))]
-    reference = next(((r.summary.get("efficiency") or {}).get("reference") for r in runs
-                      if (r.summary.get("efficiency") or {}).get("reference")), None)
-    roofline = []
-    for r in runs:
-        roof = r.summary.get("roofline")
-        if roof:
-            roofline.append({"label": r.label, "phases": [dict(roof[k], name=name) for k, name in PHASES if roof.get(k)]})
+    reference = runs[0].summary.efficiency.reference if runs else None
+    roofline = [{"label": r.label, "phases": [(name, getattr(r.summary.roofline, k)) for k, name in PHASES]}
+                for r in runs if r.summary.roofline is not None]
     return {"available": any(have), "missing": [r.label for r, h in zip(runs, have) if not h],
             "table": table, "reference": reference, "roofline": roofline, "figures": figures,
-            "unavailable": _reasons(runs, "efficiency"), "roofline_unavailable": _reasons(runs, "roofline")}
+            "unavailable": _reasons(runs, "efficiency"), "roofline_unavailable": _reasons(runs, "roofline"),
+            "peaks": _peaks(runs)}
+
+
+def _peaks(runs):
+    """[(peaks line, [run labels])]: the peaks each roofline used, where they came from, any flag."""
+    out = {}
+    for r in runs:
+        dev = r.summary.roofline.device if r.summary.roofline is not None else None
+        if dev:
+            line = (f"{dev.name}: {fmt.plain(dev.bandwidth_gbs, '.1f')} GB/s, "
+                    f"{fmt.plain(dev.peak_tflops, '.3g')} TFLOP/s ({dev.source or 'no source'})"
+                    + (f"; {dev.note}" if dev.note else ""))
+            out.setdefault(line, []).append(r.label)
+    return list(out.items())
 
 
 def _reasons(runs, block):
     """[(reason, [run labels])]: why a block has no peaks, each reason said once."""
     out = {}
     for r in runs:
-        why = (r.summary.get(block) or {}).get("unavailable")
+        part = getattr(r.summary, block)
+        why = part.unavailable if part is not None else None
         if why:
             out.setdefault(why, []).append(r.label)
     return list(out.items())

@@ -39,33 +39,30 @@ def _command_text(cmd):
 
 def run_header(run):
     s, side = run.summary, run.sidecar or {}
-    device = s.get("device") or {}
     dev_side = side.get("device") if isinstance(side.get("device"), dict) else {}
     model = side.get("model") if isinstance(side.get("model"), dict) else {}
     shapes = []
     for key, label in (("batch", "batch"), ("prompt_len", "prompt"), ("new_tokens", "new tokens")):
         if side.get(key) is not None:
             shapes.append(f"{label} {side[key]}")
-    dist = run.trace.meta.get("distributedInfo")
-    if isinstance(dist, dict) and dist.get("world_size"):
-        shapes.append(f"rank {dist.get('rank')} of {dist['world_size']}")
+    if s.world_size:
+        shapes.append(f"rank {s.rank} of {s.world_size}")
     versions = ([(str(k), str(v)) for k, v in side["versions"].items()]
                 if isinstance(side.get("versions"), dict) else _from_trace(run))
-    mode = s.get("mode") or {}
     return {
         "label": run.label,
         "path": str(run.path),
         "source": "capture sidecar" if run.sidecar else "trace",
         "model": model.get("name") or "",
         "mode": run.mode,
-        "detected_mode": mode.get("name", "unknown"),
-        "evidence": mode.get("evidence") or [],
-        "device": dev_side.get("name") or device.get("name") or device.get("kind", ""),
-        "device_kind": dev_side.get("type") or device.get("kind", ""),
+        "detected_mode": s.mode.name,
+        "evidence": s.mode.evidence,
+        "device": dev_side.get("name") or s.device.name or s.device.kind,
+        "device_kind": dev_side.get("type") or s.device.kind,
         "dtype": side.get("dtype") or "",
         "shapes": ", ".join(shapes),
         "versions": versions,
         "command": _command_text(side.get("command")),
         "peak_memory": side.get("peak_memory_bytes"),
-        "warnings": s.get("warnings") or [],
+        "warnings": s.warnings,
     }

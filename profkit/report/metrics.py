@@ -1,26 +1,13 @@
 """Headline numbers per run, side by side: computed once, formatted for the page."""
 
-import math
+import statistics
+from dataclasses import dataclass
 
-
-def fmt_ms(us):
-    if us is None or (isinstance(us, float) and math.isnan(us)):
-        return "—"
-    ms = us / 1000.0
-    return f"{ms:,.3f} ms" if ms < 10 else f"{ms:,.1f} ms"
-
-
-def fmt_pct(p):
-    if p is None:
-        return "—"
-    return f"{p:.2f}%" if 0 < abs(p) < 0.1 else f"{p:.1f}%"  # 0.03% of FLOPs is not 0.0%
-
-
-def fmt_num(x, digits=0):
-    """Thousands separators; a whole number (a count) never gets decimals: 5,470 not 5,470.0."""
-    if x is None:
-        return "—"
-    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.{digits}f}"
+from profkit.analysis.noise import NOISE_RULE
+from profkit.analysis.steps import NO_STEPS
+from profkit.report.fmt import ms as fmt_ms
+from profkit.report.fmt import num as fmt_num
+from profkit.report.fmt import pct as fmt_pct
 
 
 def step_timing(trace, summary):
@@ -37,9 +24,7 @@ def step_timing(trace, summary):
             end = max(end, float(trace.gpu["end"].max()))
         n = len(steps)
         return n, (end - float(steps["ts"].min())) / n, f"{n} profiler steps"
-    window = summary.get("window_us") or {}
-    span = window.get("span")
-    return 0, span, "whole profiled window (no profiler steps)"
+    return 0, summary.window_us.span, "whole profiled window (no profiler steps)"
 
 
 def _timing(run, key):
@@ -53,104 +38,205 @@ def _new_tokens(run):
     return v if isinstance(v, int) and v > 0 else None
 
 
+@dataclass
+class RunNumbers:
+    """One run's headline numbers (None where the trace or sidecar has no answer).
+
+    Per-step figures are medians over the profiler steps of the work each step
+    launched (Summary.steps); `step_us` is the wall time per step (step_timing).
+    """
+
+    n_steps: int
+    step_us: float | None
+    step_basis: str
+    period_us: float | None
+    kernel_us_per_step: float | None
+    kernels_per_step: float | None
+    outside_ops: int | None
+    outside_us: float | None
+    ttft_ms: float | None
+    decode_ms: float | None
+    tokens_per_s: float | None
+    total_ms: float | None
+    busy_pct: float
+    idle_pct: float
+    gap_count: int
+    gap_total_us: float
+    gap_max_us: float
+    kernels: int
+    launches: int | None
+    launches_per_step: float | None
+    launches_per_token: float | None
+    graph_launches: int | None
+    prefill_us: float | None
+    decode_us: float | None
+    is_cpu: bool  # the numbers describe CPU ops: a CPU-only trace, or a GPU run without kernel events
+    spread: dict | None = None          # the range a comparison must beat (_spread)
+    ttft_range: tuple | None = None     # min, max over the capture's timed runs
+    decode_range: tuple | None = None
+    noise: dict | None = None           # the sidecar's timing.noise
+
+
+def _median(values):
+    return float(statistics.median(values)) if values else None
+
+
 def compute(run):
-    """Raw numbers for one run (None where the trace or sidecar has no answer)."""
+    """The RunNumbers of one run."""
     s = run.summary
     n_steps, step_us, step_basis = step_timing(run.trace, s)
-    temporal = s.get("temporal") or {}
-    gaps = s.get("gaps") or {}
-    is_cpu = (s.get("device") or {}).get("kind") == "cpu"
+    # CPU-only traces, and GPU runs whose kernel events are missing: CPU ops are all there is.
+    is_cpu = s.device.kind == "cpu" or s.device.kernels_recorded is False
+    steps = s.steps if s.steps.source != NO_STEPS and run.trace.has_gpu else None
     # A CPU-only trace launches nothing: "0 launches" would read as a result.
-    launches = None if is_cpu else (s.get("launches") or {}).get("count")
-    graphs = None if is_cpu else (s.get("cuda_graphs") or {}).get("launches")
-    phases = s.get("phases") or {}
+    launches = None if is_cpu else s.launches.count
     if run.trace.has_gpu:
         kernels = int((run.trace.gpu["kind"] == "kernel").sum())
     else:
-        kernels = sum(int(c.get("count", 0)) for c in (s.get("classes") or {}).values())
+        kernels = sum(c.count for c in s.classes.values())
     tokens = _new_tokens(run)
-    return {
-        "n_steps": n_steps,
-        "step_us": step_us,
-        "step_basis": step_basis,
-        "ttft_ms": _timing(run, "ttft_ms"),
-        "decode_ms": _timing(run, "decode_ms_per_token"),
-        "tokens_per_s": _timing(run, "tokens_per_s"),
-        "total_ms": _timing(run, "total_ms"),
-        "busy_pct": temporal.get("busy_pct"),
-        "idle_pct": temporal.get("idle_pct"),
-        "gap_count": gaps.get("count"),
-        "gap_total_us": gaps.get("total_us"),
-        "gap_max_us": gaps.get("max_us"),
-        "kernels": kernels,
-        "launches": launches,
-        "launches_per_step": launches / n_steps if launches is not None and n_steps else None,
-        "launches_per_token": launches / tokens if launches is not None and tokens else None,
-        "graph_launches": graphs,
-        "prefill_us": _phase_wall(phases.get("prefill")),
-        "decode_us": _phase_wall(phases.get("decode")),
-        "is_cpu": is_cpu,
-    }
+    return RunNumbers(
+        n_steps=n_steps,
+        step_us=step_us,
+        step_basis=step_basis,
+        period_us=steps.period_us.median if steps else None,
+        kernel_us_per_step=_median([r.kernel_time_us for r in steps.per_step]) if steps else None,
+        kernels_per_step=_median([r.kernels for r in steps.per_step]) if steps else None,
+        outside_ops=steps.outside.gpu_ops if steps else None,
+        outside_us=steps.outside.time_us if steps else None,
+        ttft_ms=_timing(run, "ttft_ms"),
+        decode_ms=_timing(run, "decode_ms_per_token"),
+        tokens_per_s=_timing(run, "tokens_per_s"),
+        total_ms=_timing(run, "total_ms"),
+        busy_pct=s.temporal.busy_pct,
+        idle_pct=s.temporal.idle_pct,
+        gap_count=s.gaps.count,
+        gap_total_us=s.gaps.total_us,
+        gap_max_us=s.gaps.max_us,
+        kernels=kernels,
+        launches=launches,
+        launches_per_step=s.launches.kernel.per_step_median if steps and not is_cpu else None,
+        launches_per_token=launches / tokens if launches is not None and tokens else None,
+        graph_launches=None if is_cpu else s.cuda_graphs.launches,
+        prefill_us=_phase_wall(s.phases["prefill"]) if s.phases else None,
+        decode_us=_phase_wall(s.phases["decode"]) if s.phases else None,
+        is_cpu=is_cpu,
+        spread=_spread(run),
+        **_ranges(run),
+    )
+
+
+def _spread(run):
+    """The range a comparison must beat: the capture's timed runs (total ms), else the
+    ProfilerStep durations (ms); None with neither."""
+    noise = ((run.sidecar or {}).get("timing") or {}).get("noise")
+    if isinstance(noise, dict) and noise.get("min_ms") is not None:
+        return {"min_ms": noise["min_ms"], "max_ms": noise["max_ms"], "what": "timed-run"}
+    steps = run.trace.steps
+    if len(steps) >= 2:
+        return {"min_ms": float(steps["dur"].min()) / 1e3, "max_ms": float(steps["dur"].max()) / 1e3,
+                "what": "profiler-step"}
+    return None
+
+
+def _ranges(run):
+    """min–max of TTFT and decode ms/token over the timed runs, and the noise verdict (profkit captures)."""
+    timing = (run.sidecar or {}).get("timing") or {}
+    samples = timing.get("samples_ms") or []
+    tokens = _new_tokens(run)
+    out = {"ttft_range": None, "decode_range": None, "noise": timing.get("noise")}
+    if samples and all(isinstance(x, list) and len(x) == 2 for x in samples):
+        out["ttft_range"] = (min(x[0] for x in samples), max(x[0] for x in samples))
+        if tokens:
+            out["decode_range"] = (min(x[1] for x in samples) / tokens, max(x[1] for x in samples) / tokens)
+    return out
+
+
+def _with_range(median, rng):
+    if median is None:
+        return "—"
+    text = fmt_num(median, 2) + " ms"
+    return text + f" ({fmt_num(rng[0], 2)}–{fmt_num(rng[1], 2)})" if rng else text
+
+
+def _noise(n):
+    """'quiet, CV 1.2%' or 'NOISY: <reasons>' for the headline table."""
+    if not isinstance(n, dict) or "verdict" not in n:
+        return "—"
+    cv = "CV –" if n.get("cv_pct") is None else f"CV {n['cv_pct']:.1f}%"
+    return f"quiet, {cv}" if n["verdict"] == "quiet" else f"NOISY: {'; '.join(n.get('reasons') or [])}"
 
 
 def _phase_wall(phase):
     """Mean profiled wall time of one occurrence of a phase region."""
-    if not phase or not phase.get("count"):
+    if not phase.count:
         return None
-    return phase["wall_us"] / phase["count"]
+    return phase.wall_us / phase.count
+
+
+SPEEDUP_BASES = (  # (RunNumbers field, how it is measured), in order of preference
+    ("period_us", "the median GPU step period (first GPU activity of step N to that of step N+1)"),
+    ("total_ms", "the unprofiled wall time per generation from the capture sidecars"),
+    ("step_us", "the wall time per profiler step in the traces"),
+)
 
 
 def speedups(runs, numbers):
-    """Speed-up of each run over the first eager run, and what it is based on.
-
-    Unprofiled timing from the sidecars is preferred (the profiler slows eager
-    runs more than graph replays); otherwise the wall time per profiler step.
-    """
+    """Speed-up of each run over the first eager run, and what it is based on: the
+    median GPU step period when every run has one, else (profkit captures) the
+    unprofiled wall time per generation, else the wall time per step."""
     eager = [i for i, r in enumerate(runs) if r.mode == "eager"]
     if not eager or len(runs) < 2:
         return [None] * len(runs), None
     base = eager[0]
-    if all(n["total_ms"] for n in numbers):
-        key, basis = "total_ms", "unprofiled total time from the capture sidecars"
-    elif all(n["step_us"] for n in numbers):
-        key, basis = "step_us", "wall time per step in the traces"
-    else:
-        return [None] * len(runs), None
-    ref = numbers[base][key]
-    return [ref / n[key] for n in numbers], f"over {runs[base].label}, from {basis}"
+    for key, basis in SPEEDUP_BASES:
+        values = [getattr(n, key) for n in numbers]
+        if all(values):
+            ref = values[base]
+            return [ref / v for v in values], f"over {runs[base].label}, from {basis}"
+    return [None] * len(runs), None
 
 
 def headline_rows(runs, numbers, compare=True):
     """Rows of (metric, [cell per run], note) for the side-by-side table; `compare`
     adds the speed-up over eager (not for ranks of one job, which run the same code)."""
     ups, up_basis = speedups(runs, numbers)
-    any_cpu = any(n["is_cpu"] for n in numbers)
+    any_cpu = any(n.is_cpu for n in numbers)
     busy_name = "Busy % (GPU; CPU op coverage on CPU traces)" if any_cpu else "GPU busy %"
+    per = "median over the profiler steps of the work each step launched"
     rows = [
         ("Mode", [r.mode for r in runs], "from the sidecar, else detected from the trace"),
-        ("Wall time per step", [fmt_ms(n["step_us"]) for n in numbers], numbers[0]["step_basis"]),
-        ("TTFT", [fmt_num(n["ttft_ms"], 2) + " ms" if n["ttft_ms"] is not None else "—" for n in numbers],
-         "time to first token, measured outside the profiler (profkit captures)"),
-        ("Decode latency per token", [fmt_num(n["decode_ms"], 2) + " ms" if n["decode_ms"] is not None else "—"
-                                      for n in numbers], "profkit captures"),
-        ("Tokens/s", [fmt_num(n["tokens_per_s"], 1) for n in numbers], "profkit captures"),
-        ("Prefill region (profiled)", [fmt_ms(n["prefill_us"]) for n in numbers],
+        ("GPU step period", [fmt_ms(n.period_us) for n in numbers],
+         "median over steps of first GPU activity of step N to that of step N+1"),
+        ("Kernel time per step", [fmt_ms(n.kernel_us_per_step) for n in numbers], per),
+        ("Wall time per step", [fmt_ms(n.step_us) for n in numbers], numbers[0].step_basis),
+        ("GPU work outside steps", [f"{n.outside_ops} ops / {fmt_ms(n.outside_us)}" if n.outside_ops is not None
+                                    else "—" for n in numbers],
+         "launched outside every profiler step (warm-up, graph capture): not in the per-step figures"),
+        ("TTFT", [_with_range(n.ttft_ms, n.ttft_range) for n in numbers],
+         "time to first token, measured outside the profiler (profkit captures): median (min–max of the runs)"),
+        ("Decode latency per token", [_with_range(n.decode_ms, n.decode_range) for n in numbers],
+         "profkit captures: median (min–max)"),
+        ("Timing noise", [_noise(n.noise) for n in numbers], NOISE_RULE),
+        ("Tokens/s", [fmt_num(n.tokens_per_s, 1) for n in numbers], "profkit captures"),
+        ("Prefill region (profiled)", [fmt_ms(n.prefill_us) for n in numbers],
          "wall time of one \"prefill\" region in the trace (profiler overhead included)"),
-        ("Decode region (profiled)", [fmt_ms(n["decode_us"]) for n in numbers],
+        ("Decode region (profiled)", [fmt_ms(n.decode_us) for n in numbers],
          "wall time of one \"decode\" region in the trace"),
-        (busy_name, [fmt_pct(n["busy_pct"]) for n in numbers], "union of all activity over the analysis window"),
-        ("Idle %", [fmt_pct(n["idle_pct"]) for n in numbers], ""),
-        ("Idle gaps (count / total)", [f"{fmt_num(n['gap_count'])} / {fmt_ms(n['gap_total_us'])}"
-                                       if n["gap_count"] is not None else "—" for n in numbers], ""),
-        ("Largest gap", [fmt_ms(n["gap_max_us"]) for n in numbers], ""),
+        (busy_name, [fmt_pct(n.busy_pct) for n in numbers], "union of all activity over the analysis window"),
+        ("Idle %", [fmt_pct(n.idle_pct) for n in numbers], ""),
+        ("Idle gaps (count / total)", [f"{fmt_num(n.gap_count)} / {fmt_ms(n.gap_total_us)}" for n in numbers], ""),
+        ("Largest gap", [fmt_ms(n.gap_max_us) for n in numbers], ""),
         ("Kernels" if not any_cpu else "Kernels (classified ops on CPU traces)",
-         [fmt_num(n["kernels"]) for n in numbers],
+         [fmt_num(n.kernels) for n in numbers],
          "kernel executions, without copies and memsets" + ("; CPU: ops doing data work" if any_cpu else "")),
-        ("Kernel launches", [fmt_num(n["launches"]) for n in numbers], "launch API calls on the CPU"),
-        ("Launches per step", [fmt_num(n["launches_per_step"], 1) for n in numbers], ""),
-        ("Launches per token", [fmt_num(n["launches_per_token"], 1) for n in numbers],
-         "launches / new tokens (profkit captures)"),
-        ("CUDA-graph launches", [fmt_num(n["graph_launches"]) for n in numbers], ""),
+        ("Kernels per step", [fmt_num(n.kernels_per_step, 1) for n in numbers], per),
+        ("Kernel launches", [fmt_num(n.launches) for n in numbers],
+         "kernel launch calls on the CPU (graph launches and copies apart)"),
+        ("Launches per step", [fmt_num(n.launches_per_step, 1) for n in numbers], "kernel launch calls, " + per),
+        ("Launches per token", [fmt_num(n.launches_per_token, 1) for n in numbers],
+         "kernel launches / new tokens (profkit captures)"),
+        ("CUDA-graph launches", [fmt_num(n.graph_launches) for n in numbers], ""),
     ]
     if compare and up_basis:
         rows.append(("Speed-up over eager", [f"{u:.2f}×" if u else "—" for u in ups], up_basis))

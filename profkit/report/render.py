@@ -8,24 +8,29 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from profkit import __version__
+from profkit.analysis.findings import RULES
 from profkit.analysis import ranks
+from profkit.analysis.steps import NO_STEPS
 from profkit.analysis.whatif import BLOCKER_LABELS
 from profkit.report import figures as F
+from profkit.report import fmt
 from profkit.report import findings as FND
 from profkit.report import metrics as M
 from profkit.report.diff import diff_runs, kernel_totals
 from profkit.report.efficiency_view import efficiency_view
 from profkit.report.header import run_header
+from profkit.report.names import short_name
 
 TOP_KERNELS = 50
+SHORT_NAME_CHARS = 80  # kernel names in tables; the full name is the cell's title
 
 _env = Environment(loader=PackageLoader("profkit.report", "templates"),
                    autoescape=select_autoescape(default=True, default_for_string=True),
                    trim_blocks=True, lstrip_blocks=True)
-_env.filters["ms"] = M.fmt_ms
-_env.filters["pct"] = M.fmt_pct
-_env.filters["num"] = M.fmt_num
-_env.filters["short"] = F.short_name
+_env.filters["ms"] = fmt.ms
+_env.filters["pct"] = fmt.pct
+_env.filters["num"] = fmt.num
+_env.filters["short"] = lambda name: short_name(name, limit=SHORT_NAME_CHARS)
 _env.filters["cls"] = F.class_label
 _env.globals["zip"] = zip
 
@@ -55,10 +60,11 @@ def _plotly_js():
 
 def _kernel_table(runs, per_run_totals):
     """Top kernels over all runs: time, share and count per run; sortable in the page."""
-    classes = {}
+    classes, layers = {}, {}
     for r in runs:
-        for k in r.summary.get("kernels") or []:
-            classes.setdefault(k["name"], k.get("class", ""))
+        for k in r.summary.kernels:
+            classes.setdefault(k.name, k.cls)
+            layers.setdefault(k.name, k.classified_by)
     share = {}
     totals = []
     for t in per_run_totals:
@@ -76,14 +82,14 @@ def _kernel_table(runs, per_run_totals):
                               "pct": 100.0 * float(t.at[name, "time_us"]) / whole})
             else:
                 cells.append(None)
-        rows.append({"name": name, "class": classes.get(name, ""), "cells": cells})
+        rows.append({"name": name, "class": classes.get(name, ""), "by": layers.get(name), "cells": cells})
     return rows
 
 
 def build_context(runs, trace_urls, hta=None):
     """Everything the template shows, computed from the runs."""
     numbers = [M.compute(r) for r in runs]
-    per_step = [n["n_steps"] if all(x["n_steps"] for x in numbers) else 0 for n in numbers]
+    per_step = all(r.summary.steps.source != NO_STEPS for r in runs)
     totals = [kernel_totals(r.trace) for r in runs]
     # A chart with no bars says less than a sentence: empty figures are left out.
     figs = {}
@@ -94,19 +100,21 @@ def build_context(runs, trace_urls, hta=None):
     if any(any(d["y"]) for d in gaps["data"]):
         figs["gaps"] = gaps
     for i, r in enumerate(runs):
-        if r.summary.get("timeline"):
+        if r.summary.timeline:
             figs[f"timeline-{i}"] = F.timeline(r)
-    whatif = [(r.summary.get("whatif") or {}) for r in runs]
+        if r.summary.communication and r.summary.communication.timeline:
+            figs[f"comm-{i}"] = F.comm_timeline(r)
+    whatif = [r.summary.whatif for r in runs]
     for i, w in enumerate(whatif):
-        if w.get("cudagraph"):
-            figs[f"whatif-{i}"] = F.whatif_step(w["cudagraph"])
+        if w and w.cudagraph:
+            figs[f"whatif-{i}"] = F.whatif_step(w.cudagraph)
     eff = efficiency_view(runs)
     figs.update(eff.pop("figures"))
-    diff = diff_runs(runs[0], runs[1], numbers[0]["n_steps"], numbers[1]["n_steps"]) if len(runs) == 2 else None
+    diff = diff_runs(runs[0], runs[1]) if len(runs) == 2 else None
     title = runs[0].label if len(runs) == 1 else " vs ".join(r.label for r in runs)
     job = None
     if ranks.is_job([r.trace for r in runs]):
-        job = ranks.job([{**r.summary, **ranks.rank_fields(r.trace)} for r in runs], runs[0].path.parent)
+        job = ranks.job([r.summary for r in runs], runs[0].path.parent)
         title = f"{runs[0].path.parent.name}: {len(runs)} ranks"
     return {
         "title": title,
@@ -117,9 +125,9 @@ def build_context(runs, trace_urls, hta=None):
         "numbers": numbers,
         "rows": M.headline_rows(runs, numbers, compare=job is None),
         "findings": FND.findings(runs, numbers, compare=job is None),
-        "thresholds": FND,
-        "class_unit": ("ms per step (time in the analysis window divided by the number of profiler steps)"
-                       if all(per_step) else "ms in the analysis window"),
+        "rules": RULES,
+        "class_unit": ("ms per step: the median over the profiler steps of the work each step launched"
+                       if per_step else "ms in the analysis window (no profiler steps)"),
         "kernels": _kernel_table(runs, totals),
         "eff": eff,
         "whatif": whatif,
@@ -138,6 +146,6 @@ def build_context(runs, trace_urls, hta=None):
 def render_html(runs, trace_urls, hta=None):
     ctx = build_context(runs, trace_urls, hta)
     ctx["css"] = Markup(_asset("report.css"))
-    ctx["js"] = Markup(_asset("report.js"))
+    ctx["js"] = Markup(_asset("perfetto.js") + _asset("report.js"))
     ctx["plotly_js"] = Markup(_plotly_js())
     return _env.get_template("report.html").render(**ctx)

@@ -3,24 +3,41 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+from profkit.analysis.result import Summary
 from profkit.errors import ProfkitError
-from profkit.trace.sidecar import read_sidecar, trace_stem, traces_in
+from profkit.trace.manifest import is_manifest, manifests_in, read_manifest
+from profkit.trace.sidecar import is_trace_file, read_sidecar, trace_stem, traces_in
 
 # Comparison columns read left to right in the order a user optimises.
 MODE_ORDER = ["eager", "compiled", "cudagraph", "compiled+cudagraph"]
 
 
-def find_traces(inputs):
-    """Expand the command-line inputs (files and folders) into trace files, in order."""
+def find_traces(inputs, notify=None):
+    """Expand the command-line inputs (run manifests, trace files, folders) into trace files, in order.
+
+    A folder holding run manifests stands for its latest run; `notify(text)` hears
+    when there were several to choose from.
+    """
     found = []
     for item in inputs:
         path = Path(item)
-        if path.is_dir():
-            found.extend(traces_in(path))
+        if is_manifest(path):
+            found.extend(_manifest_traces(path, read_manifest(path)))
+        elif path.is_dir():
+            manifests = manifests_in(path)
+            if manifests:
+                latest, manifest = manifests[0]
+                if len(manifests) > 1 and notify:
+                    others = ", ".join(p.name for p, _ in manifests[1:])
+                    notify(f"{path} holds {len(manifests)} run manifests; rendering the latest, {latest.name} "
+                           f"({manifest.created}); name another to render it ({others})")
+                found.extend(_manifest_traces(latest, manifest))
+            else:
+                found.extend(traces_in(path))
         elif path.is_file():
             found.append(path)
         else:
-            raise ProfkitError(f"no such trace file or folder: {path}")
+            raise ProfkitError(f"no such trace file or folder: {path}; {_what_is_there(path)}")
     seen, unique = set(), []
     for p in found:
         key = p.resolve()
@@ -30,13 +47,43 @@ def find_traces(inputs):
     return unique
 
 
+def _manifest_traces(path, manifest):
+    paths = manifest.trace_paths(path.parent)
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        raise ProfkitError(f"{path} lists {', '.join(missing)}, missing from {path.parent}; "
+                           f"{_what_is_there(path.parent / missing[0])}")
+    if not paths:
+        raise ProfkitError(f"{path} lists no finished mode (its capture failed before the first one ended)")
+    return paths
+
+
+def _what_is_there(path, shown=8):
+    """What the folder of a missing `path` holds (or which folder is missing), for error messages."""
+    folder, missing = Path(path).parent, None
+    while not folder.is_dir():
+        folder, missing = folder.parent, folder
+    names = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir() if not p.name.startswith("."))
+    where = f"{folder}/ is empty" if not names else f"{folder}/ holds {_listing(names, shown)}"
+    if missing is not None:
+        return f"{missing} does not exist; {where}"
+    if any(is_trace_file(folder / n) for n in names):
+        where += f" (report every trace there with: profkit report {folder})"
+    return where
+
+
+def _listing(names, shown):
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
+
+
 @dataclass
 class Run:
     """One trace with everything the report needs about it."""
 
     path: Path
     trace: object
-    summary: dict
+    summary: Summary
     sidecar: dict | None
     label: str = ""
 
@@ -45,7 +92,7 @@ class Run:
         """The capture's own mode when profkit captured it, else the detected one."""
         if self.sidecar and isinstance(self.sidecar.get("mode"), str):
             return self.sidecar["mode"]
-        return (self.summary.get("mode") or {}).get("name", "unknown")
+        return self.summary.mode.name
 
 
 def mode_rank(mode):
@@ -68,16 +115,17 @@ def unique_labels(runs):
         run.label = stem if counts[stem] == 1 else f"{run.path.parent.name}/{stem}"
 
 
-def load_runs(inputs):
-    """Load, summarise and order every trace named by `inputs`."""
+def load_runs(inputs, options=None, notify=None):
+    """Load, summarise (with `options`, an AnalysisOptions) and order every trace named by `inputs`;
+    `notify(text)` hears which of several run manifests a folder stands for."""
     from profkit.analysis.summary import summarize
     from profkit.trace import load
 
     runs = []
-    for path in find_traces(inputs):
+    for path in find_traces(inputs, notify):
         trace = load(path)
         sidecar = read_sidecar(path)
-        runs.append(Run(path=path, trace=trace, summary=summarize(trace, sidecar=sidecar), sidecar=sidecar))
+        runs.append(Run(path=path, trace=trace, summary=summarize(trace, sidecar=sidecar, options=options), sidecar=sidecar))
     unique_labels(runs)
     runs = order_runs(runs)
     check_whatif(runs)
@@ -87,8 +135,6 @@ def load_runs(inputs):
 def check_whatif(runs):
     """An eager run's what-if, checked against the run that did what it predicts: a
     CUDA-graph run for a GPU trace, a compiled run for a CPU one (the first such run)."""
-    from dataclasses import asdict
-
     from profkit.analysis.whatif import whatif
 
     for run in runs:
@@ -98,4 +144,4 @@ def check_whatif(runs):
         target = next((r for r in runs if r.trace.has_gpu == gpu
                        and ("cudagraph" in r.mode if gpu else r.mode == "compiled")), None)
         if target is not None:
-            run.summary["whatif"] = asdict(whatif(run.trace, against=target.trace, breakdown=run.summary.get("cpu")))
+            run.summary.whatif = whatif(run.trace, against=target.trace, breakdown=run.summary.cpu)

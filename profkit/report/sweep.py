@@ -18,11 +18,14 @@ from profkit import __version__
 from profkit.analysis.noise import NOISE_RULE
 from profkit.errors import ProfkitError
 from profkit.fileio import write_text_atomic
+from profkit.report.fmt import auto as fmt
 from profkit.report.render import script_json
 from profkit.report.sweep_figures import by, panels
 from profkit.sweep.store import COLUMNS, is_sweep, read_manifest, read_rows
 
 TEXT = {"point", "status", "mode", "model", "dtype", "peak_memory_kind", "trace", "finished", "note", "noise"}
+# Columns measured by the timed runs: the cells a noisy point marks.
+TIMED = {"ttft_ms", "decode_ms_per_token", "tokens_per_s", "total_ms", "attention_ms", "gflops_per_s"}
 STATUS = {"oom": "OOM", "skipped": "skipped", "killed": "killed", "error": "error"}
 MAX_PANELS = 4
 
@@ -55,19 +58,6 @@ def load_sweep(folder):
         df["series"] = [f"{r}×{c} {mode}" for (r, c), mode in zip(df["size"], df["mode"])]
         df["attention_ratio"] = df["attention_ms"] / df["attention_limit_ms"]
     return manifest, df, dropped
-
-
-def fmt(value, digits=None):
-    if value is None or pd.isna(value):
-        return "—"
-    if digits is None:
-        size = abs(value)
-        digits = 0 if size >= 100 or float(value).is_integer() else 1 if size >= 10 else 2 if size >= 1 else 3
-    return f"{value:,.{digits}f}"
-
-
-# Columns measured by the timed runs: the cells a noisy point marks.
-TIMED = {"ttft_ms", "decode_ms_per_token", "tokens_per_s", "total_ms", "attention_ms", "gflops_per_s"}
 
 
 def table(df, value, title, unit, group, column, col_label):
@@ -195,7 +185,8 @@ def render_sweep(folder):
     from plotly.offline import get_plotlyjs
 
     ctx = sweep_context(folder)
-    ctx.update(css=Markup(_asset("report.css") + _asset("sweep.css")), js=Markup(_asset("report.js")),
+    ctx.update(css=Markup(_asset("report.css") + _asset("sweep.css")),
+               js=Markup(_asset("perfetto.js") + _asset("report.js")),
                plotly_js=Markup(get_plotlyjs()))
     return _env.get_template("sweep.html").render(**ctx)
 

@@ -1,10 +1,10 @@
 """A sweep's grid: the cartesian product of its axes, fully checked before anything runs."""
 
 import itertools
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
-from profkit.capture.kvgroups import check_groups
-from profkit.capture.models import DTYPES, resolve_model
+from profkit.capture.config import CaptureConfig
+from profkit.capture.models import DTYPES, resolve_model, with_kv_groups
 from profkit.capture.modes import resolve_device, resolve_modes
 from profkit.capture.run import _device_info, check_args
 from profkit.capture.sdpa import MODES as SDPA_MODES
@@ -13,8 +13,9 @@ from profkit.errors import ProfkitError
 
 WORKLOADS = ("gpt2", "sdpa")
 # Defaults per workload (CLI options arrive as None when the user did not give them).
+# kv_groups None: each model's own G (1 for GPT-2, 4 for Llama-3.2-1B, ...).
 GPT2_DEFAULTS = {"models": "gpt2", "modes": "eager", "batches": "1", "prompt_lens": "128",
-                 "kv_groups": "1", "new_tokens": 32}
+                 "kv_groups": None, "new_tokens": 32}
 SDPA_DEFAULTS = {"modes": "eager", "batches": "8,32,128", "rows": "400,800,1200,1600,2000", "cols": "400"}
 FLAGS = {"models": "--model", "modes": "--mode", "batches": "--batch", "prompt_lens": "--prompt-len",
          "kv_groups": "--kv-groups", "new_tokens": "--new-tokens", "rows": "--rows", "cols": "--cols",
@@ -63,16 +64,17 @@ class Plan:
 
     def identity(self):
         """What a resumed sweep must share with the one in the folder."""
-        models = {n: {"source": s.source, "n_layer": s.config.n_layer, "n_head": s.config.n_head,
-                      "n_embd": s.config.n_embd} for n, s in self.models.items()}
+        models = {n: {"source": s.source, "n_layer": s.shape.n_layer, "n_head": s.shape.n_head,
+                      "n_embd": s.shape.n_embd} for n, s in self.models.items()}
         return {"workload": self.workload, "axes": self.axes, "settings": self.settings, "models": models}
 
-    def spec(self, point):
-        """The ModelSpec capture_run builds for a gpt2 point (its name keeps trace files apart)."""
-        spec = self.models[point.model]
-        if point.kv_groups == 1:
-            return spec
-        return replace(spec, name=f"{spec.name}-kv{point.kv_groups}", kv_groups=point.kv_groups)
+    def capture_config(self, point, out_dir):
+        """The CaptureConfig of a gpt2 point."""
+        s = self.settings
+        return CaptureConfig(model=point.model, mode=point.mode, device=self.device.type, batch=point.batch,
+                             prompt_len=point.prompt_len, new_tokens=s["new_tokens"], dtype=s["dtype"],
+                             warmup=s["warmup"], steps=s["steps"], seed=s["seed"], kv_groups=point.kv_groups,
+                             out_dir=out_dir, profile=s["profile"])
 
 
 def parse_ints(text, flag):
@@ -132,18 +134,21 @@ def _gpt2_plan(opts, dev, settings, batches):
             raise ProfkitError(f"two --model entries are both named '{spec.name}'")
         specs[spec.name] = spec
     prompts = parse_ints(opts["prompt_lens"], "--prompt-len")
-    groups = parse_ints(opts["kv_groups"], "--kv-groups")
-    new_tokens = opts["new_tokens"]
-    for spec in specs.values():
-        for g in groups:
-            check_groups(spec.config.n_head, g, spec.name)
-        for b, s in itertools.product(batches, prompts):
-            check_args(spec.config, b, s, new_tokens, settings["dtype"], settings["warmup"], settings["steps"])
-    points = [Point("gpt2", mode, b, model=m, kv_groups=g, prompt_len=s)
-              for m, g, mode, s, b in itertools.product(specs, groups, modes, prompts, batches)]
-    axes = {"model": list(specs), "kv_groups": groups, "mode": modes, "prompt_len": prompts, "batch": batches}
-    settings = {**settings, "new_tokens": new_tokens, "profile": bool(opts.get("profile"))}
-    return Plan("gpt2", dev, axes, settings, specs, points)
+    given = parse_ints(opts["kv_groups"], "--kv-groups") if opts["kv_groups"] is not None else None
+    groups = {}
+    for name, spec in specs.items():
+        groups[name] = given or [spec.shape.kv_groups]
+        for g in groups[name]:
+            with_kv_groups(spec, g)  # refuses a G that does not divide the heads, or trained K/V weights
+    settings = {**settings, "new_tokens": opts["new_tokens"], "profile": bool(opts.get("profile"))}
+    plan = Plan("gpt2", dev, {}, settings, specs)
+    plan.points = [Point("gpt2", mode, b, model=m, kv_groups=g, prompt_len=s)
+                   for m in specs for g, mode, s, b in itertools.product(groups[m], modes, prompts, batches)]
+    for point in plan.points:
+        check_args(specs[point.model], plan.capture_config(point, None))
+    plan.axes = {"model": list(specs), "kv_groups": sorted({g for gs in groups.values() for g in gs}),
+                 "mode": modes, "prompt_len": prompts, "batch": batches}
+    return plan
 
 
 def _sdpa_plan(opts, dev, settings, batches):

@@ -18,8 +18,8 @@ import torch
 
 from profkit import __version__
 from profkit.analysis.hardware import load_calibration, match_device
+from profkit.analysis.options import AnalysisOptions
 from profkit.analysis.roofline import DTYPE_BYTES, roofline
-from profkit.capture.kvgroups import kv_cache_bytes
 from profkit.capture.run import _device_info, capture_run, check_out_dir
 from profkit.capture.sdpa import sdpa_cost, sdpa_run
 from profkit.errors import OutOfMemory, ProfkitError
@@ -30,13 +30,16 @@ from profkit.sweep.store import CLASS_COLUMNS, COLUMNS, FINAL, MANIFEST, Results
 MIB = 2**20
 
 
-def run_sweep(plan, out, command="", progress=None, calibration=None):
+def run_sweep(plan, out, command="", progress=None, calibration=None, rules=()):
     """Run every point of `plan` that `out` does not hold yet; returns the rows of all points.
+
+    `rules`: the user's classification rules, for the class shares of profiled points.
 
     `progress` has begin(total, done), start(point), phase(name, done, total) and finish(point, row).
     """
     out = check_out_dir(out)
     peaks = _peak_device(plan, calibration)
+    options = AnalysisOptions(calibration=calibration, rules=tuple(rules))
     with store.sweep_lock(out):
         results, rows = _open(plan, out, command)
         done = {r["point"]: r for r in rows}
@@ -54,7 +57,7 @@ def run_sweep(plan, out, command="", progress=None, calibration=None):
                     continue
                 if progress:
                     progress.start(point)
-                row = _run_point(plan, point, out, command, peaks, calibration, stopped,
+                row = _run_point(plan, point, out, command, peaks, options, stopped,
                                  deaths + 1 if point.key == died else 0, progress)
                 results.append(row)
                 store.clear_running(out)
@@ -123,7 +126,7 @@ def _peak_device(plan, calibration):
     return match_device(plan.settings["device_name"])
 
 
-def _run_point(plan, point, out, command, peaks, calibration, stopped, deaths, progress):
+def _run_point(plan, point, out, command, peaks, options, stopped, deaths, progress):
     row = {"point": point.key, "mode": point.mode, "batch": point.batch, "dtype": plan.settings["dtype"]}
     if plan.workload == "gpt2":
         row.update(model=point.model, kv_groups=point.kv_groups, prompt_len=point.prompt_len,
@@ -141,7 +144,7 @@ def _run_point(plan, point, out, command, peaks, calibration, stopped, deaths, p
         report = progress.phase if progress else None
         try:
             measure = _gpt2 if plan.workload == "gpt2" else _sdpa
-            row.update(measure(plan, point, out, command, peaks, calibration, report), status="ok")
+            row.update(measure(plan, point, out, command, peaks, options, report), status="ok")
         except OutOfMemory as e:
             row.update(status="oom", note=str(e))
         except ProfkitError as e:
@@ -172,26 +175,20 @@ def _release_memory(device):
             pass
 
 
-def _gpt2(plan, point, out, command, peaks, calibration, report):
+def _gpt2(plan, point, out, command, peaks, options, report):
     s = plan.settings
-    spec = plan.spec(point)
-    side = capture_run(spec, point.mode, plan.device, point.batch, point.prompt_len, s["new_tokens"], s["dtype"],
-                       s["warmup"], s["steps"], out_dir=out / "traces", profile=s["profile"], seed=s["seed"],
-                       command=command, progress=report)
+    spec = plan.models[point.model]
+    side = capture_run(plan.capture_config(point, out / "traces"), spec, command=command, progress=report)
     t = side["timing"]
-    positions = point.prompt_len + s["new_tokens"]
+    bounds = roofline(side, peaks)  # the model entry has the point's K/V heads: limits hold for every G
     row = {"params": side["model"]["params"], "ttft_ms": t["ttft_ms"], "decode_ms_per_token": t["decode_ms_per_token"],
            "tokens_per_s": t["tokens_per_s"], "total_ms": t["total_ms"],
            "peak_memory_mib": side["peak_memory_bytes"] / MIB, "peak_memory_kind": side["peak_memory_kind"],
-           "kv_cache_mib": kv_cache_bytes(spec.config, point.kv_groups, point.batch, positions,
-                                          DTYPE_BYTES[s["dtype"]]) / MIB,
-           "compile_s": (side["compile"] or {}).get("compile_s"), **_noise_columns(t["noise"])}
-    # The roofline model assumes standard attention (one K/V head per query head).
-    if peaks is not None and point.kv_groups == 1:
-        bounds = roofline(side, peaks)
-        row.update(ttft_limit_ms=bounds["prefill"]["limit_ms"], decode_limit_ms=bounds["decode_step"]["limit_ms"])
+           "kv_cache_mib": bounds.kv_cache_bytes / MIB,
+           "compile_s": (side["compile"] or {}).get("compile_s"), **_noise_columns(t["noise"]),
+           "ttft_limit_ms": bounds.prefill.limit_ms, "decode_limit_ms": bounds.decode_step.limit_ms}
     if s["profile"]:
-        row.update(_profile_summary(out / "traces" / side["trace"], side, calibration))
+        row.update(_profile_summary(out / "traces" / side["trace"], side, options))
     return row
 
 
@@ -202,19 +199,20 @@ def _noise_columns(n):
             "load_avg": max(loads) if loads else None}
 
 
-def _profile_summary(path, sidecar, calibration):
-    """The point's `profkit analyze` summary, reduced to idle % and class shares."""
+def _profile_summary(path, sidecar, options):
+    """The point's `profkit analyze` summary (with `options`, an AnalysisOptions),
+    reduced to idle % and class shares."""
     from profkit.analysis.summary import summarize
     from profkit.trace import load
 
-    summary = summarize(load(path), sidecar=sidecar, calibration=calibration)
-    row = {"idle_pct": summary["temporal"]["idle_pct"], "trace": str(Path("traces") / path.name)}
+    summary = summarize(load(path), sidecar=sidecar, options=options)
+    row = {"idle_pct": summary.temporal.idle_pct, "trace": str(Path("traces") / path.name)}
     for column in CLASS_COLUMNS:
-        row[column] = summary["classes"][column.removeprefix("pct_")]["pct"]
+        row[column] = summary.classes[column.removeprefix("pct_")].pct
     return row
 
 
-def _sdpa(plan, point, out, command, peaks, calibration, report):
+def _sdpa(plan, point, out, command, peaks, options, report):
     s = plan.settings
     r = sdpa_run(point.mode, plan.device, point.batch, point.rows, point.cols, s["dtype"], s["warmup"],
                  s["steps"], s["seed"], report)

@@ -1,30 +1,32 @@
-"""Turn batches of event dicts into compact columns.
+"""Compact columns of a trace's tables, built block by block and merged in file order.
 
-Only the fields analysis needs are kept, in `array.array` buffers (8 bytes a
-number, no Python object per value) and with every string interned once in a
-symbol table, so memory grows with the number of events kept, not with the
-size of the JSON. Category names of every PyTorch era are accepted: 2021 traces
-say "Kernel", "Runtime", "Operator", "Memcpy", "Memset" and "external id".
+Only the fields analysis needs are kept, as numpy arrays (8 bytes a number, no
+Python object per value) with every string interned once in a symbol table, so
+memory grows with the number of events kept, not with the size of the JSON.
+Category names of every PyTorch era are accepted: 2021 traces say "Kernel",
+"Runtime", "Operator", "Memcpy", "Memset" and "external id".
+
+`decode.decode_block` turns one block of event text into a `Part` (numbers and
+block-local symbol codes); `Columns.extend` appends parts, translating their
+codes into the trace-wide symbol tables.
 """
 
-from array import array
-
+import numpy as np
 import orjson
 
 GPU_KINDS = ("kernel", "memcpy", "memset")
-_GPU_CATS = {"kernel": 0, "gpu_memcpy": 1, "memcpy": 1, "gpu_memset": 2, "memset": 2}
-_RUNTIME_CATS = {"cuda_runtime", "cuda_driver", "runtime"}
-_CPU_CATS = {"cpu_op", "operator"}
-_ANNOT_CATS = {"user_annotation": False, "gpu_user_annotation": True}
-_FLOW_PHASES = {"s": 0, "f": 1, "t": 2}
+GPU_CATS = {"kernel": 0, "gpu_memcpy": 1, "memcpy": 1, "gpu_memset": 2, "memset": 2}
+# Collective metadata PyTorch records on NCCL kernels (and record_param_comms ops).
+COLLECTIVE_ARGS = ("Collective name", "In msg nelems", "Out msg nelems", "dtype", "Group size",
+                   "Process Group Name", "Process Group Description")
 
 
 class Symbols:
     """String interning: one id per distinct string, like HTA's symbol table."""
 
-    def __init__(self):
-        self.ids = {}
-        self.strings = []
+    def __init__(self, strings=()):
+        self.strings = list(strings)
+        self.ids = {s: i for i, s in enumerate(self.strings)}
 
     def id(self, s):
         i = self.ids.get(s)
@@ -34,41 +36,38 @@ class Symbols:
         return i
 
 
-def _table(spec):
-    return {col: array(code) for col, code in spec.items()}
-
-
-# Column name -> array type code ('d' float64, 'q' int64, 'b' int8).
+# Column name -> numpy dtype code ('d' float64, 'q' int64, 'b' int8).
 GPU = {"name": "q", "kind": "b", "device": "q", "stream": "q", "ts": "d", "dur": "d",
        "correlation": "q", "external_id": "q", "graph_id": "q", "grid": "q", "block": "q",
-       "bytes": "d"}
+       "bytes": "d", "collective": "q"}
 RUNTIME = {"name": "q", "cat": "q", "pid": "q", "tid": "q", "ts": "d", "dur": "d",
            "correlation": "q", "external_id": "q"}
 CPU = {"name": "q", "pid": "q", "tid": "q", "ts": "d", "dur": "d", "external_id": "q",
-       "dims": "q", "types": "q", "concrete": "q"}
+       "dims": "q", "types": "q", "concrete": "q", "collective": "q"}
 ANNOT = {"name": "q", "on_gpu": "b", "pid": "q", "tid": "q", "ts": "d", "dur": "d"}
 SYNC = {"name": "q", "device": "q", "stream": "q", "ts": "d", "dur": "d", "correlation": "q"}
 FLOW = {"id": "q", "phase": "b", "cat": "q", "pid": "q", "tid": "q", "ts": "d"}
+TABLES = {"gpu": GPU, "runtime": RUNTIME, "cpu": CPU, "annot": ANNOT, "sync": SYNC, "flow": FLOW}
+# Columns holding codes of a symbol table (the rest are numbers).
+NAME_COLS = {"name", "cat"}
+SHAPE_COLS = {"grid", "block", "dims", "types", "concrete", "collective"}
+ID_COLS = {"device", "stream", "pid", "tid", "correlation", "external_id", "graph_id", "id"}
 
 
-class Columns:
-    """Accumulates the columns of every table over all batches."""
+class Part:
+    """The columns of one block, with block-local symbol tables."""
 
     def __init__(self):
         self.names = Symbols()  # event names and categories
-        self.shapes = Symbols()  # grid/block and input dims/types, as compact JSON text
+        self.shapes = Symbols()  # raw JSON text of grid/block and input dims/types
         self.ids = Symbols()  # non-numeric pid/tid strings
-        self.gpu = _table(GPU)
-        self.runtime = _table(RUNTIME)
-        self.cpu = _table(CPU)
-        self.annot = _table(ANNOT)
-        self.sync = _table(SYNC)
-        self.flow = _table(FLOW)
+        for table in TABLES:
+            setattr(self, table, {})
         self.counts = {}
-        self.bad = 0  # events skipped for a missing/negative/non-numeric ts or dur
+        self.bad = 0  # events skipped: not an object, or a missing/negative/non-numeric ts or dur
         self.thread_names = {}
 
-    def _int(self, v):
+    def int(self, v):
         """pid/tid/stream as int; "stream 7" -> 7; other strings -> a stable negative id."""
         if type(v) is int:
             return v
@@ -77,101 +76,81 @@ class Columns:
             if s.isdigit():
                 return int(s)
             return -2 - self.ids.id(v)
-        if isinstance(v, float) and v.is_integer():
-            return int(v)
         return -1
 
-    def _shape(self, v):
-        return -1 if v is None else self.shapes.id(orjson.dumps(v))
+    def ints(self, values):
+        if set(map(type, values)) <= {int}:
+            return np.array(values, np.int64)
+        return np.array([self.int(v) for v in values], np.int64)
 
-    def add(self, events):
-        counts = self.counts
-        name_id = self.names.id
-        as_int = self._int
-        for e in events:
-            if type(e) is not dict:
-                self.bad += 1
+    def shape_ids(self, raws):
+        seen = {}
+        codes = np.array([seen.setdefault(r, len(seen)) for r in map(bytes, raws)], np.int64)
+        ids = np.array([-1 if r in (b"", b"null") else self.shapes.id(r) for r in seen] or [0], np.int64)
+        return ids[codes]
+
+
+class Columns:
+    """Every table's columns over all parts, in file order."""
+
+    def __init__(self):
+        self.names = Symbols()
+        self.shapes = Symbols()  # compact JSON text (orjson.dumps) of each distinct shape
+        self.ids = Symbols()
+        self._pieces = {table: {col: [] for col in spec} for table, spec in TABLES.items()}
+        self.counts = {}
+        self.bad = 0
+        self.thread_names = {}
+
+    @classmethod
+    def restore(cls, tables, names, shapes, ids, counts, thread_names):
+        """Columns from saved tables ({table: {column: array}}) and symbol tables (the cache)."""
+        cols = cls()
+        cols.names, cols.shapes, cols.ids = Symbols(names), Symbols(shapes), Symbols(ids)
+        cols._pieces = {t: {c: [a] for c, a in spec.items()} for t, spec in tables.items()}
+        cols.counts, cols.thread_names = counts, thread_names
+        return cols
+
+    def extend(self, part: Part):
+        names = np.array([self.names.id(s) for s in part.names.strings] or [0], np.int64)
+        shapes = np.array([self.shapes.id(_canonical(s)) for s in part.shapes.strings] or [0], np.int64)
+        ids = np.array([self.ids.id(s) for s in part.ids.strings] or [0], np.int64)
+        for table, spec in TABLES.items():
+            cols = getattr(part, table)
+            if not cols:
                 continue
-            cat = e.get("cat")
-            counts[cat] = counts.get(cat, 0) + 1
-            ph = e.get("ph")
-            if ph == "X":
-                ts, dur = e.get("ts"), e.get("dur")
-                if type(ts) not in (int, float) or type(dur) not in (int, float) or dur < 0 or ts < 0:
-                    self.bad += 1
-                    continue
-                lcat = cat.lower() if isinstance(cat, str) else ""
-                args = e.get("args")
-                if type(args) is not dict:
-                    args = {}
-                name = e.get("name")
-                nid = name_id(name if isinstance(name, str) else "")
-                kind = _GPU_CATS.get(lcat)
-                if kind is not None:
-                    t = self.gpu
-                    t["name"].append(nid)
-                    t["kind"].append(kind)
-                    t["device"].append(as_int(args.get("device", e.get("pid"))))
-                    t["stream"].append(as_int(args.get("stream", e.get("tid"))))
-                    t["ts"].append(ts)
-                    t["dur"].append(dur)
-                    t["correlation"].append(as_int(args.get("correlation", -1)))
-                    t["external_id"].append(as_int(args.get("External id", args.get("external id", -1))))
-                    t["graph_id"].append(as_int(args.get("graph id", -1)))
-                    t["grid"].append(self._shape(args.get("grid")))
-                    t["block"].append(self._shape(args.get("block")))
-                    b = args.get("bytes")
-                    t["bytes"].append(b if type(b) in (int, float) else float("nan"))
-                elif lcat in _RUNTIME_CATS:
-                    t = self.runtime
-                    t["name"].append(nid)
-                    t["cat"].append(name_id(lcat))
-                    t["pid"].append(as_int(e.get("pid")))
-                    t["tid"].append(as_int(e.get("tid")))
-                    t["ts"].append(ts)
-                    t["dur"].append(dur)
-                    t["correlation"].append(as_int(args.get("correlation", -1)))
-                    t["external_id"].append(as_int(args.get("External id", args.get("external id", -1))))
-                elif lcat in _CPU_CATS:
-                    t = self.cpu
-                    t["name"].append(nid)
-                    t["pid"].append(as_int(e.get("pid")))
-                    t["tid"].append(as_int(e.get("tid")))
-                    t["ts"].append(ts)
-                    t["dur"].append(dur)
-                    t["external_id"].append(as_int(args.get("External id", args.get("external id", -1))))
-                    t["dims"].append(self._shape(args.get("Input Dims", args.get("Input dims"))))
-                    t["types"].append(self._shape(args.get("Input type")))
-                    t["concrete"].append(self._shape(args.get("Concrete Inputs")))
-                elif lcat in _ANNOT_CATS:
-                    t = self.annot
-                    t["name"].append(nid)
-                    t["on_gpu"].append(_ANNOT_CATS[lcat])
-                    t["pid"].append(as_int(e.get("pid")))
-                    t["tid"].append(as_int(e.get("tid")))
-                    t["ts"].append(ts)
-                    t["dur"].append(dur)
-                elif lcat == "cuda_sync":
-                    t = self.sync
-                    t["name"].append(nid)
-                    t["device"].append(as_int(args.get("device", e.get("pid"))))
-                    t["stream"].append(as_int(args.get("stream", e.get("tid"))))
-                    t["ts"].append(ts)
-                    t["dur"].append(dur)
-                    t["correlation"].append(as_int(args.get("correlation", -1)))
-            elif ph in _FLOW_PHASES:
-                ts = e.get("ts")
-                if type(ts) not in (int, float):
-                    self.bad += 1
-                    continue
-                t = self.flow
-                t["id"].append(as_int(e.get("id", -1)))
-                t["phase"].append(_FLOW_PHASES[ph])
-                t["cat"].append(name_id(cat if isinstance(cat, str) else ""))
-                t["pid"].append(as_int(e.get("pid")))
-                t["tid"].append(as_int(e.get("tid")))
-                t["ts"].append(ts)
-            elif ph == "M" and e.get("name") == "thread_name":
-                args = e.get("args")
-                if type(args) is dict:
-                    self.thread_names[(as_int(e.get("pid")), as_int(e.get("tid")))] = str(args.get("name"))
+            pieces = self._pieces[table]
+            for col in spec:
+                v = cols[col]
+                if col in NAME_COLS:
+                    v = names[v]
+                elif col in SHAPE_COLS:
+                    v = np.where(v >= 0, shapes[np.maximum(v, 0)], -1)
+                elif col in ID_COLS and part.ids.strings:
+                    v = np.where(v <= -2, -2 - ids[np.maximum(-2 - v, 0)], v)
+                pieces[col].append(v)
+        for k, n in part.counts.items():
+            self.counts[k] = self.counts.get(k, 0) + n
+        self.bad += part.bad
+        for (pid, tid), name in part.thread_names.items():
+            self.thread_names[(self._global_id(part, pid), self._global_id(part, tid))] = name
+
+    def _global_id(self, part, v):
+        return -2 - self.ids.id(part.ids.strings[-2 - v]) if v <= -2 else v
+
+    def table(self, table):
+        """{column: numpy array} of one table ("gpu", "runtime", "cpu", "annot", "sync", "flow")."""
+        out = {}
+        for col, code in TABLES[table].items():
+            pieces = self._pieces[table][col]
+            arr = np.concatenate(pieces) if pieces else np.empty(0, code)
+            out[col] = arr.astype(code, copy=False)
+        return out
+
+
+def _canonical(raw: bytes) -> bytes:
+    """One text per JSON value: '[1, 2]' and '[1,2]' are the same shape."""
+    try:
+        return orjson.dumps(orjson.loads(raw))
+    except orjson.JSONDecodeError:  # e.g. an integer orjson cannot hold
+        return raw.strip()

@@ -35,6 +35,13 @@ def _frame(table, spec, cats):
     return df
 
 
+def _decode_some(codes, strings):
+    """Like _decode_shapes for a column that uses few of the strings: parse only those."""
+    codes = np.asarray(codes)
+    decoded = {c: orjson.loads(strings[c]) for c in np.unique(codes[codes >= 0]).tolist()}
+    return [decoded.get(c) for c in codes.tolist()]
+
+
 def _decode_shapes(codes, strings):
     """Map shape codes to Python objects, parsing each distinct JSON text once."""
     decoded = [orjson.loads(s) for s in strings]
@@ -53,30 +60,32 @@ class Trace:
         names = cols.names.strings
         shape_text = [s.decode() for s in cols.shapes.strings]
 
-        gpu = _frame(cols.gpu, C.GPU, {"name": names, "grid": shape_text, "block": shape_text})
+        gpu = _frame(cols.table("gpu"), C.GPU, {"name": names, "grid": shape_text, "block": shape_text})
+        gpu["collective"] = _decode_some(gpu.pop("collective"), cols.shapes.strings)
         gpu["kind"] = pd.Categorical.from_codes(gpu["kind"].astype(np.int64), categories=list(C.GPU_KINDS))
         for col in ("grid", "block"):
             gpu[col] = gpu[col].cat.add_categories([""]) if "" not in gpu[col].cat.categories else gpu[col]
             gpu[col] = gpu[col].fillna("")
         self.gpu = gpu.sort_values("ts", kind="stable", ignore_index=True)
 
-        self.runtime = _frame(cols.runtime, C.RUNTIME, {"name": names, "cat": names}).sort_values(
+        self.runtime = _frame(cols.table("runtime"), C.RUNTIME, {"name": names, "cat": names}).sort_values(
             "ts", kind="stable", ignore_index=True)
 
-        cpu = _frame(cols.cpu, C.CPU, {"name": names})
+        cpu = _frame(cols.table("cpu"), C.CPU, {"name": names})
         cpu["input_dims"] = _decode_shapes(cpu.pop("dims"), cols.shapes.strings)
         cpu["input_types"] = _decode_shapes(cpu.pop("types"), cols.shapes.strings)
         cpu["input_concrete"] = _decode_shapes(cpu.pop("concrete"), cols.shapes.strings)
+        cpu["collective"] = _decode_some(cpu.pop("collective"), cols.shapes.strings)
         # Enclosing ops first on ties, so nesting can be read off in order.
         cpu["_neg_dur"] = -cpu["dur"]
         cpu = cpu.sort_values(["pid", "tid", "ts", "_neg_dur"], kind="stable", ignore_index=True)
         self._cpu = cpu.drop(columns="_neg_dur")
 
-        annot = _frame(cols.annot, C.ANNOT, {"name": names})
+        annot = _frame(cols.table("annot"), C.ANNOT, {"name": names})
         annot["on_gpu"] = annot["on_gpu"].astype(bool)
         self.annotations = annot.sort_values("ts", kind="stable", ignore_index=True)
-        self.syncs = _frame(cols.sync, C.SYNC, {"name": names}).sort_values("ts", kind="stable", ignore_index=True)
-        flows = _frame(cols.flow, C.FLOW, {"cat": names})
+        self.syncs = _frame(cols.table("sync"), C.SYNC, {"name": names}).sort_values("ts", kind="stable", ignore_index=True)
+        flows = _frame(cols.table("flow"), C.FLOW, {"cat": names})
         self.flows = flows
 
     # -- simple facts ---------------------------------------------------------
@@ -152,6 +161,7 @@ class Trace:
         out["op_input_dims"] = ext.map(ops["input_dims"])
         out["op_input_types"] = ext.map(ops["input_types"])
         out["op_input_concrete"] = ext.map(ops["input_concrete"])
+        out["op_collective"] = ext.map(ops["collective"])
         return out
 
     def __repr__(self):

@@ -1,14 +1,22 @@
-"""Stream a Chrome trace file as batches of parsed events.
+"""Stream a Chrome trace file as blocks of event text.
 
 A trace is `{"...": ..., "traceEvents": [ev, ev, ...], "...": ...}` or a bare
 `[ev, ...]`. Parsing the whole document at once costs about 1 KB of Python
 objects per event (HTA's approach), so a 1 GB trace needs many GB. Instead we
-decompress in blocks, cut the event array at object boundaries and parse one
-block of events at a time with orjson; the caller keeps only the columns it
-needs. A cut is proposed at `}` followed by `,{` or `]`; it is accepted only if
-the block before it parses, so a `},{` inside a string can never split an event
-(a block ending inside a string or object does not parse). Raw newlines cannot
-occur inside JSON strings, which is what keeps the proposals cheap.
+decompress in blocks and cut the event array at object boundaries into blocks
+of whole events (`ev,ev,...`) that `decode.decode_block` turns into columns,
+here or in a worker process. A cut is proposed at `}` followed by `,{` or `]`.
+A `},{` inside a string or a nested array makes a block that is not valid JSON:
+the decoder says so, the block is pushed back, and from then on every cut is
+accepted only if the text before it is valid JSON (checked at C speed by
+msgspec), so such text can never split an event. Raw newlines cannot occur
+inside JSON strings, which is what keeps the proposals cheap.
+
+Hostile input is answered in time linear in its size and memory bounded
+independently of it: at most MAX_HEAD bytes are buffered before the event array
+(or after it), at most MAX_EVENT bytes without a valid cut (an event larger
+than that is an error), the key is searched for only in text not yet searched,
+and a failed cut is retried only once the buffer has doubled.
 """
 
 import gzip
@@ -19,11 +27,18 @@ from pathlib import Path
 import orjson
 
 from profkit.errors import ProfkitError
+from profkit.trace.decode import as_array, check_block
 
-BLOCK = 4 << 20  # bytes of decompressed text parsed at a time
+BLOCK = 4 << 20  # bytes of decompressed text cut at a time
+MAX_HEAD = 64 << 20  # bytes of top-level keys buffered before or after the event array
+MAX_EVENT = 64 << 20  # bytes buffered without a single event boundary
 _CUT = re.compile(rb"\}\s*(?=,\s*\{|\])")
 _KEY = re.compile(rb'"traceEvents"\s*:\s*\[')
+_KEY_SPAN = 256  # the key with generous whitespace: how far back a new search starts
 _WS = b" \t\r\n"
+_SPACE = re.compile(rb"[ \t\r\n]*")
+_SKIP = re.compile(rb"[ \t\r\n]*(?:,[ \t\r\n]*)?")
+_TRIES = 4  # cut candidates tried per attempt, last first
 
 
 class Truncated(Exception):
@@ -66,8 +81,12 @@ def _parse_obj(text: bytes, what: str, path):
     return obj
 
 
+def _mb(n):
+    return f"{n >> 20} MB"
+
+
 class EventStream:
-    """Iterate `batches()` for lists of event dicts; `meta` is complete afterwards.
+    """Iterate `blocks()` for event text; `meta` is complete afterwards.
 
     `meta` holds every top-level key but traceEvents. `truncated` is set (with a
     reason) when the file ended early but some events could still be read.
@@ -77,17 +96,80 @@ class EventStream:
         self.path = Path(path)
         self.meta = {}
         self.truncated = None
+        self._buf = bytearray()
 
-    def batches(self):
+    def blocks(self):
+        """Blocks of event text; a None is a checkpoint: decode (or push back) every block
+        given out so far before asking for the next."""
         f = _open(self.path)
         try:
-            yield from self._batches(f)
+            yield from self._blocks(f)
         finally:
             f.close()
+            self._buf.clear()
+            self._done = True
 
-    def _batches(self, f):
+    def batches(self):
+        """Lists of the events as parsed dicts, block by block (for tools that rewrite a trace)."""
+        for block in self.blocks():
+            if block is None:
+                continue
+            try:
+                yield orjson.loads(as_array(block))
+            except orjson.JSONDecodeError:
+                self.push_back([block])
+
+    def has_pushed_back(self):
+        """Whether blocks were pushed back after blocks() ended (resume() yields them)."""
+        return self._done and bool(self._buf)
+
+    def resume(self):
+        """After blocks() ended: the blocks pushed back since, cut again (checked)."""
+        yield from self._events(self._buf, lambda: None, lambda: True)
+
+    def _events(self, buf, more, at_eof):
+        """Cut the event array at the start of buf into blocks; True once its `]` is read,
+        False when the input ends first."""
+        retry_at = 0  # buffer length at which a failed cut is tried again
+        while True:
+            # A block keeps the separator before it (`, ` after the previous cut): given back
+            # by push_back, blocks join into exactly the text they were cut from.
+            start = _SKIP.match(buf, 0).end()
+            end = buf[start:start + 1] == b"]"
+            eof = at_eof()
+            cut = None if end else self._cut(buf, start) if eof or len(buf) >= retry_at else None
+            if (end or cut is None and eof) and not self.validate:
+                # The array seems to end here: unless the blocks given out so far decode (and
+                # nothing is pushed back), an unchecked cut may have landed inside an event.
+                yield None
+                if self.validate:
+                    continue
+            if end:
+                del buf[:start + 1]
+                return True
+            if cut is None:
+                if eof:
+                    if self.truncated is None:
+                        self.truncated = f"{self.path}: the event array never closes (file cut short?)"
+                    if buf.strip(b" \t\r\n,") and not self._seen_events:
+                        raise ProfkitError(f"{self.path}: not valid JSON (the event array is incomplete)")
+                    return False
+                if len(buf) > MAX_EVENT:
+                    raise ProfkitError(f"{self.path}: no event boundary in {_mb(MAX_EVENT)} of text (an event "
+                                       f"larger than {_mb(MAX_EVENT)}, or not valid JSON)")
+                if len(buf) >= retry_at:
+                    retry_at = 2 * len(buf)
+                more()
+                continue
+            retry_at = 0
+            self._seen_events = True
+            block = bytes(buf[:cut])
+            del buf[:cut]
+            yield block
+
+    def _blocks(self, f):
         blocks = _blocks(f, self.path)
-        buf = bytearray()
+        buf = self._buf
         eof = False
 
         def more():
@@ -101,49 +183,34 @@ class EventStream:
                 self.truncated = str(t)
 
         # Prefix: up to the opening bracket of the event array.
+        searched = 0
         while True:
-            start = _skip_ws(buf, 0)
+            start = _SPACE.match(buf).end()
             if start < len(buf) and buf[start:start + 1] == b"[":
                 pos, bare = start + 1, True
                 break
-            m = _KEY.search(buf)
+            m = _KEY.search(buf, max(0, searched - _KEY_SPAN))
             if m:
                 head = bytes(buf[:m.start()]).strip(_WS).rstrip(b",").rstrip(_WS)
                 self.meta = self._parse_head(head)
                 pos, bare = m.end(), False
                 break
+            searched = len(buf)
             if eof:
                 yield from self._whole(bytes(buf))
                 return
+            if len(buf) > MAX_HEAD:
+                raise ProfkitError(f"{self.path}: no traceEvents array in the first {_mb(MAX_HEAD)} "
+                                   "(not a PyTorch profiler trace?)")
             more()
         del buf[:pos]
 
-        # Events: parse everything before the last acceptable cut, keep the rest.
-        while True:
-            i = _skip_ws(buf, 0)
-            if i < len(buf) and buf[i] == ord(","):
-                i = _skip_ws(buf, i + 1)
-            del buf[:i]
-            if buf[:1] == b"]":
-                del buf[:1]
-                break
-            cut = self._cut(buf, eof)
-            if cut is None:
-                if eof:
-                    if self.truncated is None:
-                        self.truncated = f"{self.path}: the event array never closes (file cut short?)"
-                    if buf.strip() and not self._seen_events:
-                        raise ProfkitError(f"{self.path}: not valid JSON (the event array is incomplete)")
-                    return
-                more()
-                continue
-            end, events = cut
-            self._seen_events = True
-            del buf[:end]
-            yield events
-
+        if not (yield from self._events(buf, more, lambda: eof)):
+            return
         # Suffix: more top-level keys after the event array.
         while not eof:
+            if len(buf) > MAX_HEAD:
+                raise ProfkitError(f"{self.path}: more than {_mb(MAX_HEAD)} after the event array")
             more()
         tail = bytes(buf).strip(_WS)
         if bare:
@@ -159,6 +226,19 @@ class EventStream:
                 self.meta.update(extra)
 
     _seen_events = False
+    _done = False
+    validate = False  # check each cut before yielding (set for good by push_back)
+
+    def push_back(self, blocks):
+        """Give back blocks (in order) the decoder found malformed: they are cut again, checking
+        every cut from now on (a `},{` in a string or a nested array fooled the cheap cut).
+        While blocks() runs it yields them next; once it has ended, resume() does."""
+        text = b"".join(blocks)
+        if self._done:
+            self._buf[:] = text + b"]"
+        else:
+            self._buf[0:0] = text
+        self.validate = True
 
     def _parse_head(self, head: bytes):
         if not head.startswith(b"{"):
@@ -168,18 +248,36 @@ class EventStream:
         obj = _parse_obj(head + b"}", "the header before traceEvents", self.path)
         return obj if isinstance(obj, dict) else {}
 
-    def _cut(self, buf, eof):
-        """Return (end, events) for the largest parseable prefix of buf, or None."""
-        window = max(0, len(buf) - (256 << 10))
+    def _cut(self, buf, start):
+        """The end of the largest valid prefix of buf found near its end, or None.
+
+        Unless `validate` is set, the last proposal is taken unchecked: the decoder
+        parses the block anyway and pushes it back if it is not valid JSON."""
+        window = max(start, len(buf) - (256 << 10))
         cands = [m.start() + 1 for m in _CUT.finditer(buf, window)]
-        if not cands and window:
-            cands = [m.start() + 1 for m in _CUT.finditer(buf)]
-        for end in reversed(cands[-16:]):
-            try:
-                events = orjson.loads(b"[" + buf[:end] + b"]")
-            except orjson.JSONDecodeError:
-                continue
-            return end, events
+        if not cands and window > start:
+            cands = [m.start() + 1 for m in _CUT.finditer(buf, start)]
+        if not self.validate:
+            return cands[-1] if cands else None
+        # Last candidate first; a failed parse says where the syntax breaks, and every
+        # candidate past that point fails the same way (e.g. `},{` in the object after the
+        # event array), so the next try is the last candidate before it.
+        view, ok, tries = memoryview(buf), False, 0
+        try:
+            while cands and tries < _TRIES:
+                end = cands.pop()
+                ok = check_block(view[start:end])
+                tries += 1
+                if ok is None:
+                    break
+                if ok is True:
+                    return end
+                while cands and cands[-1] > start + ok + 1:
+                    cands.pop()
+        finally:
+            view.release()
+        if ok is None:
+            raise ProfkitError(f"{self.path}: JSON nested too deeply to read")
         return None
 
     def _whole(self, data: bytes):
@@ -190,19 +288,13 @@ class EventStream:
             raise ProfkitError(f"{self.path}: empty file")
         doc = _parse_obj(data, "the file", self.path)
         if isinstance(doc, list):
-            yield doc
-            return
-        if not isinstance(doc, dict) or "traceEvents" not in doc:
+            events = doc
+        elif not isinstance(doc, dict) or "traceEvents" not in doc:
             raise ProfkitError(f"{self.path}: not a PyTorch profiler trace (no traceEvents)")
-        events = doc.pop("traceEvents")
-        self.meta = doc
+        else:
+            events = doc.pop("traceEvents")
+            self.meta = doc
         if not isinstance(events, list):
             raise ProfkitError(f"{self.path}: traceEvents is not a list")
-        yield events
-
-
-def _skip_ws(buf, i):
-    n = len(buf)
-    while i < n and buf[i] in _WS:
-        i += 1
-    return i
+        if events:
+            yield orjson.dumps(events)[1:-1]

@@ -5,6 +5,7 @@ from pathlib import Path
 import orjson
 
 from profkit.errors import ProfkitError
+from profkit.trace.manifest import is_manifest
 
 
 TRACE_SUFFIXES = (".json.gz", ".json")
@@ -20,9 +21,10 @@ def trace_stem(path):
 
 
 def is_trace_file(path):
-    """A .json/.json.gz file that is not a sidecar and not hidden."""
+    """A .json/.json.gz file that is not a sidecar, not a run manifest and not hidden."""
     name = Path(path).name
-    return name.endswith(TRACE_SUFFIXES) and not name.endswith(".meta.json") and not name.startswith(".")
+    return (name.endswith(TRACE_SUFFIXES) and not name.endswith(".meta.json") and not name.startswith(".")
+            and not is_manifest(path))
 
 
 def traces_in(folder):

@@ -43,7 +43,7 @@
     });
   }
 
-  var PERFETTO = "https://ui.perfetto.dev";
+  var PERFETTO = profkitPerfetto.ORIGIN;
 
   function explain(help, html) {
     help.hidden = false;
@@ -66,19 +66,8 @@
     // Open the tab inside the click handler, or popup blockers stop it.
     var win = window.open(PERFETTO + "/#!/?referrer=profkit");
     if (!win) { explain(help, "The browser blocked the new tab: allow pop-ups for this page and retry."); return; }
-    fetch(url).then(function (resp) {
-      if (!resp.ok) throw new Error("HTTP " + resp.status + " for " + url);
-      return resp.arrayBuffer();
-    }).then(function (buffer) {
-      var timer = setInterval(function () { win.postMessage("PING", PERFETTO); }, 50);
-      function onMessage(evt) {
-        if (evt.source !== win || evt.data !== "PONG") return;
-        clearInterval(timer);
-        window.removeEventListener("message", onMessage);
-        win.postMessage({ perfetto: { buffer: buffer, title: button.getAttribute("data-title"),
-                                      fileName: url.split("/").pop() } }, PERFETTO);
-      }
-      window.addEventListener("message", onMessage);
+    profkitPerfetto.fetchTrace(url).then(function (buffer) {
+      profkitPerfetto.post(win, buffer, button.getAttribute("data-title"), url.split("/").pop());
     }).catch(function (err) {
       help.hidden = false;
       help.textContent = "Could not load the trace: " + err.message;

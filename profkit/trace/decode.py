@@ -1,0 +1,314 @@
+"""Decode one block of events into columns, without a Python dict per event.
+
+A block is the text of some whole events, `ev,ev,...`, as the reader cuts it.
+msgspec decodes it straight into typed Structs that hold only the fields
+analysis reads (every other key is skipped in C; `Input Dims` and other shapes
+stay raw JSON text, parsed once per distinct text), then each table's columns
+are read off with list comprehensions into numpy arrays. The result is a
+`Part` with its own symbol tables; `columns.Columns.extend` merges parts in
+file order, so blocks can be decoded in any process.
+
+Kineto's types are the fast path. A block where some event has an unexpected
+type (a string ts, a float pid, args that are not an object) is decoded again
+generically and each event cleaned to the same Structs with the rules the
+loader has always had (skip an event whose ts/dur is not a number, an id that
+is not a number becomes -1), so odd traces load exactly as before.
+
+To keep one more Kineto arg: add a field to `Args` (with its JSON name) and a
+line where its table is built in `_build`.
+"""
+
+import re
+from typing import Any, Union
+
+import msgspec
+import numpy as np
+import orjson
+from msgspec import UNSET, Raw, Struct, UnsetType, field
+
+from profkit.trace.columns import COLLECTIVE_ARGS, GPU_CATS, Part
+
+Id = Union[int, str, None, UnsetType]  # pid/tid/stream/ids: a number, or "stream 7"-like text
+Num = Union[float, None]
+_NO = Raw(b"")  # shape argument absent
+
+
+class Args(Struct, gc=False):
+    device: Id = UNSET
+    stream: Id = UNSET
+    correlation: Id = -1
+    external_id: Id = field(default=UNSET, name="External id")
+    external_id_2021: Id = field(default=-1, name="external id")
+    graph_id: Id = field(default=-1, name="graph id")
+    grid: Raw = _NO
+    block: Raw = _NO
+    bytes: Num = None
+    dims: Raw = field(default=_NO, name="Input Dims")
+    dims_2021: Raw = field(default=_NO, name="Input dims")
+    types: Raw = field(default=_NO, name="Input type")
+    concrete: Raw = field(default=_NO, name="Concrete Inputs")
+    name: Any = UNSET  # thread_name metadata events
+    # Collective metadata (columns.COLLECTIVE_ARGS), on NCCL kernels and record_param_comms ops.
+    collective_name: Any = field(default=UNSET, name="Collective name")
+    in_nelems: Any = field(default=UNSET, name="In msg nelems")
+    out_nelems: Any = field(default=UNSET, name="Out msg nelems")
+    dtype: Any = UNSET
+    group_size: Any = field(default=UNSET, name="Group size")
+    pg_name: Any = field(default=UNSET, name="Process Group Name")
+    pg_desc: Any = field(default=UNSET, name="Process Group Description")
+
+
+class Event(Struct, gc=False):
+    ph: Union[str, None] = None
+    cat: Union[str, None] = None
+    name: Union[str, None] = None
+    pid: Id = None
+    tid: Id = None
+    ts: Num = None
+    dur: Num = None
+    id: Id = -1
+    args: Union[Args, UnsetType] = UNSET
+
+
+_EMPTY = Args()
+_SEPARATOR = re.compile(rb"[ \t\r\n]*(?:,[ \t\r\n]*)?")  # before every block but the first
+_typed = msgspec.json.Decoder(list[Event])
+
+
+_syntax = msgspec.json.Decoder(list[Raw])
+
+
+_AT_BYTE = re.compile(r"\(byte (\d+)\)")
+
+
+def check_block(text):
+    """Whether `[text]` is a JSON array (syntax checked at C speed, values not built): True;
+    None when it nests too deeply to check; else the offset in `text` where the syntax fails
+    (a valid prefix of the array ends no later), or len(text) when the decoder does not say."""
+    try:
+        _syntax.decode(b"[" + text + b"]")
+    except RecursionError:
+        return None
+    except msgspec.DecodeError as e:
+        m = _AT_BYTE.search(str(e))
+        return max(0, int(m.group(1)) - 1) if m else len(text)
+    return True
+
+
+# Which table an X event goes to, by lower-cased category.
+_TABLE = {**{c: "gpu" for c in GPU_CATS}, "cuda_runtime": "runtime", "cuda_driver": "runtime", "runtime": "runtime",
+          "cpu_op": "cpu", "operator": "cpu", "user_annotation": "annot", "gpu_user_annotation": "annot",
+          "cuda_sync": "sync"}
+_FLOW_PHASES = {"s": 0, "f": 1, "t": 2}
+
+
+def as_array(block: bytes) -> bytes:
+    """`[ev,ev,...]`: a block's text (with the separator before it dropped) as a JSON array."""
+    return b"[" + memoryview(block)[_SEPARATOR.match(block).end():] + b"]"
+
+
+def decode_block(text: bytes):
+    """Columns (a Part) of the events in `text` (`[, ]ev,ev,...`), or None if it is not valid JSON."""
+    data = as_array(text)
+    try:
+        try:
+            events, counts = _typed.decode(data), None
+        except msgspec.ValidationError:
+            events, counts = _lenient(orjson.loads(data))
+    except (msgspec.DecodeError, orjson.JSONDecodeError, RecursionError):
+        return None
+    return _build(events, counts)
+
+
+def _lenient(items):
+    """Generic decode: each event cleaned to an Event by the loader's rules; counts of categories."""
+    part_counts = {}
+    events = []
+    bad = 0
+    for d in items:
+        if type(d) is not dict:
+            bad += 1
+            continue
+        cat = d.get("cat")
+        key = cat if cat is None or isinstance(cat, (str, int, float, bool)) else str(cat)
+        part_counts[key] = part_counts.get(key, 0) + 1
+        a = d.get("args")
+        args = UNSET
+        if type(a) is dict:
+            args = Args(
+                device=_id(a, "device", UNSET), stream=_id(a, "stream", UNSET), correlation=_id(a, "correlation", -1),
+                external_id=_id(a, "External id", UNSET), external_id_2021=_id(a, "external id", -1),
+                graph_id=_id(a, "graph id", -1), grid=_raw(a, "grid"), block=_raw(a, "block"),
+                bytes=_num(a.get("bytes")), dims=_raw(a, "Input Dims"), dims_2021=_raw(a, "Input dims"),
+                types=_raw(a, "Input type"), concrete=_raw(a, "Concrete Inputs"), name=a.get("name", UNSET),
+                **{f: a.get(k, UNSET) for f, k in zip(_COLLECTIVE_FIELDS, COLLECTIVE_ARGS)})
+        ph, name = d.get("ph"), d.get("name")
+        events.append(Event(
+            ph=ph if isinstance(ph, str) else None, cat=cat if isinstance(cat, str) else None,
+            name=name if isinstance(name, str) else None, pid=_id(d, "pid", None), tid=_id(d, "tid", None),
+            ts=_num(d.get("ts")), dur=_num(d.get("dur")), id=_id(d, "id", -1), args=args))
+    part_counts[_BAD] = bad
+    return events, part_counts
+
+
+_BAD = object()  # key of the non-object count in a lenient decode's counts
+
+
+_COLLECTIVE_FIELDS = ("collective_name", "in_nelems", "out_nelems", "dtype", "group_size", "pg_name", "pg_desc")
+
+
+def _collective(a):
+    """JSON text of an event's collective metadata ({arg: value or null}), or b"" without any."""
+    if a.collective_name is UNSET:
+        return b""
+    values = (getattr(a, f) for f in _COLLECTIVE_FIELDS)
+    return orjson.dumps({k: None if v is UNSET else v for k, v in zip(COLLECTIVE_ARGS, values)})
+
+
+def _id(d, key, default):
+    v = d.get(key, default)
+    if v is default or v is None or isinstance(v, str) or type(v) is int:
+        return v
+    if type(v) is float and v.is_integer():
+        return int(v)
+    return None  # becomes -1
+
+
+def _num(v):
+    return float(v) if type(v) in (int, float) else None
+
+
+def _raw(d, key):
+    return _NO if key not in d else Raw(orjson.dumps(d[key]))
+
+
+def _codes(values):
+    """(codes array, distinct values in order of first appearance): one dict lookup per value."""
+    seen = {}
+    codes = np.array([seen.setdefault(v, len(seen)) for v in values], np.int64)
+    return codes, list(seen)
+
+
+_TABLES = ("gpu", "runtime", "cpu", "annot", "sync", "flow", "meta")
+
+
+def _build(events, counts):
+    part = Part()
+    cat_codes, cats = _codes([e.cat for e in events])
+    if counts is None:
+        counts = dict(zip(cats, np.bincount(cat_codes, minlength=len(cats)).tolist()))
+    else:
+        part.bad = counts.pop(_BAD)
+    part.counts = counts
+
+    # Route every event to its table, in file order: a table per distinct (ph, cat).
+    ph_codes, phs = _codes([e.ph for e in events])
+    route = np.array([[_TABLES.index(t) if (t := _route(ph, cat)) else -1 for cat in cats] for ph in phs] or [[0]],
+                     np.int64)
+    table_of = route[ph_codes, cat_codes] if len(events) else ph_codes
+    lists = {}
+    for k, table in enumerate(_TABLES):
+        where = np.flatnonzero(table_of == k).tolist()
+        lists[table] = [events[i] for i in where]
+
+    names = part.names.id
+    x_tables = {}
+    for table in ("gpu", "runtime", "cpu", "annot", "sync"):
+        evs = lists[table]
+        if not evs:
+            continue
+        ts = np.array([e.ts for e in evs], np.float64)
+        dur = np.array([e.dur for e in evs], np.float64)
+        ok = (ts >= 0) & (dur >= 0)  # NaN (absent or not a number) fails too
+        if not ok.all():
+            part.bad += int((~ok).sum())
+            evs = [e for e, keep in zip(evs, ok.tolist()) if keep]
+            ts, dur = ts[ok], dur[ok]
+        x_tables[table] = evs, ts, dur
+
+    def args_of(evs):
+        return [_EMPTY if a is UNSET else a for a in [e.args for e in evs]]
+
+    def text_ids(evs):
+        codes, distinct = _codes([e.name for e in evs])
+        return np.array([names(n if n is not None else "") for n in distinct], np.int64)[codes]
+
+    def external(args):
+        return part.ints([a.external_id_2021 if a.external_id is UNSET else a.external_id for a in args])
+
+    if "gpu" in x_tables:
+        evs, ts, dur = x_tables["gpu"]
+        args = args_of(evs)
+        t = part.gpu
+        t["name"], t["ts"], t["dur"] = text_ids(evs), ts, dur
+        t["kind"] = np.array([GPU_CATS[e.cat.lower()] for e in evs], np.int8)
+        t["device"] = part.ints([e.pid if a.device is UNSET else a.device for e, a in zip(evs, args)])
+        t["stream"] = part.ints([e.tid if a.stream is UNSET else a.stream for e, a in zip(evs, args)])
+        t["correlation"] = part.ints([a.correlation for a in args])
+        t["external_id"] = external(args)
+        t["graph_id"] = part.ints([a.graph_id for a in args])
+        t["grid"] = part.shape_ids([a.grid for a in args])
+        t["block"] = part.shape_ids([a.block for a in args])
+        t["bytes"] = np.array([a.bytes for a in args], np.float64)
+        t["collective"] = part.shape_ids([_collective(a) for a in args])
+    if "runtime" in x_tables:
+        evs, ts, dur = x_tables["runtime"]
+        args = args_of(evs)
+        t = part.runtime
+        t["name"], t["ts"], t["dur"] = text_ids(evs), ts, dur
+        t["cat"] = np.array([names(e.cat.lower()) for e in evs], np.int64)
+        t["pid"], t["tid"] = part.ints([e.pid for e in evs]), part.ints([e.tid for e in evs])
+        t["correlation"] = part.ints([a.correlation for a in args])
+        t["external_id"] = external(args)
+    if "cpu" in x_tables:
+        evs, ts, dur = x_tables["cpu"]
+        args = args_of(evs)
+        t = part.cpu
+        t["name"], t["ts"], t["dur"] = text_ids(evs), ts, dur
+        t["pid"], t["tid"] = part.ints([e.pid for e in evs]), part.ints([e.tid for e in evs])
+        t["external_id"] = external(args)
+        t["dims"] = part.shape_ids([a.dims_2021 if a.dims is _NO else a.dims for a in args])
+        t["types"] = part.shape_ids([a.types for a in args])
+        t["concrete"] = part.shape_ids([a.concrete for a in args])
+        t["collective"] = part.shape_ids([_collective(a) for a in args])
+    if "annot" in x_tables:
+        evs, ts, dur = x_tables["annot"]
+        t = part.annot
+        t["name"], t["ts"], t["dur"] = text_ids(evs), ts, dur
+        t["on_gpu"] = np.array([e.cat.lower() == "gpu_user_annotation" for e in evs], np.int8)
+        t["pid"], t["tid"] = part.ints([e.pid for e in evs]), part.ints([e.tid for e in evs])
+    if "sync" in x_tables:
+        evs, ts, dur = x_tables["sync"]
+        args = args_of(evs)
+        t = part.sync
+        t["name"], t["ts"], t["dur"] = text_ids(evs), ts, dur
+        t["device"] = part.ints([e.pid if a.device is UNSET else a.device for e, a in zip(evs, args)])
+        t["stream"] = part.ints([e.tid if a.stream is UNSET else a.stream for e, a in zip(evs, args)])
+        t["correlation"] = part.ints([a.correlation for a in args])
+
+    evs = lists["flow"]
+    if evs:
+        ts = np.array([e.ts for e in evs], np.float64)
+        ok = ~np.isnan(ts)
+        if not ok.all():
+            part.bad += int((~ok).sum())
+            evs = [e for e, keep in zip(evs, ok.tolist()) if keep]
+            ts = ts[ok]
+        t = part.flow
+        t["id"] = part.ints([e.id for e in evs])
+        t["phase"] = np.array([_FLOW_PHASES[e.ph] for e in evs], np.int8)
+        t["cat"] = np.array([names(e.cat if e.cat is not None else "") for e in evs], np.int64)
+        t["pid"], t["tid"], t["ts"] = part.ints([e.pid for e in evs]), part.ints([e.tid for e in evs]), ts
+
+    for e in lists["meta"]:
+        if e.name == "thread_name" and e.args is not UNSET:
+            part.thread_names[(part.int(e.pid), part.int(e.tid))] = str(None if e.args.name is UNSET else e.args.name)
+    return part
+
+
+def _route(ph, cat):
+    if ph == "X":
+        return _TABLE.get(cat.lower() if cat is not None else "")
+    if ph in _FLOW_PHASES:
+        return "flow"
+    return "meta" if ph == "M" else None
