@@ -34,11 +34,12 @@ def test_single_report_has_every_section_and_one_plotly(tmp_path):
     run = fixture_run(tmp_path, "one", [("sgemm_a", 100.0), ("sgemm_b", 50.0)], idle_pct=40.0)
     html = render_html([run], ["one_traces/one.json.gz"])
     assert html.count(get_plotlyjs()[:300]) == 1
-    for section in ("runs", "headline", "findings", "classes", "timeline", "gaps", "kernels", "efficiency", "hta"):
+    for section in ("runs", "headline", "findings", "classes", "timeline", "gaps", "whatif", "kernels", "efficiency",
+                    "hta"):
         assert f'<section id="{section}">' in html
     assert 'id="diff"' not in html  # a diff needs exactly two runs
     figs = figures_of(html)
-    assert set(figs) == {"classes", "gaps", "timeline-0"}
+    assert set(figs) == {"classes", "gaps", "timeline-0", "whatif-0"}  # a GPU run with steps gets a prediction
     assert 'data-url="one_traces/one.json.gz"' in html
     assert ">60.0%<" in html and ">40.0%<" in html  # busy and idle from the summary
     assert "No efficiency numbers" in html and "HolisticTraceAnalysis" in html
@@ -180,5 +181,5 @@ def test_empty_charts_become_sentences(tmp_path):
     for c in run.summary.classes.values():
         c.time_us = c.per_step_us = 0.0
     html = render_html([run], [None])
-    assert set(figures_of(html)) == {"timeline-0"}
+    assert set(figures_of(html)) == {"timeline-0", "whatif-0"}  # the what-if chart has bars: the kernels' work
     assert "No idle gaps in the analysis window." in html and "No classified time in this run." in html
