@@ -280,17 +280,18 @@ def test_against_a_run_without_steps_warns_and_stays_unvalidated():
 
 
 @pytest.mark.slow
-def test_cpu_capture_compiled_whatif_against_the_compiled_run(tmp_path):
+def test_cpu_capture_compiled_whatif_against_the_compiled_run(tmp_path, calibrated):
     """profkit's own CPU captures: eager's framework overhead is what compilation can remove;
     the report pairs it with the compiled run of the same capture."""
     pytest.importorskip("torch")
     from profkit.analysis.classify import cpu_breakdown
     from profkit.report.runs import load_runs
-    from tests.test_capture_e2e import capture, tiny_config
+    from tests.conftest import tiny_gpt2_config
+    from tests.test_capture_e2e import capture
 
     ckpt = tmp_path / "tiny"
     ckpt.mkdir()
-    tiny_config().to_json_file(ckpt / "config.json")
+    tiny_gpt2_config().to_json_file(ckpt / "config.json")
     out = tmp_path / "out"
     capture("--model", str(ckpt), "--mode", "eager,compiled", "--device", "cpu", "--prompt-len", "8",
             "--new-tokens", "4", "--warmup", "1", "--steps", "2", "--out", str(out))
