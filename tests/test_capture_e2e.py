@@ -44,7 +44,8 @@ def test_gpt2_eager_end_to_end(tmp_path, calibrated):
     out = tmp_path / "traces"
     r = capture("--model", "gpt2", "--mode", "eager", "--device", "cpu", "--batch", "2", "--prompt-len", "24",
                 "--new-tokens", "5", "--warmup", "1", "--steps", "2", "--out", str(out))
-    assert sorted(p.name for p in out.iterdir()) == ["gpt2-eager-b2-s24.json.gz", "gpt2-eager-b2-s24.meta.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["gpt2-eager-b2-s24.json.gz", "gpt2-eager-b2-s24.meta.json",
+                                                     "run.json"]
     assert "TTFT" in r.stdout and "eager" in r.stdout
     trace, meta = load(out, "gpt2-eager-b2-s24")
 

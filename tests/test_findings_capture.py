@@ -10,6 +10,7 @@ from transformers import GPT2Config
 
 import profkit
 from profkit.analysis.findings import RULES
+from profkit.capture.config import CaptureConfig
 from profkit.capture.run import capture_run
 from profkit.report import console
 from tests.conftest import summary_json
@@ -18,7 +19,8 @@ GPU_WORDS = ("CUDA", "GPU", "pin", "non_blocking", "torch.compile", "compile mod
 
 
 def _capture(model, mode, out, **kw):
-    side = capture_run(model, mode, "cpu", batch=1, warmup=1, steps=2, out_dir=out, **kw)
+    side = capture_run(CaptureConfig(model=model, mode=mode, device="cpu", batch=1, warmup=1, steps=2, out_dir=out,
+                                     **kw))
     path = out / side["trace"]
     return path, json.loads(path.with_name(path.name.replace(".json.gz", ".meta.json")).read_text())
 
