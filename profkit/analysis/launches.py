@@ -26,7 +26,7 @@ import pandas as pd
 
 from profkit.analysis import steps as st
 
-__all__ = ["KINDS", "call_kind", "kinds", "is_kind", "blocking", "LaunchKind", "Launches", "launch_summary"]
+__all__ = ["KINDS", "call_kind", "kinds", "is_kind", "blocking", "sync_intervals", "LaunchKind", "Launches", "launch_summary"]
 
 KINDS = ("kernel", "graph", "memcpy", "memset", "sync")
 _RULES = (
@@ -76,6 +76,15 @@ def is_kind(names, kind):
 def blocking(names):
     """Boolean mask: calls that block the host until the device is done (syncs, synchronous copies)."""
     return _per_name(names, _blocks, False).astype(bool)
+
+
+def sync_intervals(trace):
+    """(ts, end) arrays of the host's blocking calls and the cuda_sync events: the waits
+    temporal.gaps calls a gap's cause "sync" (the summary's gaps and the what-if model)."""
+    rt = trace.runtime
+    is_sync = blocking(rt["name"]) if len(rt) else np.zeros(0, bool)
+    return (np.concatenate([rt["ts"].to_numpy()[is_sync], trace.syncs["ts"].to_numpy()]),
+            np.concatenate([rt["end"].to_numpy()[is_sync], trace.syncs["end"].to_numpy()]))
 
 
 @dataclass

@@ -16,7 +16,7 @@ from profkit.analysis.efficiency import efficiency_summary
 from profkit.analysis.findings import findings
 from profkit.analysis.graphs import cuda_graph_summary, detect_mode
 from profkit.analysis.hardware import trace_device
-from profkit.analysis.launches import blocking, launch_summary
+from profkit.analysis.launches import launch_summary, sync_intervals
 from profkit.analysis.options import AnalysisOptions
 from profkit.analysis.result import SCHEMA_VERSION, ClassTime, CpuBreakdown, Device, Kernel, Phase, Summary, Temporal, Window
 from profkit.analysis.roofline import roofline
@@ -67,7 +67,7 @@ def summarize(trace, sidecar=None, options=None):
         warnings=warnings,
         **part,
     )
-    syncs = _syncs(trace) if trace.has_gpu else (np.empty(0), np.empty(0))
+    syncs = sync_intervals(trace) if trace.has_gpu else (np.empty(0), np.empty(0))
     summary.findings = findings(trace, summary, sidecar, syncs)
     return summary
 
@@ -189,7 +189,7 @@ def _gpu_summary(trace, classes, by, window_kind, warnings):
         span_total += hi - lo
         if not timeline:
             timeline = temporal.timeline(starts, ends, lo, hi)
-    gaps = _device_gaps(gpu, lo, hi, _syncs(trace))
+    gaps = _device_gaps(gpu, lo, hi, sync_intervals(trace))
     idle = span_total - busy
     classes, kernels = _class_table(gpu["cls"], gpu["dur"].to_numpy(), gpu["name"].astype(str), KERNELS_LISTED,
                                     per_step, gpu["by"])
@@ -209,14 +209,6 @@ def _gpu_summary(trace, classes, by, window_kind, warnings):
         "cpu": None,
         "phases": _phases(trace, gpu["launch_ts"], gpu["dur"], gpu["cls"]),
     }
-
-
-def _syncs(trace):
-    """(ts, end) of blocking host syncs and cuda_sync events."""
-    rt = trace.runtime
-    is_sync = blocking(rt["name"]) if len(rt) else np.zeros(0, bool)
-    return (np.concatenate([rt["ts"].to_numpy()[is_sync], trace.syncs["ts"].to_numpy()]),
-            np.concatenate([rt["end"].to_numpy()[is_sync], trace.syncs["end"].to_numpy()]))
 
 
 def _device_gaps(gpu, lo, hi, syncs):
@@ -245,7 +237,7 @@ def all_gaps(trace, window="gpu"):
     if trace.has_gpu:
         gpu = trace.gpu_launches()
         lo, hi, mask = temporal.window(trace, gpu, window)
-        return _device_gaps(gpu[mask], lo, hi, _syncs(trace))
+        return _device_gaps(gpu[mask], lo, hi, sync_intervals(trace))
     ops = trace.cpu_ops
     return _cpu_gaps(ops, *_cpu_window(trace, ops))
 

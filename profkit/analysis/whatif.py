@@ -37,7 +37,7 @@ import pandas as pd
 
 from profkit.analysis import temporal
 from profkit.analysis.classify import cpu_breakdown
-from profkit.analysis.launches import blocking, is_kind
+from profkit.analysis.launches import blocking, is_kind, sync_intervals
 from profkit.analysis.steps import NO_STEPS, step_of, step_ranges, steps_summary
 
 __all__ = ["Blocker", "StepPrediction", "CudaGraphWhatIf", "CompiledWhatIf", "Validation", "WhatIf",
@@ -192,14 +192,6 @@ def measured_period(trace):
 HOST_SYNC_EVENTS = ("Event Sync", "Stream Sync", "Context Sync")  # cuda_sync records of host waits
 
 
-def _sync_intervals(trace):
-    """(ts, end) of blocking calls and cuda_sync events, as summary passes them to temporal.gaps."""
-    rt = trace.runtime
-    is_sync = blocking(rt["name"]) if len(rt) else np.zeros(0, bool)
-    return (np.concatenate([rt["ts"].to_numpy()[is_sync], trace.syncs["ts"].to_numpy()]),
-            np.concatenate([rt["end"].to_numpy()[is_sync], trace.syncs["end"].to_numpy()]))
-
-
 def _host_syncs(trace):
     """Blocking host calls (launches.blocking), else, in traces that record none, the
     cuda_sync events of host waits. Columns name, ts, tid (-1: unknown thread)."""
@@ -299,7 +291,7 @@ def cudagraph_whatif(trace):
         return None
     lo, hi = segs[0][2], segs[-1][3]
     inside = ((gpu["ts"] < hi) & (gpu["end"] > lo)).to_numpy()
-    g = temporal.gaps(gpu[inside], lo, hi, _sync_intervals(trace))
+    g = temporal.gaps(gpu[inside], lo, hi, sync_intervals(trace))
     starts, ends = temporal.union(gpu["ts"].to_numpy()[inside], gpu["end"].to_numpy()[inside])
     other = g["dur_us"][g["cause"] == "other"].to_numpy()
     d = float(np.median(other)) if len(other) else 0.0
