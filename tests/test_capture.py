@@ -208,10 +208,11 @@ def test_timing_only_writes_nothing(tmp_path, tiny_dir):
     assert result["trace"] is None
     t = result["timing"]
     assert len(t["samples_ms"]) == 2 and t["ttft_ms"] > 0
-    # tokens/s is batch x new tokens over the median decode time.
+    # tokens/s is batch x new tokens over the median decode time. Samples and results are rounded to the
+    # microsecond, so the hand count can differ by half a microsecond in each (a tiny model decodes in < 1 ms).
     median_decode_s = _median([s[1] for s in t["samples_ms"]]) / 1e3
-    assert t["tokens_per_s"] == pytest.approx(2 * 4 / median_decode_s, rel=1e-3)
-    assert t["decode_ms_per_token"] == pytest.approx(median_decode_s * 1e3 / 4, rel=1e-3)
+    assert t["tokens_per_s"] == pytest.approx(2 * 4 / median_decode_s, rel=2e-3)
+    assert t["decode_ms_per_token"] == pytest.approx(median_decode_s * 1e3 / 4, abs=1e-3)
     assert result["peak_memory_kind"] == "rss_hwm" and result["peak_memory_bytes"] > 50 * 2**20
     assert {"load model", "warm-up", "timing"} <= set(phases) and "profile" not in phases
     # Noise of the timed runs, recomputed from the samples by hand.
