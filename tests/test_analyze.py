@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 import profkit
 from profkit.analysis.classify import CLASSES
+from profkit.analysis.result import decode, encode, to_builtins
+from profkit.analysis.summary import summarize
 from profkit.errors import ProfkitError
 from tests.conftest import all_real_traces, profkit_cli, raw_events, real_trace, summary_json
 
@@ -19,7 +21,10 @@ from tests.conftest import all_real_traces, profkit_cli, raw_events, real_trace,
 @pytest.mark.parametrize("path", all_real_traces(), ids=lambda p: p.name)
 def test_every_real_trace_is_explained(path):
     trace = profkit.load(path)
-    s = summary_json(trace)
+    result = summarize(trace)
+    data = encode(result)
+    assert encode(decode(data)) == data  # what a re-analysis from the cache reads back (analysis.memo)
+    s = to_builtins(result)
     t, w = s["temporal"], s["window_us"]
     assert set(s["classes"]) == set(CLASSES)
     assert 0 <= t["idle_pct"] <= 100 and abs(t["busy_pct"] + t["idle_pct"] - 100) < 1e-6 or w["span"] == 0

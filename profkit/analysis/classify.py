@@ -18,8 +18,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from profkit.analysis.block import Block
 from profkit.analysis.rules import CLASSES, KERNEL_RULES, MEM, OP_RULES, OTHER, TOKEN_RULES
+from profkit.analysis.result import Coverage, LayerShare, Unclassified
 
 __all__ = ["CLASSES", "LAYERS", "UserRule", "Coverage", "classify_names", "classify_op_names", "classify_gpu",
            "classify_gpu_layers", "classify_cpu_ops", "class_times", "other_share", "coverage", "cpu_breakdown",
@@ -220,31 +220,6 @@ def classify_gpu_layers(trace, rules=()):
 def classify_gpu(trace, rules=()):
     """Class of every row of trace.gpu (categorical Series aligned with it); see classify_gpu_layers."""
     return classify_gpu_layers(trace, rules)[0]
-
-
-class LayerShare(Block):
-    """GPU activities one layer classified: how many, their time and its share (%)."""
-
-    count: int
-    time_us: float
-    pct: float
-
-
-class Unclassified(Block):
-    """A kernel name no layer classified (class "other")."""
-
-    name: str
-    count: int
-    time_us: float
-    pct: float
-
-
-class Coverage(Block):
-    """How the GPU activities were classified: time and count per layer (keys: LAYERS),
-    and the kernel names no layer could classify (largest time first)."""
-
-    classified_by: dict[str, LayerShare]
-    unclassified: list[Unclassified]
 
 
 def coverage(names, dur, by, top=10):

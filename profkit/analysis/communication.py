@@ -28,9 +28,9 @@ import re
 import numpy as np
 
 from profkit.analysis import temporal
-from profkit.analysis.block import Block
 from profkit.analysis.rules import COMM
 from profkit.analysis.shapes import SCALAR_NAME_BYTES
+from profkit.analysis.result import Collective, CommBin, Communication, DeviceCommunication
 
 # (pattern on the recorded collective name, kind, busbw factor as a function of the group size n)
 _KINDS = (
@@ -46,48 +46,6 @@ NO_METADATA = ("no collective metadata in the trace: neither the communication k
                "launched them carry 'Collective name', 'In/Out msg nelems', 'dtype' and 'Group size' (PyTorch "
                "records them on record_param_comms; custom kernels such as symmetric-memory all-reduce or "
                "DeepEP never have them)")
-
-
-class Collective(Block):
-    """Calls of one collective (as PyTorch named it) with one dtype and group size."""
-
-    name: str
-    dtype: str | None
-    group_size: int | None
-    count: int
-    bytes: float | None  # summed over calls; None when the dtype or sizes are unknown
-    time_us: float  # summed kernel time
-    algbw_gbs: float | None
-    busbw_gbs: float | None
-    kind: str | None  # all_reduce, all_gather, ... (None: no nccl-tests factor)
-
-
-class DeviceCommunication(Block):
-    device: int
-    time_us: float
-    exposed_us: float
-    overlap_pct: float | None
-
-
-class CommBin(Block):
-    start_us: float
-    end_us: float
-    compute_pct: float
-    communication_pct: float
-    exposed_pct: float
-
-
-class Communication(Block):
-    """Communication time, exposed time and overlap over the devices, collectives
-    with their bandwidths, and why some kernels have no collective entry."""
-
-    time_us: float
-    exposed_us: float
-    overlap_pct: float | None
-    collectives: list[Collective]  # largest time first
-    reason: str | None  # why some or all communication has no collective entry
-    devices: list[DeviceCommunication]
-    timeline: list[CommBin]  # of the first communicating device
 
 
 def _pct(time_us, exposed_us):

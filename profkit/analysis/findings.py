@@ -24,9 +24,8 @@ import numpy as np
 import pandas as pd
 
 from profkit.analysis.classify import self_time
-from profkit.analysis.result import Evidence, Finding, Item
+from profkit.analysis.result import BLOCKER_LABELS, Evidence, Finding, Item
 from profkit.analysis.temporal import covered, union
-from profkit.analysis.whatif import BLOCKER_LABELS
 
 # -- the record: Finding, Evidence and Item live in the result model (profkit.analysis.result)
 

@@ -6,7 +6,6 @@ from the trace's deviceProperties name. CPU peaks come from `profkit calibrate`
 """
 
 import json
-import os
 import platform
 import re
 from dataclasses import dataclass, field, replace
@@ -30,6 +29,10 @@ _PRECISION = {"float": "fp32", "float32": "fp32", "c10::Half": "fp16", "float16"
               "c10::Float8_e4m3fnuz": "fp8", "c10::Float8_e5m2fnuz": "fp8"}
 
 
+def _real(v):
+    return None if v is None else float(v)
+
+
 @dataclass(frozen=True)
 class Device:
     """Peaks of one device: bandwidth in GB/s, TFLOP/s per precision (None = none),
@@ -43,6 +46,12 @@ class Device:
     key: str = ""
     l2_mb: float | None = None
     l2_source: str = ""
+
+    def __post_init__(self):
+        # The table writes whole numbers (3350 GB/s); peaks are floats wherever they are read or written.
+        object.__setattr__(self, "bandwidth_gbs", _real(self.bandwidth_gbs))
+        object.__setattr__(self, "tflops", {k: _real(v) for k, v in self.tflops.items()})
+        object.__setattr__(self, "l2_mb", _real(self.l2_mb))
 
     def peak_tflops(self, dtype):
         """Peak TFLOP/s for ops on this dtype (Kineto or torch spelling), or None.

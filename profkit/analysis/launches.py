@@ -18,13 +18,13 @@ copies (cudaMemcpy, hipMemcpy, cuMemcpyDtoH); idle-gap causes use it.
 """
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
 from profkit.analysis import steps as st
+from profkit.analysis.result import LaunchKind, Launches
 
 __all__ = ["KINDS", "call_kind", "kinds", "is_kind", "blocking", "sync_intervals", "LaunchKind", "Launches", "launch_summary"]
 
@@ -85,33 +85,6 @@ def sync_intervals(trace):
     is_sync = blocking(rt["name"]) if len(rt) else np.zeros(0, bool)
     return (np.concatenate([rt["ts"].to_numpy()[is_sync], trace.syncs["ts"].to_numpy()]),
             np.concatenate([rt["end"].to_numpy()[is_sync], trace.syncs["end"].to_numpy()]))
-
-
-@dataclass
-class LaunchKind:
-    """Calls of one kind: how many, their CPU time, and per step (see profkit.analysis.steps).
-
-    per_step_median: median over steps of the calls made in each step (the whole
-    trace when it has no steps); outside_steps: calls made outside every step.
-    """
-
-    count: int
-    cpu_us: float
-    per_step_median: float | None
-    outside_steps: int
-
-
-@dataclass
-class Launches:
-    """Launch calls by kind. `count` / `cpu_us` are the kernel launches alone (one call per kernel)."""
-
-    count: int
-    cpu_us: float
-    kernel: LaunchKind
-    graph: LaunchKind
-    memcpy: LaunchKind
-    memset: LaunchKind
-    sync: LaunchKind
 
 
 def _call_steps(trace, ranges, gpu):

@@ -33,11 +33,12 @@ GPU timing of a step (all times in trace µs):
   step's start to the last one's end, so busy + idle over all steps is that span.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from profkit.analysis import temporal
+from profkit.analysis.result import Outside, Period, StepRow, Steps
 
 __all__ = ["CPU_STEP", "GPU_ANNOTATION", "NO_STEPS", "Outside", "Period", "StepRow", "Steps",
            "StepRanges", "step_ranges", "step_of", "step_of_times", "per_step_sum", "per_step_median",
@@ -47,59 +48,6 @@ CPU_STEP = "cpu_profiler_step"
 GPU_ANNOTATION = "gpu_annotation"
 NO_STEPS = "none"
 _STEP_NAME = r"^ProfilerStep#(\d+)$"
-
-
-@dataclass
-class Outside:
-    """GPU work launched outside every step (`no_launch`: of which no launch call is in the trace)."""
-
-    gpu_ops: int = 0
-    time_us: float = 0.0
-    kernels: int = 0
-    kernel_time_us: float = 0.0
-    no_launch: int = 0
-
-
-@dataclass
-class Period:
-    """GPU step period (start of step N to start of step N+1), over the steps that have one."""
-
-    median: float | None = None
-    min: float | None = None
-    max: float | None = None
-    count: int = 0
-
-
-@dataclass
-class StepRow:
-    """One step. `step` is the N of ProfilerStep#N (None for the whole-trace pseudo-step);
-    `range_start_us` / `range_dur_us` are the ProfilerStep range itself (CPU-side, or
-    GPU-side for source "gpu_annotation"; None for the pseudo-step)."""
-
-    step: int | None
-    gpu_ops: int
-    kernels: int
-    kernel_time_us: float
-    gpu_time_us: float
-    gpu_start_us: float | None
-    gpu_end_us: float | None
-    period_us: float | None
-    busy_us: float
-    idle_us: float
-    range_start_us: float | None
-    range_dur_us: float | None
-
-
-@dataclass
-class Steps:
-    """How the trace divides into steps, and the GPU work each step launched."""
-
-    count: int
-    source: str
-    outside: Outside
-    period_us: Period
-    per_step: list[StepRow] = field(default_factory=list)
-    warning: str | None = None
 
 
 @dataclass(frozen=True)

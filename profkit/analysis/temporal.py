@@ -20,7 +20,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from profkit.analysis.block import Block
+from profkit.analysis.result import CauseTotal, Gap, GapBin, Gaps, StreamIdle, TimelineBin
 
 # Gap histogram bin edges (µs); log-spaced like nsys's gap buckets.
 GAP_EDGES = [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 1e5, np.inf]
@@ -29,63 +29,6 @@ HTA_KERNEL_WAIT_US = 30  # HTA's default consecutive_kernel_delay
 _HTA_COMM = re.compile(r"nccl.*Kernel")  # matched at the start of the name
 _HTA_MEMORY = re.compile(r"Memcpy|Memset|dma")  # at the start
 _HTA_NOT_COMPUTE = re.compile(r"Memcpy|Sync")  # anywhere
-
-
-class CauseTotal(Block):
-    count: int
-    total_us: float
-
-
-class GapBin(Block):
-    """Gaps whose length falls in [lo_us, hi_us); hi_us null: no upper edge."""
-
-    lo_us: float
-    hi_us: float | None
-    count: int
-    total_us: float
-
-
-class Gap(Block):
-    """One idle gap: its cause and the activities before and after it."""
-
-    device: int
-    start_us: float
-    dur_us: float
-    cause: str
-    before: str
-    after: str
-
-
-class Gaps(Block):
-    """Idle gaps of the window; `all` only with --all-gaps."""
-
-    count: int
-    total_us: float
-    p50_us: float
-    p99_us: float
-    max_us: float
-    by_cause: dict[str, CauseTotal]
-    histogram: list[GapBin]
-    largest: list[Gap]
-    all: list[Gap] | None = None
-
-
-class TimelineBin(Block):
-    start_us: float
-    end_us: float
-    busy_pct: float
-
-
-class StreamIdle(Block):
-    """HTA's per-stream idle categories (get_idle_time_breakdown definitions)."""
-
-    device: int
-    stream: int
-    busy_us: float
-    idle_us: float
-    host_wait_us: float
-    kernel_wait_us: float
-    other_us: float
 
 
 @lru_cache(maxsize=1 << 12)

@@ -30,7 +30,7 @@ host syncs, `.item()`, `.cpu()`/host copies, data-dependent shapes) are found
 with the CPU op that caused them. See docs/whatif.md.
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,8 @@ from profkit.analysis import temporal
 from profkit.analysis.classify import cpu_breakdown
 from profkit.analysis.launches import blocking, is_kind, sync_intervals
 from profkit.analysis.steps import NO_STEPS, step_of, step_ranges, steps_summary
+from profkit.analysis.result import (BLOCKER_LABELS, Blocker, CompiledWhatIf, CudaGraphWhatIf, StepPrediction,
+                                     Validation, WhatIf)
 
 __all__ = ["Blocker", "StepPrediction", "CudaGraphWhatIf", "CompiledWhatIf", "Validation", "WhatIf",
            "BLOCKER_LABELS", "cudagraph_whatif", "compiled_whatif", "whatif", "measured_period", "validate"]
@@ -51,98 +53,7 @@ ITEM_OPS = ("aten::item", "aten::_local_scalar_dense", "aten::is_nonzero")  # .i
 COPY_OPS = ("aten::to", "aten::_to_copy", "aten::copy_", "aten::cpu")
 # Memcpys that involve host memory the graph cannot own.
 HOST_COPY = r"DtoH|Pageable"
-# What each blocker kind means, in words (terminal, report, findings).
-BLOCKER_LABELS = {"item": ".item() / bool(tensor)", "to_copy": ".to() / .cpu() copy",
-                  "data_dependent_shape": "data-dependent shape", "host_sync": "host sync",
-                  "host_copy": "host memory copy"}
 VALIDATION_TOLERANCE = 0.10  # the issue's bar: within 10% of the measured graph period
-
-
-@dataclass(frozen=True)
-class Blocker:
-    """Something inside the steps that stops whole-step graph capture."""
-    kind: str  # "item", "to_copy", "data_dependent_shape", "host_sync", "host_copy"
-    what: str  # the runtime call or memcpy that shows it
-    ops: tuple[tuple[str, int], ...]  # (op name, count), most frequent first: the CPU ops that caused it
-    count: int
-    steps: int  # in how many steps it occurs
-
-
-@dataclass(frozen=True)
-class StepPrediction:
-    step: int
-    measured_us: float  # this step's first GPU activity to the next step's (last step: to its last end)
-    work_us: float
-    removed_gaps: int
-    removed_gap_us: float
-    kept_gap_us: float
-    sync_gap_us: float
-    launches: int  # launch calls a graph replaces (one per GPU activity launched in the step)
-    launch_cpu_us: float  # host time those launch calls took
-    segments: int  # graph launches needed: 1 + host syncs inside the step
-    predicted_us: float
-    best_us: float
-    worst_us: float
-    full_period: bool  # measured to the next step's start (False: the last step, measured to its end)
-
-
-@dataclass(frozen=True)
-class Validation:
-    """The prediction against a measured CUDA-graph run of the same workload."""
-    trace: str
-    measured_us: float
-    error_pct: float  # (predicted - measured) / measured
-    within_tolerance: bool
-
-
-@dataclass(frozen=True)
-class CudaGraphWhatIf:
-    """Step periods and their terms are medians over the steps with a full period
-    (each term on its own, so the terms need not add up to the median period)."""
-    measured_step_us: float
-    step_us: float  # predicted step period under CUDA graphs
-    speedup: float
-    low: float
-    high: float
-    best_step_us: float
-    worst_step_us: float
-    work_us: float
-    removed_gap_us: float
-    kept_gap_us: float
-    graph_launch_us: float  # d: GPU-side cost of one graph launch
-    launch_gpu_us: float  # segments x d per step (median)
-    launches_replaced: int  # per step (median)
-    launch_cpu_us: float  # per step (median)
-    basis: str  # "steps" (ProfilerStep periods) or "window" (no steps: the whole GPU range)
-    already_graphed_pct: float  # share of the steps' GPU activities already replayed from graphs
-    blockers: tuple[Blocker, ...]
-    assumptions: tuple[str, ...]
-    steps: tuple[StepPrediction, ...] = field(repr=False)
-    validation: Validation | None = None
-
-    @property
-    def validated(self):
-        return self.validation is not None
-
-
-@dataclass(frozen=True)
-class CompiledWhatIf:
-    """CPU traces: framework overhead (cpu_breakdown: the window minus the ops' own work)
-    is the part compilation removes; `speedup` is from removing it alone (fusion also
-    changes the ops' own time, so a compiled run can beat it)."""
-    window_us: float
-    overhead_us: float
-    overhead_pct: float
-    step_us: float  # the window with the overhead removed
-    speedup: float  # window / (window - overhead)
-    compiled_window_us: float | None = None  # a compiled run's window, when given
-    measured_speedup: float | None = None
-
-
-@dataclass(frozen=True)
-class WhatIf:
-    cudagraph: CudaGraphWhatIf | None
-    compiled: CompiledWhatIf | None
 
 
 # -- steps ----------------------------------------------------------------------

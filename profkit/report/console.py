@@ -4,7 +4,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from profkit.analysis.whatif import BLOCKER_LABELS
+from profkit.analysis.result import BLOCKER_LABELS
 from profkit.report import fmt
 from profkit.report.names import short_name
 

@@ -8,10 +8,10 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from profkit import __version__
-from profkit.analysis.findings import RULES
 from profkit.analysis import ranks
+from profkit.analysis.findings import RULES
+from profkit.analysis.result import BLOCKER_LABELS
 from profkit.analysis.steps import NO_STEPS
-from profkit.analysis.whatif import BLOCKER_LABELS
 from profkit.report import figures as F
 from profkit.report import fmt
 from profkit.report import findings as FND
