@@ -64,13 +64,11 @@ def analyze(trace_path, as_json, window, top, all_gaps, peak_bw, peak_tflops, ca
     """Explain where the time goes in a PyTorch profiler trace (.json or .json.gz).
 
     Given a folder of per-rank traces, analyse every rank and name the stragglers."""
-    # Imported here so `profkit --help` and `capture` do not pay for pandas.
-    from profkit.analysis import ranks
+    # Imported here so `profkit --help`, `capture` and a re-analysis answered from the cache do not pay
+    # for pandas (profkit.analysis.memo).
+    from profkit.analysis import memo
     from profkit.analysis.options import AnalysisOptions
-    from profkit.analysis.result import encode
-    from profkit.report import console
     from profkit.trace.manifest import is_manifest, read_manifest
-    from profkit.trace.sidecar import traces_in
 
     _no_cache(no_cache)
     options = AnalysisOptions(window=window, peak_bw=peak_bw, peak_tflops=peak_tflops, calibration=calibration,
@@ -83,15 +81,22 @@ def analyze(trace_path, as_json, window, top, all_gaps, peak_bw, peak_tflops, ca
     if trace_path.is_dir():
         if whatif_against:
             raise ProfkitError("--whatif-against compares one trace with one run, not a folder of ranks")
+        from profkit.analysis import ranks
+        from profkit.analysis.result import encode
+        from profkit.report import console
+        from profkit.trace.sidecar import traces_in
+
         result = ranks.job(ranks.run(traces_in(trace_path), options), trace_path)
-        show = console.render_job
+        if as_json:
+            click.echo(encode(result).decode())
+        else:
+            console.render_job(result)
+    elif as_json:
+        click.echo(memo.summary_json(trace_path, options).decode())
     else:
-        result = ranks.summarize_rank(trace_path, options)
-        show = lambda s: console.render(s, top=options.top)  # noqa: E731
-    if as_json:
-        click.echo(encode(result).decode())
-    else:
-        show(result)
+        from profkit.report import console
+
+        console.render(memo.summary(trace_path, options), top=options.top)
 
 
 @cli.command()
@@ -453,10 +458,11 @@ def cache(action):
 
     if action == "clear":
         n, size = trace_cache.clear()
-        click.echo(f"removed {n} cached trace{'s' if n != 1 else ''} ({size / 2**20:.1f} MB) from {trace_cache.cache_dir()}")
+        click.echo(f"removed {n} cache file{'s' if n != 1 else ''} ({size / 2**20:.1f} MB) from {trace_cache.cache_dir()}")
     else:
         i = trace_cache.info()
-        click.echo(f"{i['dir']}: {i['entries']} cached trace{'s' if i['entries'] != 1 else ''}, "
+        click.echo(f"{i['dir']}: {i['entries']} cached trace{'s' if i['entries'] != 1 else ''} and "
+                   f"{i['results']} analysis result{'s' if i['results'] != 1 else ''}, "
                    f"{i['bytes'] / 2**20:.1f} MB (limit {i['max_bytes'] >> 20} MB, loader version {i['loader_version']})")
 
 

@@ -1,8 +1,5 @@
 """profkit capture: models, decoders, modes, argument checks, CLI refusals (tiny GPT-2, fast)."""
 
-import subprocess
-import sys
-
 from dataclasses import replace
 
 import pytest

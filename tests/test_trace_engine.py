@@ -9,7 +9,6 @@ import time
 
 import pytest
 
-import profkit
 from profkit.errors import ProfkitError
 from profkit.trace import cache, load, reader
 from tests.conftest import real_trace
@@ -109,11 +108,11 @@ def test_cache_cli(small_cache):
         return r.stdout
 
     out1 = cli("analyze", "--json", str(path), "--no-cache")
-    assert "0 cached traces" in cli("cache", "info")
+    assert "0 cached traces and 0 analysis results" in cli("cache", "info")
     load(path)  # MIN_BYTES is patched in this process only
-    assert "1 cached trace," in cli("cache", "info")
+    assert "1 cached trace and 0 analysis results," in cli("cache", "info")
     assert cli("analyze", "--json", str(path)) == out1
-    assert "removed 1 cached trace" in cli("cache", "clear")
+    assert "removed 1 cache file" in cli("cache", "clear")
     assert cache.entries() == []
 
 

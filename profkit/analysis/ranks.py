@@ -20,12 +20,11 @@ COMM_WAIT_FRACTION = 0.5  # of the median exposed communication
 
 
 def summarize_rank(path, options=None):
-    """Load and summarise one trace (runs in a worker: import inside, return the Summary)."""
-    from profkit.analysis.summary import summarize
-    from profkit.trace import load
-    from profkit.trace.sidecar import read_sidecar
+    """Load and summarise one trace (runs in a worker: return the Summary). A result kept
+    from an earlier analysis of the unchanged trace is reused (profkit.analysis.memo)."""
+    from profkit.analysis import memo
 
-    return summarize(load(path), sidecar=read_sidecar(path), options=options)
+    return memo.summary(path, options or AnalysisOptions())
 
 
 def is_job(traces):

@@ -16,11 +16,9 @@ import os
 import warnings
 from pathlib import Path
 
-import numpy as np
 import orjson
 
 from profkit.fileio import atomic_path
-from profkit.trace.columns import TABLES, Columns
 
 # Bump whenever decoding could give different columns for the same file.
 LOADER_VERSION = 4
@@ -47,14 +45,14 @@ def cache_dir() -> Path:
     return user_cache_dir() / "traces"
 
 
-def entry_path(path: Path):
-    """Where the entry of `path` lives, or None for a file too small to cache (or unreadable)."""
+def fingerprint(path: Path, salt=()):
+    """A hex digest of `path`'s identity and content (resolved path, size, mtime, and all of
+    its bytes up to FULL_HASH_BYTES, else the first and last HASH_EDGE), with `salt` mixed
+    in; None when the file cannot be read."""
     try:
         st = os.stat(path)
-        if st.st_size < MIN_BYTES:
-            return None
         h = hashlib.blake2b(digest_size=16)
-        h.update(orjson.dumps([LOADER_VERSION, str(Path(path).resolve()), st.st_size, st.st_mtime_ns]))
+        h.update(orjson.dumps([*salt, str(Path(path).resolve()), st.st_size, st.st_mtime_ns]))
         with open(path, "rb") as f:
             if st.st_size <= FULL_HASH_BYTES:
                 h.update(f.read())
@@ -64,11 +62,26 @@ def entry_path(path: Path):
                 h.update(f.read())
     except OSError:
         return None
-    return cache_dir() / f"{h.hexdigest()}.npz"
+    return h.hexdigest()
+
+
+def entry_path(path: Path):
+    """Where the entry of `path` lives, or None for a file too small to cache (or unreadable)."""
+    try:
+        if os.stat(path).st_size < MIN_BYTES:
+            return None
+    except OSError:
+        return None
+    digest = fingerprint(path, salt=(LOADER_VERSION,))
+    return None if digest is None else cache_dir() / f"{digest}.npz"
 
 
 def read(entry: Path):
     """(columns, meta, warnings) from an entry, or None when absent or unusable."""
+    import numpy as np  # here, not at the top: paths and fingerprints need neither (profkit.analysis.memo)
+
+    from profkit.trace.columns import TABLES, Columns
+
     try:
         with np.load(entry, allow_pickle=False) as z:
             info = orjson.loads(z["info"].tobytes())
@@ -80,7 +93,7 @@ def read(entry: Path):
     except Exception as e:  # any damage: a cache must never stop a load
         warnings.warn(f"profkit cache: discarding unreadable entry {entry} ({type(e).__name__}: {e})",
                       CacheWarning, stacklevel=3)
-        _remove(entry)
+        remove(entry)
         return None
     try:
         os.utime(entry)  # recently used
@@ -92,8 +105,12 @@ def read(entry: Path):
     return cols, info["meta"], info["warnings"]
 
 
-def write(entry: Path, cols: Columns, meta, trace_warnings):
+def write(entry: Path, cols, meta, trace_warnings):
     """Save an entry atomically; a failure (full disk, odd strings) only warns."""
+    import numpy as np
+
+    from profkit.trace.columns import TABLES
+
     try:
         info = {"version": LOADER_VERSION, "names": cols.names.strings,
                 "shapes": [s.decode() for s in cols.shapes.strings], "ids": cols.ids.strings,
@@ -103,15 +120,16 @@ def write(entry: Path, cols: Columns, meta, trace_warnings):
         arrays["info"] = np.frombuffer(orjson.dumps(info), np.uint8)
         with atomic_path(entry) as tmp, open(tmp, "wb") as f:
             np.savez(f, **arrays)
-        _prune(entry.parent)
+        prune(entry.parent)
     except Exception as e:
         warnings.warn(f"profkit cache: could not save {entry} ({type(e).__name__}: {e})", CacheWarning,
                       stacklevel=3)
 
 
 def entries(folder=None):
+    """Every cache file: trace columns (`.npz`) and analysis results (`.result.json`, profkit.analysis.memo)."""
     folder = Path(folder or cache_dir())
-    return sorted(folder.glob("*.npz")) if folder.is_dir() else []
+    return sorted([*folder.glob("*.npz"), *folder.glob("*.result.json")]) if folder.is_dir() else []
 
 
 def clear(folder=None):
@@ -119,24 +137,33 @@ def clear(folder=None):
     found = entries(folder)
     size = sum(_size(p) for p in found)
     for p in found:
-        _remove(p)
+        remove(p)
     return len(found), size
 
 
 def info(folder=None):
     found = entries(folder)
-    return {"dir": str(folder or cache_dir()), "entries": len(found), "bytes": sum(_size(p) for p in found),
-            "max_bytes": MAX_BYTES, "loader_version": LOADER_VERSION}
+    results = sum(p.name.endswith(".result.json") for p in found)
+    return {"dir": str(folder or cache_dir()), "entries": len(found) - results, "results": results,
+            "bytes": sum(_size(p) for p in found), "max_bytes": MAX_BYTES, "loader_version": LOADER_VERSION}
 
 
-def _prune(folder):
-    found = [(p.stat().st_mtime, _size(p), p) for p in entries(folder)]
+def prune(folder):
+    """Remove the least recently used files until the folder is within MAX_BYTES."""
+    found = [(_mtime(p), _size(p), p) for p in entries(folder)]
     total = sum(s for _, s, _ in found)
     for _, size, p in sorted(found):
         if total <= MAX_BYTES:
             break
-        _remove(p)
+        remove(p)
         total -= size
+
+
+def _mtime(p):
+    try:
+        return p.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _size(p):
@@ -146,7 +173,8 @@ def _size(p):
         return 0
 
 
-def _remove(p):
+def remove(p):
+    """Remove a cache file; one already gone (another process) is fine."""
     try:
         os.unlink(p)
     except OSError:

@@ -1,4 +1,4 @@
-"""Load any PyTorch profiler (Kineto) Chrome trace into one Trace object."""
+"""The loader: a trace file (or its cached columns) into one Trace object."""
 
 import os
 from pathlib import Path
@@ -8,8 +8,6 @@ from profkit.trace.columns import Columns
 from profkit.trace.decode import decode_block
 from profkit.trace.model import Trace
 from profkit.trace.reader import EventStream
-
-__all__ = ["Trace", "load"]
 
 # Inputs at least this large (bytes on disk; gzip counts 8x) are decoded by a
 # pool of worker processes, one per core: below it, starting them costs more

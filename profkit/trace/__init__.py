@@ -1,0 +1,19 @@
+"""Load any PyTorch profiler (Kineto) Chrome trace into one Trace object.
+
+`load` and `Trace` are imported on first use, so the cache, sidecar and manifest
+modules (what a re-analysis answered from the cache needs) come without pandas.
+"""
+
+__all__ = ["Trace", "load"]
+
+
+def __getattr__(name):
+    if name == "load":
+        from profkit.trace.loader import load
+
+        return load
+    if name == "Trace":
+        from profkit.trace.model import Trace
+
+        return Trace
+    raise AttributeError(f"module 'profkit.trace' has no attribute {name!r}")
