@@ -27,9 +27,9 @@ a.get_idle_time_breakdown(ranks=list(a.t.traces), visualize=False)
 """
 
 
-def measure(cmd):
-    """(wall seconds, peak RSS MB) of one run of `cmd`, or None if it failed."""
-    r = subprocess.run(["/usr/bin/time", "-v", *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+def measure(cmd, stdout=subprocess.DEVNULL):
+    """(wall seconds, peak RSS MB) of one run of `cmd` (its output to `stdout`), or None if it failed."""
+    r = subprocess.run(["/usr/bin/time", "-v", *cmd], stdout=stdout, stderr=subprocess.PIPE, text=True)
     if r.returncode != 0:
         last = [line for line in r.stderr.splitlines() if line and not line.startswith(("\t", " "))]
         print(f"  {cmd[0]} ... failed: {last[-2] if len(last) > 1 else r.returncode}", file=sys.stderr)
@@ -58,7 +58,8 @@ def main():
     print(f"{'trace':58} {'MB':>6} {'profkit s':>9} {'HTA s':>7} {'x faster':>8} "
           f"{'profkit MB':>10} {'HTA MB':>7} {'mem ratio':>9}")
     for trace in args.traces:
-        ours = best([sys.executable, "-m", "profkit", "analyze", "--json", str(trace)], args.repeat)
+        # --no-cache: every run reads the file (a cache hit is measured by performance.py)
+        ours = best([sys.executable, "-m", "profkit", "analyze", "--json", "--no-cache", str(trace)], args.repeat)
         with tempfile.TemporaryDirectory() as d:
             # HTA reads every trace in a folder: give it a folder holding only this one.
             shutil.copy(trace, Path(d) / trace.name)
