@@ -20,6 +20,7 @@ import pandas as pd
 
 from profkit.analysis.rules import CLASSES, KERNEL_RULES, MEM, OP_RULES, OTHER, TOKEN_RULES
 from profkit.analysis.result import Coverage, LayerShare, Unclassified
+from profkit.trace.model import name_mask
 
 __all__ = ["CLASSES", "LAYERS", "UserRule", "Coverage", "classify_names", "classify_op_names", "classify_gpu",
            "classify_gpu_layers", "classify_cpu_ops", "class_times", "other_share", "coverage", "cpu_breakdown",
@@ -324,7 +325,7 @@ def cpu_breakdown(trace, classes=None):
     keep = cls.notna().to_numpy()
     table = _table(cls[keep], self_t[keep])
     classified = float(table["time_us"].sum())
-    compiled = float(self_t[ops["name"].astype(str).str.match(_COMPILED_REGION).to_numpy()].sum())
+    compiled = float(self_t[name_mask(ops["name"], _COMPILED_REGION)].sum())
     overhead = max(0.0, window - classified - compiled)
     return {
         "window_us": window,

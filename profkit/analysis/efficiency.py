@@ -33,6 +33,7 @@ from profkit.analysis.hardware import trace_device
 from profkit.analysis.result import (CountTime, Efficiency, EfficiencyClass, EfficiencyTotal, OpAbovePeak, PeakDevice,
                                      Reference, ReferenceClass)
 from profkit.analysis.shapes import FLOATING
+from profkit.trace.model import name_mask
 
 # Ivanov et al., MLSys 2021, Table 1 ("Proportions for operator classes in PyTorch"):
 # a BERT-large encoder layer trained in PyTorch on one NVIDIA V100.
@@ -77,7 +78,15 @@ def _aligned(classes, frame):
 
 
 def _costs(names, dims, types, concrete):
-    out = [op_cost(n, d, t, c) if isinstance(n, str) else None for n, d, t, c in zip(names, dims, types, concrete)]
+    # Rows with the same shapes share one parsed object (the loader parses each distinct
+    # text once), so calls are costed once per (name, shape objects): all stay alive here.
+    seen = {}
+    out = []
+    for n, d, t, c in zip(names, dims, types, concrete):
+        key = (n, id(d), id(t), id(c))
+        if key not in seen:
+            seen[key] = op_cost(n, d, t, c) if isinstance(n, str) else None
+        out.append(seen[key])
     flops = [c.flops if c else np.nan for c in out]
     nbytes = [c.bytes if c else np.nan for c in out]
     kinds = [c.kind if c else op_kind(n) if isinstance(n, str) else None for c, n in zip(out, names)]
@@ -94,7 +103,7 @@ def _gpu_units(trace, classes):
     ext = ext.where(ext > 0, g["external_id"])
     known = g["op_name"].notna() & (ext > 0)
     g["unit"] = np.where(known, ext.fillna(-1).astype(np.int64), -1 - np.arange(len(g)))
-    g["host"] = (g["kind"] == "memcpy") & g["name"].astype(str).str.contains(_HOST_COPY)
+    g["host"] = (g["kind"] == "memcpy") & name_mask(g["name"], _HOST_COPY)
     g = g.sort_values("dur", ascending=False, kind="stable")
     u = g.groupby("unit", sort=False).agg(
         name=("op_name", "first"), cls=("cls", "first"), time_us=("dur", "sum"),

@@ -26,6 +26,7 @@ import pandas as pd
 from profkit.analysis.classify import self_time
 from profkit.analysis.result import BLOCKER_LABELS, Evidence, Finding, Item
 from profkit.analysis.temporal import covered, union
+from profkit.trace.model import name_mask
 
 # -- the record: Finding, Evidence and Item live in the result model (profkit.analysis.result)
 
@@ -240,7 +241,7 @@ _COPY = re.compile(r"^Memcpy (?:HtoD|DtoH)")
 
 def _host_copies(f, t):
     gpu = f.trace.gpu
-    copies = gpu[gpu["name"].astype(str).str.contains(_COPY)]
+    copies = gpu[name_mask(gpu["name"], _COPY)]
     busy = f.summary.temporal.busy_us
     total = float(copies["dur"].sum())
     share = 100.0 * total / busy if busy else 0.0
@@ -291,8 +292,7 @@ def _compile_in_window(f, t):
     lo, hi = f.summary.window_us.start, f.summary.window_us.end
     rows = []
     for table in (f.trace.cpu_ops, f.trace.annotations):
-        names = table["name"].astype(str)
-        hit = table[names.str.contains(_COMPILE)]
+        hit = table[name_mask(table["name"], _COMPILE)]
         rows.append(hit[["name", "ts", "dur", "end"]])
     hits = pd.concat(rows, ignore_index=True)
     if lo is not None and len(hits):

@@ -12,6 +12,7 @@ import numpy as np
 
 from profkit.analysis.launches import is_kind
 from profkit.analysis.result import CudaGraphs, Mode, SizeCount
+from profkit.trace.model import name_mask
 
 __all__ = ["cuda_graph_summary", "detect_mode"]
 
@@ -25,15 +26,8 @@ _MARKERS = (  # (regex on CPU op / annotation names, what it shows)
 )
 
 
-def _matching(series, regex):
-    """Boolean mask of a categorical name Series, testing each distinct name once."""
-    cats = series.cat.categories
-    hit = np.array([bool(regex.search(str(c))) for c in cats] + [False])
-    return hit[series.cat.codes.to_numpy()]
-
-
 def _count_names(series, regex):
-    return int(_matching(series, regex).sum()) if len(series) else 0
+    return int(name_mask(series, regex).sum()) if len(series) else 0
 
 
 def _sizes(counts):
@@ -114,12 +108,12 @@ def detect_mode(trace, graphs=None):
     gpu, rt = trace.gpu, trace.runtime
     kernels = gpu[gpu["kind"] == "kernel"]
     n_k = len(kernels)
-    triton = _matching(kernels["name"], re.compile(r"^triton")) if n_k else np.zeros(0, bool)
+    triton = name_mask(kernels["name"], re.compile(r"^triton")) if n_k else np.zeros(0, bool)
     n_tr = int(triton.sum())
     evidence = []
     if n_tr:
         evidence.append(f"{n_tr} of {n_k} kernels ({n_tr / n_k * 100:.1f}%) are Triton kernels (Inductor)")
-    driver = rt[_matching(rt["name"], _DRIVER_RE)] if len(rt) else rt
+    driver = rt[name_mask(rt["name"], _DRIVER_RE)] if len(rt) else rt
     if len(driver):
         tri_corr = kernels["correlation"][triton]
         n_drv_tr = int(driver["correlation"].isin(tri_corr).sum())

@@ -39,6 +39,7 @@ import numpy as np
 
 from profkit.analysis import temporal
 from profkit.analysis.result import Outside, Period, StepRow, Steps
+from profkit.trace.model import name_mask
 
 __all__ = ["CPU_STEP", "GPU_ANNOTATION", "NO_STEPS", "Outside", "Period", "StepRow", "Steps",
            "StepRanges", "step_ranges", "step_of", "step_of_times", "per_step_sum", "per_step_median",
@@ -75,8 +76,8 @@ def step_ranges(trace):
         return StepRanges(CPU_STEP, steps["step"].to_numpy(np.int64), steps["ts"].to_numpy(float),
                           steps["end"].to_numpy(float))
     ann = trace.annotations
-    num = ann["name"].astype(str).str.extract(_STEP_NAME, expand=False)
-    gpu_side = ann[ann["on_gpu"].to_numpy() & num.notna().to_numpy()].assign(step=num.dropna().astype(np.int64))
+    gpu_side = ann[ann["on_gpu"].to_numpy() & name_mask(ann["name"], _STEP_NAME)]
+    gpu_side = gpu_side.assign(step=gpu_side["name"].astype(str).str.extract(_STEP_NAME, expand=False).astype(np.int64))
     gpu_side = gpu_side.drop_duplicates("step").sort_values("ts", ignore_index=True)
     if len(gpu_side):
         return StepRanges(GPU_ANNOTATION, gpu_side["step"].to_numpy(np.int64), gpu_side["ts"].to_numpy(float),

@@ -24,6 +24,7 @@ from profkit.analysis.steps import step_of, step_of_times, step_ranges, steps_su
 from profkit.analysis.whatif import whatif
 from profkit.errors import ProfkitError
 from profkit.trace import load
+from profkit.trace.model import name_mask
 
 KERNELS_LISTED = 50  # kernels[] of the result: the largest by total time
 PHASES = ("prefill", "decode")
@@ -102,7 +103,7 @@ def _device(trace):
     if not trace.has_gpu:
         kind = "cuda" if len(trace.runtime) else "cpu"
         return Device(kind=kind, name=name, count=0, kernels_recorded=False if kind == "cuda" else None)
-    hip = trace.runtime["name"].astype(str).str.startswith("hip").any()
+    hip = bool(name_mask(trace.runtime["name"], "^hip").any())
     return Device(kind="rocm" if hip else "cuda", name=name, count=int(trace.gpu["device"].nunique()),
                   kernels_recorded=bool((trace.gpu["kind"] == "kernel").any()))
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from profkit.analysis.result import CauseTotal, Gap, GapBin, Gaps, StreamIdle, TimelineBin
+from profkit.trace.model import name_mask
 
 # Gap histogram bin edges (µs); log-spaced like nsys's gap buckets.
 GAP_EDGES = [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 1e5, np.inf]
@@ -107,7 +108,7 @@ def window(trace, gpu, kind):
     mask = np.ones(len(gpu), bool)
     if kind == "steps":
         ann = trace.annotations
-        on_gpu = ann[ann["on_gpu"] & ann["name"].astype(str).str.match(r"^ProfilerStep#\d+$")]
+        on_gpu = ann[ann["on_gpu"].to_numpy() & name_mask(ann["name"], r"^ProfilerStep#\d+$")]
         if len(on_gpu):
             lo, hi = on_gpu["ts"].min(), on_gpu["end"].max()
             mask = ((gpu["end"] > lo) & (gpu["ts"] < hi)).to_numpy()

@@ -38,9 +38,10 @@ import pandas as pd
 from profkit.analysis import temporal
 from profkit.analysis.classify import cpu_breakdown
 from profkit.analysis.launches import blocking, is_kind, sync_intervals
-from profkit.analysis.steps import NO_STEPS, step_of, step_ranges, steps_summary
 from profkit.analysis.result import (BLOCKER_LABELS, Blocker, CompiledWhatIf, CudaGraphWhatIf, StepPrediction,
                                      Validation, WhatIf)
+from profkit.analysis.steps import NO_STEPS, step_of, step_ranges, steps_summary
+from profkit.trace.model import name_mask
 
 __all__ = ["Blocker", "StepPrediction", "CudaGraphWhatIf", "CompiledWhatIf", "Validation", "WhatIf",
            "BLOCKER_LABELS", "cudagraph_whatif", "compiled_whatif", "whatif", "measured_period", "validate"]
@@ -169,7 +170,7 @@ def _blockers(trace, gpu, segs):
     ops = _Ops(trace)
     found = []  # (kind, what, op, step)
     sync = _host_syncs(trace)
-    mem = gpu[(gpu["kind"] == "memcpy") & gpu["name"].astype(str).str.contains(HOST_COPY, regex=True)]
+    mem = gpu[(gpu["kind"] == "memcpy").to_numpy() & name_mask(gpu["name"], HOST_COPY)]
     for step, rows, _, _, _, (c0, c1) in segs:
         for r in sync[(sync["ts"] >= c0) & (sync["ts"] <= c1)].itertuples():
             op = ops.cause(r.tid, r.ts)

@@ -5,6 +5,7 @@ Tables are built once from the compact columns; names are pandas categoricals
 GPU activity, CPU op of each kernel, CPU op nesting) are computed on demand.
 """
 
+import re
 from functools import cached_property
 from pathlib import Path
 
@@ -21,6 +22,19 @@ _DTYPES = {"d": np.float64, "q": np.int64, "b": np.int8}
 def _categorical(codes, strings):
     cat = pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64), categories=pd.Index(strings, dtype=object))
     return cat.remove_unused_categories()
+
+
+def name_mask(names, pattern):
+    """Boolean mask of the rows of a name Series that `pattern` (a regex, re.search) matches,
+    testing each distinct name once: names are categorical (or factorized here), so a
+    million rows cost a few thousand regex calls. Missing names never match."""
+    regex = re.compile(pattern) if isinstance(pattern, str) else pattern
+    if isinstance(names.dtype, pd.CategoricalDtype):
+        codes, distinct = names.cat.codes.to_numpy(), names.cat.categories
+    else:
+        codes, distinct = pd.factorize(names)
+    hit = np.array([bool(regex.search(str(c))) for c in distinct] + [False])
+    return hit[codes]
 
 
 def _frame(table, spec, cats):
@@ -114,10 +128,9 @@ class Trace:
     @cached_property
     def steps(self):
         """CPU-side ProfilerStep#N ranges (user annotations, or operators in 2021 traces)."""
-        cpu_side = pd.concat([
-            self.annotations.loc[~self.annotations["on_gpu"], ["name", "ts", "dur", "end"]],
-            self._cpu[["name", "ts", "dur", "end"]],
-        ], ignore_index=True)
+        cpu_ann = self.annotations[~self.annotations["on_gpu"]]
+        cpu_side = pd.concat([t.loc[name_mask(t["name"], _STEP), ["name", "ts", "dur", "end"]]
+                              for t in (cpu_ann, self._cpu)], ignore_index=True)
         num = cpu_side["name"].astype(str).str.extract(_STEP, expand=False)
         steps = cpu_side[num.notna()].assign(step=num.dropna().astype(np.int64))
         steps = steps.drop_duplicates("step").sort_values("ts", ignore_index=True)
