@@ -11,6 +11,7 @@ import pytest
 
 from profkit.errors import ProfkitError
 from profkit.trace import cache, load, reader
+from profkit.trace.loader import load_later
 from tests.conftest import real_trace
 from tests.trace_digest import trace_digest
 
@@ -22,6 +23,17 @@ def test_worker_processes_give_the_serial_tables(monkeypatch):
     serial = trace_digest(load(path, cache=False, workers=1))
     monkeypatch.setattr(reader, "BLOCK", 1 << 20)  # many blocks, so every worker gets some
     assert trace_digest(load(path, cache=False, workers=2)) == serial
+
+
+def test_load_later_gives_the_same_trace_and_errors(tmp_path):
+    """The trace decoded in a forked process while the caller imports: same tables, same errors."""
+    path = real_trace(OWL)
+    assert trace_digest(load_later(path)()) == trace_digest(load(path, cache=False))
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"traceEvents": [{"ph":')
+    pending = load_later(bad)
+    with pytest.raises(ProfkitError, match="not valid JSON"):
+        pending()
 
 
 def test_odd_types_load_by_the_old_rules(tmp_path):

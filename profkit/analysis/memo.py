@@ -47,12 +47,14 @@ def summary_json(path, options):
 
 
 def _compute(path, options, kept):
+    from profkit.trace.loader import load_later
+
+    trace = load_later(path)  # decoding starts now, beside the imports below
     from profkit.analysis.result import encode
     from profkit.analysis.summary import summarize
-    from profkit.trace import load
     from profkit.trace.sidecar import read_sidecar
 
-    result = summarize(load(path), sidecar=read_sidecar(path), options=options)
+    result = summarize(trace(), sidecar=read_sidecar(path), options=options)
     data = encode(result)
     if kept:
         write(kept, data)

@@ -6,7 +6,6 @@ from pathlib import Path
 from profkit.trace import cache as _cache
 from profkit.trace.columns import Columns
 from profkit.trace.decode import decode_block
-from profkit.trace.model import Trace
 from profkit.trace.reader import EventStream
 
 # Inputs at least this large (bytes on disk; gzip counts 8x) are decoded by a
@@ -15,7 +14,7 @@ from profkit.trace.reader import EventStream
 PARALLEL_BYTES = 96 << 20
 
 
-def load(path, cache=None, workers=None) -> Trace:
+def load(path, cache=None, workers=None):
     """Read a .json / .json.gz trace (gzip found by magic bytes) into a Trace.
 
     Raises ProfkitError for input that is not a readable trace. A file cut short
@@ -24,7 +23,51 @@ def load(path, cache=None, workers=None) -> Trace:
     it unless PROFKIT_NO_CACHE is set); `workers` forces the number of decoding
     processes (default: by input size and cores).
     """
+    from profkit.trace.model import Trace  # pandas: not needed to decode (see load_later)
+
     path = Path(path)
+    return Trace(path, *_columns(path, cache, workers))
+
+
+def load_later(path):
+    """Start loading `path` now and return a function that gives its Trace.
+
+    A trace decoded in one process anyway (under PARALLEL_BYTES, or cached) is
+    decoded in a forked process while this one goes on importing pandas and the
+    analysis (about 0.4 s, the same order as decoding it): the two overlap on two
+    cores. Bigger traces (decoded by their own pool), or where no process can be
+    started, load when the function is called."""
+    path = Path(path)
+    pool = None
+    if _cores() > 1 and _workers_for(path) == 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        try:
+            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+            future = pool.submit(_columns, path, None, 1)
+        except (OSError, ValueError):
+            pool = None
+
+    def trace():
+        from concurrent.futures.process import BrokenProcessPool
+
+        from profkit.trace.model import Trace
+
+        if pool is None:
+            return load(path)
+        try:
+            return Trace(path, *future.result())
+        except (BrokenProcessPool, OSError):
+            return load(path)  # the process died (e.g. out of memory): load it here
+        finally:
+            pool.shutdown()
+
+    return trace
+
+
+def _columns(path, cache, workers):
+    """(meta, columns, warnings) of a trace file, as Trace takes them: from the cache, else decoded."""
     if cache is None:
         cache = not os.environ.get("PROFKIT_NO_CACHE")
     entry = _cache.entry_path(path) if cache else None
@@ -32,7 +75,7 @@ def load(path, cache=None, workers=None) -> Trace:
         hit = _cache.read(entry)
         if hit is not None:
             cols, meta, warnings = hit
-            return Trace(path, meta, cols, warnings)
+            return meta, cols, warnings
     stream = EventStream(path)
     if workers is None:
         workers = _workers_for(path)
@@ -58,7 +101,7 @@ def load(path, cache=None, workers=None) -> Trace:
         warnings.append(f"skipped {cols.bad} events with a missing, negative or non-numeric ts/dur")
     if entry is not None:
         _cache.write(entry, cols, stream.meta, warnings)
-    return Trace(path, stream.meta, cols, warnings)
+    return stream.meta, cols, warnings
 
 
 def _workers_for(path):
@@ -68,5 +111,8 @@ def _workers_for(path):
         size = os.stat(path).st_size * (8 if gz else 1)
     except OSError:
         return 1  # the reader says what is wrong
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return min(cores, 4) if size >= PARALLEL_BYTES else 1
+    return min(_cores(), 4) if size >= PARALLEL_BYTES else 1
+
+
+def _cores():
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
