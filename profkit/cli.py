@@ -259,9 +259,9 @@ def roofline_cmd(model, device_name, batch, prompt_len, new_tokens, dtype, calib
 
     shape = shape_of(model)
     device = lookup(device_name, calibration) if device_name else None
-    est = to_builtins(estimate(shape, dtype, batch, prompt_len, new_tokens, device, reason="no --device given"))
+    est = estimate(shape, dtype, batch, prompt_len, new_tokens, device, reason="no --device given")
     if as_json:
-        click.echo(json.dumps({"model": model, **est}, indent=2))
+        click.echo(json.dumps({"model": model, **to_builtins(est)}, indent=2))
     else:
         render_estimate(model, est)
 
