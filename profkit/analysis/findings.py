@@ -142,7 +142,8 @@ def _gap_items(f, cause, n=3):
 
 
 def _kernels(f, classes, n=3):
-    return [Item(kind="kernel", name=k.name, time_us=k.time_us, count=k.count, detail=k.cls)
+    """The top rows of summary.kernels in `classes`: GPU kernels, or the CPU ops of a CPU trace."""
+    return [Item(kind="kernel" if f.gpu else "op", name=k.name, time_us=k.time_us, count=k.count, detail=k.cls)
             for k in f.summary.kernels if classes is None or k.cls in classes][:n]
 
 
@@ -342,7 +343,8 @@ def _small_gemms(f, t):
     if median_m > t["small_rows"]:
         return None
     text = (f"GEMMs take {f.pct('tensor_contraction'):.0f}% of the time but reach only {achieved:.0f}% of the "
-            f"device's limit; most multiply {median_m} rows (time-weighted median M), too few to fill the GPU.")
+            f"device's limit; most multiply {median_m} rows (time-weighted median M): "
+            f"{'too few to fill the GPU' if f.gpu else 'each weight read from memory serves too few rows'}.")
     action = ("Batch more work per call: more sequences (or tokens) per forward pass, or concatenate the "
               "small matmuls that share a weight into one")
     return f.pct("tensor_contraction"), t["gemm_pct"], text, action + ".", Evidence(
