@@ -196,6 +196,14 @@ def test_compiled_whatif_from_cpu_breakdown():
     assert W.compiled_whatif(breakdown(9.0, 9.0, 0.0)) is None
 
 
+def test_a_compiled_cpu_run_gets_no_compiled_prediction():
+    cpu_only = load(real_trace("hta/cpu_only/rank-34.Jul_15_10_52_41.1074.pt.trace.json.gz"))
+    b = breakdown(1000.0, 400.0, 600.0)
+    assert W.whatif(cpu_only, breakdown=b, mode="eager").compiled is not None
+    for mode in ("compiled", "compiled+cudagraph"):
+        assert W.whatif(cpu_only, breakdown=b, mode=mode) == W.WhatIf(cudagraph=None, compiled=None)
+
+
 def test_no_prediction_is_slower_than_measured():
     w = W.cudagraph_whatif(load(real_trace("hta/trace_compare/base/base.json.gz")))
     assert all(p.predicted_us <= p.worst_us <= p.measured_us for p in w.steps)
@@ -303,7 +311,7 @@ def test_cpu_capture_compiled_whatif_against_the_compiled_run(tmp_path, calibrat
     assert comp.step_us == pytest.approx(eager_b["window_us"] - eager_b["framework_overhead_us"])
     assert comp.compiled_window_us == pytest.approx(compiled_b["window_us"])
     assert comp.measured_speedup == pytest.approx(eager_b["window_us"] / compiled_b["window_us"])
-    assert runs["compiled"].summary.whatif.compiled.compiled_window_us is None
+    assert runs["compiled"].summary.whatif.compiled is None  # already compiled: nothing to predict
     from profkit.report.render import render_html
     html = render_html(list(runs.values()), ["a", "b"])
     assert "the part compilation removes" in html and f"×{comp.measured_speedup:.2f}" in html

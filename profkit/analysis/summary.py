@@ -43,6 +43,7 @@ def summarize(trace, sidecar=None, options=None):
     else:
         classes = classify_cpu_ops(trace, options.rules)
     graphs = cuda_graph_summary(trace)
+    mode = detect_mode(trace, graphs)
     if trace.has_gpu:
         part = _gpu_summary(trace, np.asarray(classes), np.asarray(by), options.window, warnings)
     else:
@@ -58,12 +59,12 @@ def summarize(trace, sidecar=None, options=None):
         rank=trace.rank,
         world_size=trace.world_size,
         device=_device(trace),
-        mode=detect_mode(trace, graphs),
+        mode=mode,
         capture=sidecar,
         cuda_graphs=graphs,
         efficiency=efficiency_summary(trace, classes, **peaks),
         roofline=_roofline(sidecar, trace, peaks, warnings),
-        whatif=_whatif(trace, part["cpu"], options.whatif_against, warnings),
+        whatif=_whatif(trace, part["cpu"], mode, options.whatif_against, warnings),
         findings=[],
         warnings=warnings,
         **part,
@@ -73,9 +74,9 @@ def summarize(trace, sidecar=None, options=None):
     return summary
 
 
-def _whatif(trace, cpu, against, warnings):
+def _whatif(trace, cpu, mode, against, warnings):
     """The what-if prediction (whatif.py), checked against the run at `against` when given."""
-    w = whatif(trace, against=load(against) if against else None, breakdown=cpu)
+    w = whatif(trace, against=load(against) if against else None, breakdown=cpu, mode=mode.name)
     if against and not (w.cudagraph and w.cudagraph.validation or w.compiled and w.compiled.compiled_window_us):
         warnings.append(f"{against} has no {'GPU step' if trace.has_gpu else 'CPU op'} to compare the what-if "
                         "prediction with: it stays unvalidated")

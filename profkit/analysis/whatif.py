@@ -307,8 +307,9 @@ def compiled_whatif(breakdown, compiled_window_us=None):
                           measured_speedup=window / comp if comp else None)
 
 
-def whatif(trace, against=None, breakdown=None):
-    """Both what-ifs a trace supports: CUDA graphs for GPU traces, compilation for CPU ones.
+def whatif(trace, against=None, breakdown=None, mode=None):
+    """Both what-ifs a trace supports: CUDA graphs for GPU traces, compilation for CPU ones
+    that are not compiled already (`mode`: the detected execution mode's name).
 
     against: a loaded CUDA-graph run (GPU) or compiled run (CPU) of the same workload,
     to check the prediction with; breakdown: the CpuBreakdown of a CPU trace."""
@@ -317,7 +318,8 @@ def whatif(trace, against=None, breakdown=None):
         if cg is not None and against is not None:
             cg = replace(cg, validation=validate(cg, against))
         return WhatIf(cudagraph=cg, compiled=None)
-    if len(trace.runtime):  # a GPU run whose kernels are missing from the trace, not a CPU run
+    if len(trace.runtime) or (mode or "").startswith("compiled"):
+        # a GPU run whose kernels are missing from the trace, or a compiled CPU run: nothing to predict
         return WhatIf(cudagraph=None, compiled=None)
     other = cpu_breakdown(against) if against is not None and not against.has_gpu else None
     return WhatIf(cudagraph=None, compiled=compiled_whatif(breakdown, other["window_us"] if other else None))
