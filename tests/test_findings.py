@@ -226,3 +226,38 @@ def test_cpu_run_gets_no_gpu_advice(compile_trace, cpu_capture):
 
 def _needs(rule_id):
     return next(r.needs for r in RULES if r.id == rule_id)
+
+
+def test_innermost_op_around_a_call_matches_a_scan_of_every_op():
+    """The blocking-op lookup (binary search + parent chain) names what a scan of all ops names."""
+    import numpy as np
+    import pandas as pd
+
+    from profkit.analysis.findings import _innermost_around
+    from profkit.trace.model import _nesting
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for tid in (1, 2, 3):
+        def nest(lo, hi, depth):  # well-nested ops, some children exactly as long as their parent
+            t = lo
+            while t < hi and depth < 4:
+                start = float(rng.integers(t, hi))
+                stop = float(rng.integers(start, hi + 1))
+                if rng.random() < 0.2:
+                    start, stop = float(t), float(hi)
+                rows.append((1, tid, start, stop, f"op{len(rows) % 7}"))
+                nest(start, stop, depth + 1)
+                t = stop + 1
+        nest(0, 200, 0)
+    ops = pd.DataFrame(rows, columns=["pid", "tid", "ts", "end", "name"]).sort_values(
+        ["pid", "tid", "ts", "end"], ascending=[True, True, True, False], kind="stable", ignore_index=True)
+    ops["parent"] = _nesting(ops["pid"].to_numpy(), ops["tid"].to_numpy(), ops["end"].to_numpy())[1]
+    around = _innermost_around(ops)
+    o_ts, o_end, names = ops["ts"].to_numpy(), ops["end"].to_numpy(), ops["name"].to_numpy()
+    for _ in range(2000):
+        s = float(rng.integers(0, 200))
+        e = s + float(rng.integers(0, 5))
+        inside = np.flatnonzero((o_ts <= s) & (o_end >= e))
+        want = names[inside[np.argmin((o_end - o_ts)[inside])]] if len(inside) else None
+        assert around(s, e) == want

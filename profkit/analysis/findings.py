@@ -222,19 +222,46 @@ def _blocking_ops(f, gap_rows):
     # a call overlaps a gap when it starts before the gap ends and ends after it starts
     i = np.searchsorted(gs, end, side="left") - 1
     hit = (i >= 0) & (ts < ge[np.clip(i, 0, None)])
-    ops = f.trace.cpu_ops
-    o_ts, o_end, names = ops["ts"].to_numpy(), ops["end"].to_numpy(), ops["name"].astype(str).to_numpy()
-    o_dur = o_end - o_ts
     agg = {}
+    around = _innermost_around(f.trace.cpu_ops)
     for s, e in zip(ts[hit], end[hit]):
-        inside = np.flatnonzero((o_ts <= s) & (o_end >= e))
-        name = names[inside[np.argmin(o_dur[inside])]] if len(inside) else "(no CPU op around the call)"
+        name = around(s, e) or "(no CPU op around the call)"
         n, tot, first = agg.get(name, (0, 0.0, s))
         agg[name] = (n + 1, tot + (e - s), first)
     items = [Item(kind="op", name=name, time_us=float(tot), count=n, start_us=float(first),
                   detail="host blocked in this op")
              for name, (n, tot, first) in agg.items()]
     return sorted(items, key=lambda x: -x.time_us)
+
+
+def _innermost_around(ops):
+    """A function (start, end) -> the name of the shortest CPU op, on any thread, that encloses
+    [start, end] (the first in cpu_ops order on a tie), or None.
+
+    Ops enclosing an interval are the last op of a thread starting at or before it and that
+    op's ancestors (cpu_ops' `parent`), so each call costs a binary search and a walk up one
+    chain per thread, not a scan of every op: linear in the trace, not quadratic."""
+    o_ts, o_end = ops["ts"].to_numpy(float), ops["end"].to_numpy(float)
+    o_dur, parent = o_end - o_ts, ops["parent"].to_numpy()
+    names = ops["name"]
+    key = ops["pid"].to_numpy().astype(np.int64), ops["tid"].to_numpy().astype(np.int64)
+    change = np.flatnonzero((key[0][1:] != key[0][:-1]) | (key[1][1:] != key[1][:-1])) + 1
+    bounds = list(zip([0, *change.tolist()], [*change.tolist(), len(ops)])) if len(ops) else []
+
+    def around(s, e):
+        best = None
+        for a, b in bounds:
+            j = a + int(np.searchsorted(o_ts[a:b], s, side="right")) - 1
+            while j >= a and o_end[j] < e:
+                j = int(parent[j])
+            if j < a:
+                continue
+            while parent[j] >= 0 and o_dur[parent[j]] == o_dur[j]:
+                j = int(parent[j])  # same length: the earlier (outer) op, as a scan would pick
+            if best is None or (o_dur[j], j) < (o_dur[best], best):
+                best = j
+        return None if best is None else str(names.iat[best])
+    return around
 
 
 _COPY = re.compile(r"^Memcpy (?:HtoD|DtoH)")
