@@ -352,12 +352,14 @@ def _small_gemms(f, t):
     if achieved is None or f.pct("tensor_contraction") < t["gemm_pct"] or achieved >= t["gemm_efficiency_pct"]:
         return None
     ops = f.trace.cpu_ops
-    mm = ops[ops["name"].astype(str).isin(_GEMM_OPS)]
-    rows = []
+    mm = ops[ops["name"].isin(_GEMM_OPS).to_numpy()]
+    rows, seen = [], {}  # ops with the same shapes share one parsed object: M computed once per object
     for name, dims, dur in zip(mm["name"].astype(str), mm["input_dims"], mm["dur"]):
-        m = _gemm_rows(name, dims)
-        if m:
-            rows.append((m, float(dur)))
+        key = (name, id(dims))
+        if key not in seen:
+            seen[key] = _gemm_rows(name, dims)
+        if seen[key]:
+            rows.append((seen[key], float(dur)))
     if not rows:
         return None
     rows.sort()
