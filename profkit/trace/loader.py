@@ -36,11 +36,14 @@ def load_later(path):
     decoded in a forked process while this one goes on importing pandas and the
     analysis (about 0.4 s, the same order as decoding it): the two overlap on two
     cores. Bigger traces (decoded by their own pool), or where no process can be
-    started, load when the function is called."""
+    started (one core, a daemonic process such as a Dask worker), load when the
+    function is called."""
+    import multiprocessing
+
     path = Path(path)
     pool = None
-    if _cores() > 1 and _workers_for(path) == 1:
-        import multiprocessing
+    # A daemonic process (a Dask worker, say) may not start children.
+    if _cores() > 1 and _workers_for(path) == 1 and not multiprocessing.current_process().daemon:
         from concurrent.futures import ProcessPoolExecutor
 
         try:
