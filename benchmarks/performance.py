@@ -193,22 +193,17 @@ def targets(results):
     def find(mb, kind):
         return next((r for (label, m), r in results.items() if round(m) == mb and kind in label), None)
 
+    def vs_hta(name, row, faster, rss_max, missing):
+        if not (row and row["hta"]):
+            return name, None, missing
+        speed, rss = row["hta"][0] / row["cold"][0], row["cold"][1] / row["hta"][1]
+        return name, speed >= faster and rss <= rss_max, f"{speed:.1f}x, {rss:.2f}x RSS"
+
     owl = next((r for (label, _), r in results.items() if "as shipped" in label), None)
-    big500 = find(500, "plain")
     big1000 = find(1000, "plain")
-    rows = []
-    if owl and owl["hta"]:
-        speed, rss = owl["hta"][0] / owl["cold"][0], owl["cold"][1] / owl["hta"][1]
-        rows.append(("55 MB cold: >= 6x faster than HTA, <= 0.5x its peak RSS", speed >= 6 and rss <= 0.5,
-                     f"{speed:.1f}x, {rss:.2f}x RSS"))
-    else:
-        rows.append(("55 MB cold: >= 6x faster than HTA, <= 0.5x its peak RSS", None, "HTA not run (--hta)"))
-    if big500 and big500["hta"]:
-        speed, rss = big500["hta"][0] / big500["cold"][0], big500["cold"][1] / big500["hta"][1]
-        rows.append(("500 MB: >= 20x faster than HTA, <= 0.1x its peak RSS", speed >= 20 and rss <= 0.1,
-                     f"{speed:.1f}x, {rss:.2f}x RSS"))
-    else:
-        rows.append(("500 MB: >= 20x faster than HTA, <= 0.1x its peak RSS", None, "not run (--sizes 500 --hta)"))
+    rows = [vs_hta("55 MB cold: >= 6x faster than HTA, <= 0.5x its peak RSS", owl, 6, 0.5, "HTA not run (--hta)"),
+            vs_hta("500 MB: >= 20x faster than HTA, <= 0.1x its peak RSS", find(500, "plain"), 20, 0.1,
+                   "not run (--sizes 500 --hta)")]
     if big1000:
         rows.append(("1 GB plain JSON: <= 6 s", big1000["cold"][0] <= 6, f"{big1000['cold'][0]:.2f} s"))
     else:
