@@ -54,3 +54,18 @@ def test_load_probe_reads_this_machine():
     assert probe.load_before is None or probe.load_before >= 0
     assert LoadProbe.cpus() >= 1
     assert probe.steal_pct is None or 0 <= probe.steal_pct <= 100
+
+
+def test_sidecar_timing_is_read_typed_and_checked_once():
+    """What capture writes reads back as Timing/Noise; anything else is no timing, never a crash."""
+    from profkit.trace.sidecar import timing_of
+
+    block = {"ttft_ms": 12.5, "decode_ms_per_token": 3.25, "tokens_per_s": 307.7, "total_ms": 25.5,
+             "samples_ms": [[12.0, 13.0], [13.0, 14.0]], "noise": noise([25.0, 27.0], 0.5, 0.7, 2, 0.0)}
+    t = timing_of({"timing": block})
+    assert (t.ttft_ms, t.samples_ms, t.noise.verdict, t.noise.min_ms) == (12.5, [(12.0, 13.0), (13.0, 14.0)],
+                                                                          "noisy", 25.0)
+    for bad in (None, {}, {"timing": "fast"}, {"timing": {"ttft_ms": "fast"}},
+                {"timing": {"samples_ms": [[1.0]]}}, {"timing": {"noise": {"cv_pct": "x"}}}):
+        assert timing_of(bad) is None
+    assert timing_of({"timing": {"noise": {"cv_pct": 3.0}}}).noise.verdict is None  # not judged

@@ -27,6 +27,7 @@ from profkit.analysis.classify import self_time
 from profkit.analysis.result import BLOCKER_LABELS, Evidence, Finding, Item
 from profkit.analysis.temporal import covered, union
 from profkit.trace.model import name_mask
+from profkit.trace.sidecar import timing_of
 
 # -- the record: Finding, Evidence and Item live in the result model (profkit.analysis.result)
 
@@ -87,7 +88,8 @@ def facts(trace, summary, sidecar=None, syncs=(np.empty(0), np.empty(0))):
     mode = summary.mode.name
     side_mode = (sidecar or {}).get("mode")
     step_cv = step_noise_pct(trace)
-    run_cv = (((sidecar or {}).get("timing") or {}).get("noise") or {}).get("cv_pct")
+    timing = timing_of(sidecar)
+    run_cv = timing.noise.cv_pct if timing and timing.noise else None
     known = [(v, s) for v, s in ((step_cv, "profiler steps, robust"), (run_cv, "timed runs")) if v is not None]
     noise_pct, source = max(known) if known else (None, "")
     ops = trace.cpu_ops
@@ -601,9 +603,10 @@ RULES = (
 def findings(trace, summary, sidecar=None, syncs=(np.empty(0), np.empty(0))):
     """Every rule of RULES whose preconditions hold and whose check fires, in table order."""
     f = facts(trace, summary, sidecar, syncs)
-    noise = (((sidecar or {}).get("timing") or {}).get("noise") or {})
-    caveat = (f"the capture's timing was noisy ({'; '.join(noise.get('reasons') or [])}): times and shares "
-              "may be inflated" if noise.get("verdict") == "noisy" else None)
+    timing = timing_of(sidecar)
+    noise = timing.noise if timing else None
+    caveat = (f"the capture's timing was noisy ({'; '.join(noise.reasons)}): times and shares "
+              "may be inflated" if noise and noise.verdict == "noisy" else None)
     out = []
     for rule in RULES:
         checked = []

@@ -29,6 +29,7 @@ Conventions (Kaplan et al., "Scaling Laws for Neural Language Models", 2020, sec
 from profkit.analysis.models import ModelShape
 from profkit.analysis.result import Roofline, RooflineDevice, RooflineParams, RooflinePhase
 from profkit.errors import ProfkitError
+from profkit.trace.sidecar import timing_of
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 
@@ -87,9 +88,9 @@ def roofline(sidecar, device=None, reason=None):
     m = _field(sidecar, "model")
     shape = ModelShape.from_sidecar(m)
     B, S, N = _count(sidecar, "batch"), _count(sidecar, "prompt_len"), _count(sidecar, "new_tokens")
-    timing = sidecar.get("timing") if isinstance(sidecar.get("timing"), dict) else {}
+    timing = timing_of(sidecar)
     out = estimate(shape, _field(sidecar, "dtype"), B, S, N, device, reason,
-                   ttft_ms=timing.get("ttft_ms"), decode_ms=timing.get("decode_ms_per_token"))
+                   ttft_ms=timing.ttft_ms if timing else None, decode_ms=timing.decode_ms_per_token if timing else None)
     reported = m.get("params")
     out.params.reported = reported if isinstance(reported, int) and not isinstance(reported, bool) else None
     out.model = str(m["name"]) if m.get("name") is not None else None

@@ -7,6 +7,7 @@ from rich.table import Table
 from profkit.analysis.result import BLOCKER_LABELS
 from profkit.report import fmt
 from profkit.report.names import short_name
+from profkit.trace.sidecar import timing_of
 
 
 def _table(title, *columns, name_width=60):
@@ -113,16 +114,18 @@ MARK = {"warn": "[yellow]![/yellow]", "info": "[cyan]i[/cyan]", "good": "[green]
 
 def _noise(con, capture):
     """The capture's timing noise (profkit sidecars): the verdict, and why when noisy."""
-    n = (((capture or {}).get("timing") or {}).get("noise")) if isinstance(capture, dict) else None
-    if not isinstance(n, dict) or "verdict" not in n:
+    timing = timing_of(capture)
+    n = timing.noise if timing else None
+    if n is None or n.verdict is None:
         return
-    cv = "–" if n.get("cv_pct") is None else f"{n['cv_pct']:.1f}%"
-    if n["verdict"] == "noisy":
-        con.print(f"[yellow]timing noisy[/yellow]: {escape('; '.join(n.get('reasons') or []))} "
-                  f"(runs {n['min_ms']:,.1f}–{n['max_ms']:,.1f} ms, CV {cv}): shares and times may be inflated; "
+    cv = "–" if n.cv_pct is None else f"{n.cv_pct:.1f}%"
+    runs = f"runs {n.min_ms:,.1f}–{n.max_ms:,.1f} ms, " if n.min_ms is not None and n.max_ms is not None else ""
+    if n.verdict == "noisy":
+        con.print(f"[yellow]timing noisy[/yellow]: {escape('; '.join(n.reasons))} "
+                  f"({runs}CV {cv}): shares and times may be inflated; "
                   "rerun on an idle machine or with more --steps")
     else:
-        con.print(f"timing quiet: runs {n['min_ms']:,.1f}–{n['max_ms']:,.1f} ms, CV {cv}")
+        con.print(f"timing quiet: {runs}CV {cv}")
 
 
 def _evidence(numbers, limit=5):

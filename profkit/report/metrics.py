@@ -8,6 +8,7 @@ from profkit.analysis.steps import NO_STEPS
 from profkit.report.fmt import ms as fmt_ms
 from profkit.report.fmt import num as fmt_num
 from profkit.report.fmt import pct as fmt_pct
+from profkit.trace.sidecar import Noise, timing_of
 
 
 def step_timing(trace, summary):
@@ -28,9 +29,8 @@ def step_timing(trace, summary):
 
 
 def _timing(run, key):
-    timing = (run.sidecar or {}).get("timing") or {}
-    v = timing.get(key)
-    return v if isinstance(v, (int, float)) else None
+    timing = timing_of(run.sidecar)
+    return getattr(timing, key) if timing else None
 
 
 def _new_tokens(run):
@@ -74,7 +74,7 @@ class RunNumbers:
     spread: dict | None = None          # the range a comparison must beat (_spread)
     ttft_range: tuple | None = None     # min, max over the capture's timed runs
     decode_range: tuple | None = None
-    noise: dict | None = None           # the sidecar's timing.noise
+    noise: Noise | None = None          # the sidecar's timing.noise
 
 
 def _median(values):
@@ -129,9 +129,10 @@ def compute(run):
 def _spread(run):
     """The range a comparison must beat: the capture's timed runs (total ms), else the
     ProfilerStep durations (ms); None with neither."""
-    noise = ((run.sidecar or {}).get("timing") or {}).get("noise")
-    if isinstance(noise, dict) and noise.get("min_ms") is not None:
-        return {"min_ms": noise["min_ms"], "max_ms": noise["max_ms"], "what": "timed-run"}
+    timing = timing_of(run.sidecar)
+    noise = timing.noise if timing else None
+    if noise and noise.min_ms is not None and noise.max_ms is not None:
+        return {"min_ms": noise.min_ms, "max_ms": noise.max_ms, "what": "timed-run"}
     steps = run.trace.steps
     if len(steps) >= 2:
         return {"min_ms": float(steps["dur"].min()) / 1e3, "max_ms": float(steps["dur"].max()) / 1e3,
@@ -141,11 +142,11 @@ def _spread(run):
 
 def _ranges(run):
     """min–max of TTFT and decode ms/token over the timed runs, and the noise verdict (profkit captures)."""
-    timing = (run.sidecar or {}).get("timing") or {}
-    samples = timing.get("samples_ms") or []
+    timing = timing_of(run.sidecar)
+    samples = timing.samples_ms if timing else []
     tokens = _new_tokens(run)
-    out = {"ttft_range": None, "decode_range": None, "noise": timing.get("noise")}
-    if samples and all(isinstance(x, list) and len(x) == 2 for x in samples):
+    out = {"ttft_range": None, "decode_range": None, "noise": timing.noise if timing else None}
+    if samples:
         out["ttft_range"] = (min(x[0] for x in samples), max(x[0] for x in samples))
         if tokens:
             out["decode_range"] = (min(x[1] for x in samples) / tokens, max(x[1] for x in samples) / tokens)
@@ -160,11 +161,11 @@ def _with_range(median, rng):
 
 
 def _noise(n):
-    """'quiet, CV 1.2%' or 'NOISY: <reasons>' for the headline table."""
-    if not isinstance(n, dict) or "verdict" not in n:
+    """'quiet, CV 1.2%' or 'NOISY: <reasons>' for the headline table (n: a sidecar Noise, or None)."""
+    if n is None or n.verdict is None:
         return "—"
-    cv = "CV –" if n.get("cv_pct") is None else f"CV {n['cv_pct']:.1f}%"
-    return f"quiet, {cv}" if n["verdict"] == "quiet" else f"NOISY: {'; '.join(n.get('reasons') or [])}"
+    cv = "CV –" if n.cv_pct is None else f"CV {n.cv_pct:.1f}%"
+    return f"quiet, {cv}" if n.verdict == "quiet" else f"NOISY: {'; '.join(n.reasons)}"
 
 
 def _phase_wall(phase):

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import msgspec
 import orjson
 
 from profkit.errors import ProfkitError
@@ -9,6 +10,37 @@ from profkit.trace.manifest import is_manifest
 
 
 TRACE_SUFFIXES = (".json.gz", ".json")
+
+
+class Noise(msgspec.Struct, kw_only=True):
+    """A capture's `timing.noise` (profkit.analysis.noise.noise): the verdict and what it rests on."""
+
+    verdict: str | None = None  # "quiet" or "noisy"; None: not judged
+    reasons: list[str] = []
+    cv_pct: float | None = None
+    min_ms: float | None = None  # of the timed runs' total times
+    max_ms: float | None = None
+
+
+class Timing(msgspec.Struct, kw_only=True):
+    """A capture's `timing`: medians of the timed runs (ms), each run's (prefill, decode) ms, the noise."""
+
+    ttft_ms: float | None = None
+    decode_ms_per_token: float | None = None
+    tokens_per_s: float | None = None
+    total_ms: float | None = None
+    samples_ms: list[tuple[float, float]] = []
+    noise: Noise | None = None
+
+
+def timing_of(sidecar):
+    """The typed `timing` of a sidecar dict; None for a foreign trace (no sidecar) or a block that is
+    not what profkit writes (a sidecar is file content: it is checked here, once, for every view)."""
+    timing = sidecar.get("timing") if isinstance(sidecar, dict) else None
+    try:
+        return msgspec.convert(timing, Timing) if isinstance(timing, dict) else None
+    except msgspec.ValidationError:
+        return None
 
 
 def trace_stem(path):
