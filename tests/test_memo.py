@@ -71,6 +71,19 @@ def test_editing_profkit_is_a_miss(kept, monkeypatch):
     assert memo.entry(kept, options) != before
 
 
+def test_libraries_are_in_the_key_without_importing_them(tmp_path, monkeypatch):
+    import numpy
+
+    origin, size, mtime = memo._installed("numpy")
+    assert origin == numpy.__file__ and size == os.stat(origin).st_size and mtime == os.stat(origin).st_mtime_ns
+    assert memo._installed("no_such_library_here") is None
+    fake = tmp_path / "__init__.py"
+    fake.write_text("")
+    before = memo._code()
+    monkeypatch.setattr(memo, "find_spec", lambda lib: type("Spec", (), {"origin": str(fake)}))
+    assert memo._code() != before  # another install (an upgrade rewrites the entry module) is a miss
+
+
 def test_damaged_result_is_discarded_with_a_warning(kept):
     options = AnalysisOptions()
     want = memo.summary_json(kept, options)

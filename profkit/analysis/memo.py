@@ -8,16 +8,17 @@ repeated `analyze` only hashes its inputs and prints.
 A result is served only when everything it was computed from is unchanged: the
 trace (the loader's content fingerprint), its capture sidecar, the calibration file
 that could supply CPU peaks, the --whatif-against run and its sidecar, the options
-(rules included), and profkit's own code (size and mtime of every module) with the
-versions of the libraries that compute it. Anything else is a miss. It follows the
-trace cache's switches (--no-cache, PROFKIT_NO_CACHE, MIN_BYTES), its folder,
-atomic writes, `profkit cache info|clear` and its size limit.
+(rules included), profkit's own code (size and mtime of every module) and the
+libraries that compute it (numpy, pandas, msgspec: their entry modules). Anything
+else is a miss. It follows the trace cache's switches (--no-cache,
+PROFKIT_NO_CACHE, MIN_BYTES), its folder, atomic writes, `profkit cache
+info|clear` and its size limit.
 """
 
 import hashlib
 import os
 import warnings
-from importlib import metadata
+from importlib.util import find_spec
 from pathlib import Path
 
 import orjson
@@ -118,7 +119,7 @@ def _file(path):
 
 
 def _code():
-    """profkit's code and the libraries' versions: editing a module (or upgrading) is a miss."""
+    """profkit's code and the libraries it computes with: editing a module (or upgrading) is a miss."""
     root = Path(profkit.__file__).parent
     files = []
     for dirpath, _, names in os.walk(root):
@@ -126,11 +127,17 @@ def _code():
             if n.endswith(".py"):
                 st = os.stat(os.path.join(dirpath, n))
                 files.append((os.path.relpath(os.path.join(dirpath, n), root), st.st_size, st.st_mtime_ns))
-    return [profkit.__version__, sorted(files), [_version(lib) for lib in LIBRARIES]]
+    return [profkit.__version__, sorted(files), [_installed(lib) for lib in LIBRARIES]]
 
 
-def _version(lib):
-    try:
-        return metadata.version(lib)
-    except metadata.PackageNotFoundError:
+def _installed(lib):
+    """Where a library is installed and its entry module's size and mtime (an upgrade rewrites it), found
+    without importing it (importlib.metadata costs more than the rest of a cache hit's key)."""
+    spec = find_spec(lib)
+    if spec is None or not spec.origin:
         return None
+    try:
+        st = os.stat(spec.origin)
+    except OSError:
+        return None
+    return [spec.origin, st.st_size, st.st_mtime_ns]
