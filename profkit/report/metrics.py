@@ -28,11 +28,6 @@ def step_timing(trace, summary):
     return 0, summary.window_us.span, "whole profiled window (no profiler steps)"
 
 
-def _timing(run, key):
-    timing = timing_of(run.sidecar)
-    return getattr(timing, key) if timing else None
-
-
 def _new_tokens(run):
     v = (run.sidecar or {}).get("new_tokens")
     return v if isinstance(v, int) and v > 0 else None
@@ -84,6 +79,7 @@ def _median(values):
 def compute(run):
     """The RunNumbers of one run."""
     s = run.summary
+    timing = timing_of(run.sidecar)  # the capture's timed runs: None for a foreign trace
     n_steps, step_us, step_basis = step_timing(run.trace, s)
     # CPU-only traces, and GPU runs whose kernel events are missing: CPU ops are all there is.
     is_cpu = s.device.kind == "cpu" or s.device.kernels_recorded is False
@@ -104,10 +100,10 @@ def compute(run):
         kernels_per_step=_median([r.kernels for r in steps.per_step]) if steps else None,
         outside_ops=steps.outside.gpu_ops if steps else None,
         outside_us=steps.outside.time_us if steps else None,
-        ttft_ms=_timing(run, "ttft_ms"),
-        decode_ms=_timing(run, "decode_ms_per_token"),
-        tokens_per_s=_timing(run, "tokens_per_s"),
-        total_ms=_timing(run, "total_ms"),
+        ttft_ms=timing.ttft_ms if timing else None,
+        decode_ms=timing.decode_ms_per_token if timing else None,
+        tokens_per_s=timing.tokens_per_s if timing else None,
+        total_ms=timing.total_ms if timing else None,
         busy_pct=s.temporal.busy_pct,
         idle_pct=s.temporal.idle_pct,
         gap_count=s.gaps.count,
@@ -121,15 +117,14 @@ def compute(run):
         prefill_us=_phase_wall(s.phases["prefill"]) if s.phases else None,
         decode_us=_phase_wall(s.phases["decode"]) if s.phases else None,
         is_cpu=is_cpu,
-        spread=_spread(run),
-        **_ranges(run),
+        spread=_spread(run, timing),
+        **_ranges(run, timing),
     )
 
 
-def _spread(run):
+def _spread(run, timing):
     """The range a comparison must beat: the capture's timed runs (total ms), else the
     ProfilerStep durations (ms); None with neither."""
-    timing = timing_of(run.sidecar)
     noise = timing.noise if timing else None
     if noise and noise.min_ms is not None and noise.max_ms is not None:
         return {"min_ms": noise.min_ms, "max_ms": noise.max_ms, "what": "timed-run"}
@@ -140,9 +135,8 @@ def _spread(run):
     return None
 
 
-def _ranges(run):
+def _ranges(run, timing):
     """min–max of TTFT and decode ms/token over the timed runs, and the noise verdict (profkit captures)."""
-    timing = timing_of(run.sidecar)
     samples = timing.samples_ms if timing else []
     tokens = _new_tokens(run)
     out = {"ttft_range": None, "decode_range": None, "noise": timing.noise if timing else None}
