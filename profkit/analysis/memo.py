@@ -35,16 +35,20 @@ def summary(path, options):
     """The Summary of one trace: the kept one when its inputs are unchanged, else computed (and kept)."""
     from profkit.analysis.result import decode
 
-    kept = entry(path, options)
-    data = read(kept) if kept else None
+    kept, data = _lookup(path, options)
     return decode(data) if data is not None else _compute(path, options, kept)[0]
 
 
 def summary_json(path, options):
     """`analyze --json`'s bytes for one trace; a hit needs no pandas and no analysis at all."""
-    kept = entry(path, options)
-    data = read(kept) if kept else None
+    kept, data = _lookup(path, options)
     return data if data is not None else _compute(path, options, kept)[1]
+
+
+def _lookup(path, options):
+    """(where the result is kept or None, its JSON or None)."""
+    kept = entry(path, options)
+    return kept, read(kept) if kept else None
 
 
 def _compute(path, options, kept):
@@ -65,16 +69,17 @@ def _compute(path, options, kept):
 def entry(path, options):
     """Where the result of analysing `path` with `options` lives, or None when it is not kept
     (cache off, a file too small for the trace cache, or an input that cannot be read)."""
-    if os.environ.get("PROFKIT_NO_CACHE") or cache.entry_path(path) is None:
+    # The trace's columns entry is named by its content fingerprint: that name stands for the
+    # trace here (hashing the file again would read up to 32 MB twice).
+    columns = None if os.environ.get("PROFKIT_NO_CACHE") else cache.entry_path(path)
+    if columns is None:
         return None
     from profkit.analysis.hardware import default_calibration
 
-    inputs = [path, sidecar_path(path), options.calibration or default_calibration()]
+    inputs = [sidecar_path(path), options.calibration or default_calibration()]
     if options.whatif_against:
         inputs += [options.whatif_against, sidecar_path(options.whatif_against)]
-    prints = [_file(p) for p in inputs]
-    if prints[0] is None:
-        return None
+    prints = [columns.name, *(_file(p) for p in inputs)]
     h = hashlib.blake2b(digest_size=16)
     h.update(orjson.dumps([str(path), prints, repr(options), _code()]))
     return cache.cache_dir() / f"{h.hexdigest()}.result.json"
