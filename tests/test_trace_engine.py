@@ -18,11 +18,28 @@ from tests.trace_digest import trace_digest
 OWL = "kineto-h100-owlv2-large-hf-eager-infer.json.gz"
 
 
-def test_worker_processes_give_the_serial_tables(monkeypatch):
+@pytest.mark.parametrize("plain", [False, True])
+def test_worker_processes_give_the_serial_tables(monkeypatch, tmp_path, plain):
+    """Gzip blocks go to the workers as text, plain ones as (offset, length) they read themselves."""
     path = real_trace(OWL)
+    if plain:
+        path = tmp_path / "owl.json"
+        path.write_bytes(gzip.decompress(real_trace(OWL).read_bytes()))
     serial = trace_digest(load(path, cache=False, workers=1))
     monkeypatch.setattr(reader, "BLOCK", 1 << 20)  # many blocks, so every worker gets some
     assert trace_digest(load(path, cache=False, workers=2)) == serial
+
+
+def test_a_file_changed_while_workers_read_it_is_an_error(monkeypatch, tmp_path):
+    from profkit.trace import pool
+
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"traceEvents": [{"ph": "X", "cat": "kernel", "name": "k", "pid": 0, "tid": 7,
+                                                  "ts": i, "dur": 1} for i in range(100)]}))
+    stats = iter([(1, 1, 1), (2, 2, 2)])  # the file's identity before and after the read
+    monkeypatch.setattr(pool, "_identity", lambda p: next(stats))
+    with pytest.raises(ProfkitError, match="changed while it was read"):
+        load(path, cache=False, workers=2)
 
 
 def test_load_later_gives_the_same_trace_and_errors(tmp_path):

@@ -1,16 +1,21 @@
 """Decode blocks of a big trace in worker processes, in file order, with bounded memory.
 
-The reader (this process) decompresses and cuts; the workers decode. At most
+The reader (this process) decompresses and cuts; the workers decode. A block
+of a plain JSON file goes to its worker as (offset, length): the worker reads
+it from the file itself, so the text is not copied through a pipe (that copy
+cost about as much as decoding it); a gzip file's blocks go as text. At most
 two blocks per worker are in flight, so memory stays a few blocks whatever the
 file's size. Where processes cannot be started (a daemonic worker, a sandbox),
 the blocks are decoded here instead.
 """
 
 import multiprocessing
+import os
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from profkit.errors import ProfkitError
 from profkit.trace.decode import decode_block
 
 
@@ -27,11 +32,12 @@ def decode_parallel(stream, workers):
     except (OSError, ValueError):
         pool = None
     try:
+        before = _identity(stream.path)
         blocks = stream.blocks()
         while True:
             for block in blocks:
                 if block is not None:
-                    pending.append((block, pool.submit(decode_block, block) if pool else None))
+                    pending.append((block, _submit(pool, stream, block) if pool else None))
                 while len(pending) >= 2 * workers or (pending and (pool is None or block is None)):
                     part = _next(stream, pending)
                     if part is not None:
@@ -43,9 +49,35 @@ def decode_parallel(stream, workers):
             if not stream.has_pushed_back():
                 break
             blocks = stream.resume()
+        if _identity(stream.path) != before:  # the workers may have read text the reader did not
+            raise ProfkitError(f"{stream.path} changed while it was read; run again once it is complete")
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _submit(pool, stream, block):
+    # Once a block was pushed back, the reader checks each cut: the worker decodes that text.
+    if stream.offset is None or stream.validate:
+        return pool.submit(decode_block, block)
+    return pool.submit(decode_range, str(stream.path), stream.offset, len(block))
+
+
+def decode_range(path, offset, length):
+    """decode_block of the `length` bytes at `offset` in the file at `path`."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return decode_block(os.pread(fd, length, offset))
+    finally:
+        os.close(fd)
+
+
+def _identity(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns, st.st_ino
 
 
 def _next(stream, pending):

@@ -46,6 +46,7 @@ class Truncated(Exception):
 
 
 def _open(path: Path):
+    """The file, decompressing if it is gzip, and whether it is plain (offsets are file offsets)."""
     try:
         f = open(path, "rb")
     except IsADirectoryError:
@@ -57,8 +58,8 @@ def _open(path: Path):
     magic = f.read(2)
     f.seek(0)
     if magic == b"\x1f\x8b":  # gzip, whatever the file is called
-        return gzip.GzipFile(fileobj=f, mode="rb")
-    return f
+        return gzip.GzipFile(fileobj=f, mode="rb"), False
+    return f, True
 
 
 def _blocks(f, path):
@@ -90,18 +91,26 @@ class EventStream:
 
     `meta` holds every top-level key but traceEvents. `truncated` is set (with a
     reason) when the file ended early but some events could still be read.
+    `offset` is where the block just given out starts in the file when the file
+    is plain JSON (`plain`), so another process can read it there itself; None
+    for a gzip file's blocks (offsets in its decompressed text) or a document
+    read whole.
     """
 
     def __init__(self, path):
         self.path = Path(path)
         self.meta = {}
         self.truncated = None
+        self.plain = False
+        self.offset = None
         self._buf = bytearray()
+        self._pos = 0  # offset of the buffer's first byte in the (decompressed) text
+        self._given_end = 0  # where the last block given out ends
 
     def blocks(self):
         """Blocks of event text; a None is a checkpoint: decode (or push back) every block
         given out so far before asking for the next."""
-        f = _open(self.path)
+        f, self.plain = _open(self.path)
         try:
             yield from self._blocks(f)
         finally:
@@ -146,6 +155,7 @@ class EventStream:
                     continue
             if end:
                 del buf[:start + 1]
+                self._pos += start + 1
                 return True
             if cut is None:
                 if eof:
@@ -163,8 +173,11 @@ class EventStream:
                 continue
             retry_at = 0
             self._seen_events = True
-            block = bytes(buf[:cut])
+            with memoryview(buf) as view:
+                block = bytes(view[:cut])  # one copy (bytes(buf[:cut]) makes two)
             del buf[:cut]
+            self.offset = self._pos if self.plain else None
+            self._pos = self._given_end = self._pos + cut
             yield block
 
     def _blocks(self, f):
@@ -204,6 +217,7 @@ class EventStream:
                                    "(not a PyTorch profiler trace?)")
             more()
         del buf[:pos]
+        self._pos = pos
 
         if not (yield from self._events(buf, more, lambda: eof)):
             return
@@ -234,6 +248,7 @@ class EventStream:
         every cut from now on (a `},{` in a string or a nested array fooled the cheap cut).
         While blocks() runs it yields them next; once it has ended, resume() does."""
         text = b"".join(blocks)
+        self._pos = self._given_end = self._given_end - len(text)
         if self._done:
             self._buf[:] = text + b"]"
         else:
@@ -253,10 +268,12 @@ class EventStream:
 
         Unless `validate` is set, the last proposal is taken unchecked: the decoder
         parses the block anyway and pushes it back if it is not valid JSON."""
-        window = max(start, len(buf) - (256 << 10))
-        cands = [m.start() + 1 for m in _CUT.finditer(buf, window)]
-        if not cands and window > start:
-            cands = [m.start() + 1 for m in _CUT.finditer(buf, start)]
+        # Proposals in the last 16 KB (unchecked: the last is enough) or 256 KB, else anywhere.
+        for span in ((256 << 10,) if self.validate else (16 << 10, 256 << 10)) + (len(buf),):
+            window = max(start, len(buf) - span)
+            cands = [m.start() + 1 for m in _CUT.finditer(buf, window)]
+            if cands or window == start:
+                break
         if not self.validate:
             return cands[-1] if cands else None
         # Last candidate first; a failed parse says where the syntax breaks, and every
