@@ -21,6 +21,14 @@ COLLECTIVE_ARGS = ("Collective name", "In msg nelems", "Out msg nelems", "dtype"
                    "Process Group Name", "Process Group Description")
 
 
+def distinct_codes(values):
+    """(codes array, distinct values in order of first appearance) of a list, in C loops."""
+    seen = dict.fromkeys(values)
+    for i, v in enumerate(seen):
+        seen[v] = i
+    return np.fromiter(map(seen.__getitem__, values), np.int64, len(values)), list(seen)
+
+
 class Symbols:
     """String interning: one id per distinct string, like HTA's symbol table."""
 
@@ -84,9 +92,8 @@ class Part:
         return np.array([self.int(v) for v in values], np.int64)
 
     def shape_ids(self, raws):
-        seen = {}
-        codes = np.array([seen.setdefault(r, len(seen)) for r in map(bytes, raws)], np.int64)
-        ids = np.array([-1 if r in (b"", b"null") else self.shapes.id(r) for r in seen] or [0], np.int64)
+        codes, distinct = distinct_codes(list(map(bytes, raws)))
+        ids = np.array([-1 if r in (b"", b"null") else self.shapes.id(r) for r in distinct] or [0], np.int64)
         return ids[codes]
 
 

@@ -2,20 +2,24 @@
 
 A block is the text of some whole events, `ev,ev,...`, as the reader cuts it.
 msgspec decodes it straight into typed Structs that hold only the fields
-analysis reads (every other key is skipped in C; `Input Dims` and other shapes
-stay raw JSON text, parsed once per distinct text), then each table's columns
+analysis reads (every other key is skipped in C), with each event's args left
+as raw text; the args of the events a table keeps are then decoded in one call
+per table into that table's Struct (the args of python_function and instant
+events, most of a CPU trace, are never decoded; `Input Dims` and other shapes
+stay raw JSON text, parsed once per distinct text), and each table's columns
 are read off with list comprehensions into numpy arrays. The result is a
 `Part` with its own symbol tables; `columns.Columns.extend` merges parts in
 file order, so blocks can be decoded in any process.
 
 Kineto's types are the fast path. A block where some event has an unexpected
-type (a string ts, a float pid, args that are not an object) is decoded again
+type (a string ts, a float pid, kept args that are not an object) is decoded again
 generically and each event cleaned to the same Structs with the rules the
 loader has always had (skip an event whose ts/dur is not a number, an id that
 is not a number becomes -1), so odd traces load exactly as before.
 
-To keep one more Kineto arg: add a field to `Args` (with its JSON name) and a
-line where its table is built in `_build`.
+To keep one more Kineto arg: add a field to its table's args Struct (with its
+JSON name), its key to `_KEPT_ARGS` or `_ID_ARGS` (the lenient path) and a line
+where its table is built in `_build`.
 """
 
 import re
@@ -26,36 +30,12 @@ import numpy as np
 import orjson
 from msgspec import UNSET, Raw, Struct, UnsetType, field
 
-from profkit.trace.columns import COLLECTIVE_ARGS, GPU_CATS, Part
+from profkit.trace.columns import COLLECTIVE_ARGS, GPU_CATS, Part, distinct_codes
 
 Id = Union[int, str, None, UnsetType]  # pid/tid/stream/ids: a number, or "stream 7"-like text
 Num = Union[float, None]
 _NO = Raw(b"")  # shape argument absent
-
-
-class Args(Struct, gc=False):
-    device: Id = UNSET
-    stream: Id = UNSET
-    correlation: Id = -1
-    external_id: Id = field(default=UNSET, name="External id")
-    external_id_2021: Id = field(default=-1, name="external id")
-    graph_id: Id = field(default=-1, name="graph id")
-    grid: Raw = _NO
-    block: Raw = _NO
-    bytes: Num = None
-    dims: Raw = field(default=_NO, name="Input Dims")
-    dims_2021: Raw = field(default=_NO, name="Input dims")
-    types: Raw = field(default=_NO, name="Input type")
-    concrete: Raw = field(default=_NO, name="Concrete Inputs")
-    name: Any = UNSET  # thread_name metadata events
-    # Collective metadata (columns.COLLECTIVE_ARGS), on NCCL kernels and record_param_comms ops.
-    collective_name: Any = field(default=UNSET, name="Collective name")
-    in_nelems: Any = field(default=UNSET, name="In msg nelems")
-    out_nelems: Any = field(default=UNSET, name="Out msg nelems")
-    dtype: Any = UNSET
-    group_size: Any = field(default=UNSET, name="Group size")
-    pg_name: Any = field(default=UNSET, name="Process Group Name")
-    pg_desc: Any = field(default=UNSET, name="Process Group Description")
+_NO_ARGS = Raw(b"{}")  # an event without args (or, decoded leniently, args that are not an object)
 
 
 class Event(Struct, gc=False):
@@ -67,10 +47,63 @@ class Event(Struct, gc=False):
     ts: Num = None
     dur: Num = None
     id: Id = -1
-    args: Union[Args, UnsetType] = UNSET
+    args: Raw = _NO_ARGS  # decoded per table, for the events kept there (see _ARGS)
 
 
-_EMPTY = Args()
+class Collective(Struct, gc=False):
+    """Collective metadata (columns.COLLECTIVE_ARGS), on NCCL kernels and record_param_comms ops."""
+    collective_name: Any = field(default=UNSET, name="Collective name")
+    in_nelems: Any = field(default=UNSET, name="In msg nelems")
+    out_nelems: Any = field(default=UNSET, name="Out msg nelems")
+    dtype: Any = UNSET
+    group_size: Any = field(default=UNSET, name="Group size")
+    pg_name: Any = field(default=UNSET, name="Process Group Name")
+    pg_desc: Any = field(default=UNSET, name="Process Group Description")
+
+
+class GpuArgs(Collective, gc=False):
+    device: Id = UNSET
+    stream: Id = UNSET
+    correlation: Id = -1
+    external_id: Id = field(default=UNSET, name="External id")
+    external_id_2021: Id = field(default=-1, name="external id")
+    graph_id: Id = field(default=-1, name="graph id")
+    grid: Raw = _NO
+    block: Raw = _NO
+    bytes: Num = None
+
+
+class RuntimeArgs(Struct, gc=False):
+    correlation: Id = -1
+    external_id: Id = field(default=UNSET, name="External id")
+    external_id_2021: Id = field(default=-1, name="external id")
+
+
+class CpuArgs(Collective, gc=False):
+    external_id: Id = field(default=UNSET, name="External id")
+    external_id_2021: Id = field(default=-1, name="external id")
+    dims: Raw = field(default=_NO, name="Input Dims")
+    dims_2021: Raw = field(default=_NO, name="Input dims")
+    types: Raw = field(default=_NO, name="Input type")
+    concrete: Raw = field(default=_NO, name="Concrete Inputs")
+
+
+class SyncArgs(Struct, gc=False):
+    device: Id = UNSET
+    stream: Id = UNSET
+    correlation: Id = -1
+
+
+class MetaArgs(Struct, gc=False):
+    name: Any = UNSET  # thread_name metadata events
+
+
+# Each table's args, decoded in one call for the block's events of that table: the
+# args of events no table keeps (python_function, instant events) are only skipped.
+_ARGS = {table: msgspec.json.Decoder(list[t]) for table, t in
+         (("gpu", GpuArgs), ("runtime", RuntimeArgs), ("cpu", CpuArgs), ("sync", SyncArgs), ("meta", MetaArgs))}
+
+
 _SEPARATOR = re.compile(rb"[ \t\r\n]*(?:,[ \t\r\n]*)?")  # before every block but the first
 _typed = msgspec.json.Decoder(list[Event])
 
@@ -132,21 +165,11 @@ def _lenient(items):
         cat = d.get("cat")
         key = cat if cat is None or isinstance(cat, (str, int, float, bool)) else str(cat)
         part_counts[key] = part_counts.get(key, 0) + 1
-        a = d.get("args")
-        args = UNSET
-        if type(a) is dict:
-            args = Args(
-                device=_id(a, "device", UNSET), stream=_id(a, "stream", UNSET), correlation=_id(a, "correlation", -1),
-                external_id=_id(a, "External id", UNSET), external_id_2021=_id(a, "external id", -1),
-                graph_id=_id(a, "graph id", -1), grid=_raw(a, "grid"), block=_raw(a, "block"),
-                bytes=_num(a.get("bytes")), dims=_raw(a, "Input Dims"), dims_2021=_raw(a, "Input dims"),
-                types=_raw(a, "Input type"), concrete=_raw(a, "Concrete Inputs"), name=a.get("name", UNSET),
-                **{f: a.get(k, UNSET) for f, k in zip(_COLLECTIVE_FIELDS, COLLECTIVE_ARGS)})
         ph, name = d.get("ph"), d.get("name")
         events.append(Event(
             ph=ph if isinstance(ph, str) else None, cat=cat if isinstance(cat, str) else None,
             name=name if isinstance(name, str) else None, pid=_id(d, "pid", None), tid=_id(d, "tid", None),
-            ts=_num(d.get("ts")), dur=_num(d.get("dur")), id=_id(d, "id", -1), args=args))
+            ts=_num(d.get("ts")), dur=_num(d.get("dur")), id=_id(d, "id", -1), args=_clean_args(d.get("args"))))
     part_counts[_BAD] = bad
     return events, part_counts
 
@@ -155,6 +178,20 @@ _BAD = object()  # key of the non-object count in a lenient decode's counts
 
 
 _COLLECTIVE_FIELDS = ("collective_name", "in_nelems", "out_nelems", "dtype", "group_size", "pg_name", "pg_desc")
+_ID_ARGS = ("device", "stream", "correlation", "External id", "external id", "graph id")
+_KEPT_ARGS = ("grid", "block", "Input Dims", "Input dims", "Input type", "Concrete Inputs", "name", *COLLECTIVE_ARGS)
+
+
+def _clean_args(a):
+    """The args we keep, cleaned: args that are not an object count as none; an id that is
+    not a number or text becomes null (-1), a byte count that is not a number null."""
+    if type(a) is not dict:
+        return _NO_ARGS
+    out = {k: _id(a, k, None) for k in _ID_ARGS if k in a}
+    out.update({k: a[k] for k in _KEPT_ARGS if k in a})
+    if "bytes" in a:
+        out["bytes"] = _num(a["bytes"])
+    return Raw(orjson.dumps(out))
 
 
 def _collective(a):
@@ -178,23 +215,12 @@ def _num(v):
     return float(v) if type(v) in (int, float) else None
 
 
-def _raw(d, key):
-    return _NO if key not in d else Raw(orjson.dumps(d[key]))
-
-
-def _codes(values):
-    """(codes array, distinct values in order of first appearance): one dict lookup per value."""
-    seen = {}
-    codes = np.array([seen.setdefault(v, len(seen)) for v in values], np.int64)
-    return codes, list(seen)
-
-
 _TABLES = ("gpu", "runtime", "cpu", "annot", "sync", "flow", "meta")
 
 
 def _build(events, counts):
     part = Part()
-    cat_codes, cats = _codes([e.cat for e in events])
+    cat_codes, cats = distinct_codes([e.cat for e in events])
     if counts is None:
         counts = dict(zip(cats, np.bincount(cat_codes, minlength=len(cats)).tolist()))
     else:
@@ -202,7 +228,7 @@ def _build(events, counts):
     part.counts = counts
 
     # Route every event to its table, in file order: a table per distinct (ph, cat).
-    ph_codes, phs = _codes([e.ph for e in events])
+    ph_codes, phs = distinct_codes([e.ph for e in events])
     route = np.array([[_TABLES.index(t) if (t := _route(ph, cat)) else -1 for cat in cats] for ph in phs] or [[0]],
                      np.int64)
     table_of = route[ph_codes, cat_codes] if len(events) else ph_codes
@@ -226,19 +252,24 @@ def _build(events, counts):
             ts, dur = ts[ok], dur[ok]
         x_tables[table] = evs, ts, dur
 
-    def args_of(evs):
-        return [_EMPTY if a is UNSET else a for a in [e.args for e in evs]]
+    def args_of(table, evs):
+        return _ARGS[table].decode(b"[" + b",".join([e.args for e in evs]) + b"]")
 
     def text_ids(evs):
-        codes, distinct = _codes([e.name for e in evs])
+        codes, distinct = distinct_codes([e.name for e in evs])
         return np.array([names(n if n is not None else "") for n in distinct], np.int64)[codes]
 
     def external(args):
         return part.ints([a.external_id_2021 if a.external_id is UNSET else a.external_id for a in args])
 
+    def collective(args):
+        if all(a.collective_name is UNSET for a in args):
+            return np.full(len(args), -1, np.int64)
+        return part.shape_ids([_collective(a) for a in args])
+
     if "gpu" in x_tables:
         evs, ts, dur = x_tables["gpu"]
-        args = args_of(evs)
+        args = args_of("gpu", evs)
         t = part.gpu
         t["name"], t["ts"], t["dur"] = text_ids(evs), ts, dur
         t["kind"] = np.array([GPU_CATS[e.cat.lower()] for e in evs], np.int8)
@@ -250,10 +281,10 @@ def _build(events, counts):
         t["grid"] = part.shape_ids([a.grid for a in args])
         t["block"] = part.shape_ids([a.block for a in args])
         t["bytes"] = np.array([a.bytes for a in args], np.float64)
-        t["collective"] = part.shape_ids([_collective(a) for a in args])
+        t["collective"] = collective(args)
     if "runtime" in x_tables:
         evs, ts, dur = x_tables["runtime"]
-        args = args_of(evs)
+        args = args_of("runtime", evs)
         t = part.runtime
         t["name"], t["ts"], t["dur"] = text_ids(evs), ts, dur
         t["cat"] = np.array([names(e.cat.lower()) for e in evs], np.int64)
@@ -262,7 +293,7 @@ def _build(events, counts):
         t["external_id"] = external(args)
     if "cpu" in x_tables:
         evs, ts, dur = x_tables["cpu"]
-        args = args_of(evs)
+        args = args_of("cpu", evs)
         t = part.cpu
         t["name"], t["ts"], t["dur"] = text_ids(evs), ts, dur
         t["pid"], t["tid"] = part.ints([e.pid for e in evs]), part.ints([e.tid for e in evs])
@@ -270,7 +301,7 @@ def _build(events, counts):
         t["dims"] = part.shape_ids([a.dims_2021 if a.dims is _NO else a.dims for a in args])
         t["types"] = part.shape_ids([a.types for a in args])
         t["concrete"] = part.shape_ids([a.concrete for a in args])
-        t["collective"] = part.shape_ids([_collective(a) for a in args])
+        t["collective"] = collective(args)
     if "annot" in x_tables:
         evs, ts, dur = x_tables["annot"]
         t = part.annot
@@ -279,7 +310,7 @@ def _build(events, counts):
         t["pid"], t["tid"] = part.ints([e.pid for e in evs]), part.ints([e.tid for e in evs])
     if "sync" in x_tables:
         evs, ts, dur = x_tables["sync"]
-        args = args_of(evs)
+        args = args_of("sync", evs)
         t = part.sync
         t["name"], t["ts"], t["dur"] = text_ids(evs), ts, dur
         t["device"] = part.ints([e.pid if a.device is UNSET else a.device for e, a in zip(evs, args)])
@@ -300,9 +331,9 @@ def _build(events, counts):
         t["cat"] = np.array([names(e.cat if e.cat is not None else "") for e in evs], np.int64)
         t["pid"], t["tid"], t["ts"] = part.ints([e.pid for e in evs]), part.ints([e.tid for e in evs]), ts
 
-    for e in lists["meta"]:
-        if e.name == "thread_name" and e.args is not UNSET:
-            part.thread_names[(part.int(e.pid), part.int(e.tid))] = str(None if e.args.name is UNSET else e.args.name)
+    evs = [e for e in lists["meta"] if e.name == "thread_name" and e.args is not _NO_ARGS]
+    for e, a in zip(evs, args_of("meta", evs) if evs else ()):
+        part.thread_names[(part.int(e.pid), part.int(e.tid))] = str(None if a.name is UNSET else a.name)
     return part
 
 
