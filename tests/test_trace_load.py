@@ -3,6 +3,7 @@
 import gzip
 import json
 
+import numpy as np
 import pytest
 
 import profkit
@@ -103,6 +104,37 @@ def test_nesting(tmp_path):
     assert cpu.loc["after", "depth"] == 0 and cpu.loc["after", "is_leaf"]
     names = list(cpu.index)
     assert names[cpu.loc["leaf2", "parent"]] == "mid"
+
+
+def _nesting_by_stack(pid, tid, end):
+    """The definition: one pass with a stack per thread."""
+    n = len(end)
+    depth, parent, leaf, stack, prev = np.zeros(n, np.int64), np.full(n, -1, np.int64), np.ones(n, bool), [], None
+    for i in range(n):
+        if (pid[i], tid[i]) != prev:
+            stack, prev = [], (pid[i], tid[i])
+        while stack and end[i] > end[stack[-1]]:
+            stack.pop()
+        if stack:
+            parent[i], depth[i], leaf[stack[-1]] = stack[-1], len(stack), False
+        stack.append(i)
+    return depth, parent, leaf
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_nesting_by_pointer_jumping_is_the_stack_pass(seed):
+    # Random ops on a few threads, nested, siblings, ties and partial overlaps.
+    from profkit.trace.model import _nesting
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    pid, tid = rng.integers(0, 2, n), rng.integers(0, 3, n)
+    ts = rng.integers(0, 50, n).astype(float)
+    dur = rng.choice([0.0, 1.0, 5.0, 20.0, 60.0], n)
+    order = np.lexsort((-dur, ts, tid, pid))
+    args = pid[order], tid[order], (ts + dur)[order]
+    for got, want in zip(_nesting(*args), _nesting_by_stack(*args)):
+        assert got.tolist() == want.tolist()
 
 
 def test_bad_ts_and_dur_are_skipped_with_warning(tmp_path):

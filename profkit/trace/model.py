@@ -49,17 +49,28 @@ def _frame(table, spec, cats):
     return df
 
 
+def _objects(codes, decoded):
+    """An object array: decoded[code] per row, None for a negative code (one shared object per code);
+    no rows: an empty list (a column pandas types as float, as it always was)."""
+    if not len(codes):
+        return []
+    table = np.empty(len(decoded) + 1, dtype=object)
+    for i, v in enumerate(decoded):  # one by one: numpy would make equal-length lists a 2-D block
+        table[i] = v
+    return table[np.where(np.asarray(codes) >= 0, codes, len(decoded))]
+
+
 def _decode_some(codes, strings):
     """Like _decode_shapes for a column that uses few of the strings: parse only those."""
     codes = np.asarray(codes)
-    decoded = {c: orjson.loads(strings[c]) for c in np.unique(codes[codes >= 0]).tolist()}
-    return [decoded.get(c) for c in codes.tolist()]
+    used = np.unique(codes[codes >= 0])
+    decoded = [orjson.loads(strings[c]) for c in used.tolist()]
+    return _objects(np.where(codes >= 0, np.searchsorted(used, codes), -1), decoded)
 
 
 def _decode_shapes(codes, strings):
     """Map shape codes to Python objects, parsing each distinct JSON text once."""
-    decoded = [orjson.loads(s) for s in strings]
-    return [None if c < 0 else decoded[c] for c in codes]
+    return _objects(codes, [orjson.loads(s) for s in strings])
 
 
 class Trace:
@@ -185,30 +196,37 @@ class Trace:
 def _nesting(pid, tid, end):
     """Depth, parent and leaf flag of intervals sorted by (pid, tid, ts, -dur).
 
-    One pass with a stack per thread. A partial overlap (which a well-formed
-    trace does not have) makes the later op a child of the nearest op that
-    encloses it entirely.
+    The parent of an op is the nearest earlier op of its thread that ends no
+    earlier (sorted by start, that op encloses it): what one pass with a stack
+    per thread gives, found here for all ops at once by pointer jumping. Each
+    op's candidate starts at the op before it; while the candidate ends too
+    early, it jumps to the candidate's own candidate (everything skipped ends
+    earlier still), so every op is settled in about log2(siblings) rounds. A
+    partial overlap (which a well-formed trace does not have) makes the later
+    op a child of the nearest op that encloses it entirely.
     """
     n = len(end)
-    depth = np.zeros(n, np.int64)
-    parent = np.full(n, -1, np.int64)
+    rows = np.arange(n)
+    first = np.zeros(n, np.int64)  # the first row of each row's thread
+    if n:
+        new = np.ones(n, bool)
+        new[1:] = (pid[1:] != pid[:-1]) | (tid[1:] != tid[:-1])
+        first = np.maximum.accumulate(np.where(new, rows, 0))
+    cand = rows - 1
+    todo = np.flatnonzero(cand >= first)
+    while len(todo):
+        todo = todo[end[cand[todo]] < end[todo]]
+        cand[todo] = cand[cand[todo]]
+        todo = todo[cand[todo] >= first[todo]]
+    parent = np.where(cand >= first, cand, -1)
     leaf = np.ones(n, bool)
-    stack = []
-    prev = None
-    pid_l, tid_l, end_l = pid.tolist(), tid.tolist(), end.tolist()
-    for i in range(n):
-        key = (pid_l[i], tid_l[i])
-        if key != prev:
-            stack.clear()
-            prev = key
-        e = end_l[i]
-        # Sorted by start, so the op on top encloses this one iff it ends no earlier.
-        while stack and e > end_l[stack[-1]]:
-            stack.pop()
-        if stack:
-            p = stack[-1]
-            parent[i] = p
-            depth[i] = len(stack)
-            leaf[p] = False
-        stack.append(i)
+    leaf[parent[parent >= 0]] = False
+    # Depth: after round r every op has min(r, its depth); ops that stop changing are final.
+    depth = np.zeros(n, np.int64)
+    todo = np.flatnonzero(parent >= 0)
+    while len(todo):
+        d = depth[parent[todo]] + 1
+        changed = d != depth[todo]
+        depth[todo] = d
+        todo = todo[changed]
     return depth, parent, leaf
