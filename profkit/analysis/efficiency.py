@@ -80,16 +80,21 @@ def _aligned(classes, frame):
 def _costs(names, dims, types, concrete):
     # Rows with the same shapes share one parsed object (the loader parses each distinct
     # text once), so calls are costed once per (name, shape objects): all stay alive here.
-    seen = {}
-    out = []
-    for n, d, t, c in zip(names, dims, types, concrete):
-        key = (n, id(d), id(t), id(c))
-        if key not in seen:
-            seen[key] = op_cost(n, d, t, c) if isinstance(n, str) else None
-        out.append(seen[key])
-    flops = [c.flops if c else np.nan for c in out]
-    nbytes = [c.bytes if c else np.nan for c in out]
-    kinds = [c.kind if c else op_kind(n) if isinstance(n, str) else None for c, n in zip(out, names)]
+    names, dims, types, concrete = (list(c) for c in (names, dims, types, concrete))
+    n = len(names)
+    key = pd.factorize(np.array(names, dtype=object))[0] + 1  # 0: no name
+    for col in (dims, types, concrete):
+        codes, distinct = pd.factorize(np.fromiter(map(id, col), np.int64, n))
+        key = pd.factorize(key * len(distinct) + codes)[0]  # stays dense: no overflow
+    _, row = np.unique(key, return_index=True)  # one row per key, in key order 0, 1, ...
+    per_key = []
+    for i in row.tolist():
+        c = op_cost(names[i], dims[i], types[i], concrete[i]) if isinstance(names[i], str) else None
+        per_key.append((c.flops, c.bytes, c.kind) if c else
+                       (np.nan, np.nan, op_kind(names[i]) if isinstance(names[i], str) else None))
+    flops = np.array([p[0] for p in per_key], dtype=float)[key]
+    nbytes = np.array([p[1] for p in per_key], dtype=float)[key]
+    kinds = np.array([p[2] for p in per_key], dtype=object)[key]
     return flops, nbytes, kinds
 
 
@@ -152,7 +157,9 @@ def op_table(trace, classes, device=None):
     t = u["time_us"].where(u["time_us"] > 0) * 1e-6
     u["tflops"] = u["flops"] / t / 1e12
     u["gbps"] = u["bytes"] / t / 1e9
-    peak_f = u["types"].map(lambda ts: device.peak_tflops(_dtype(ts)) if device else None)
+    types = u["types"].tolist()  # rows with the same input types share one object: one lookup each
+    peak = {id(ts): device.peak_tflops(_dtype(ts)) if device else None for ts in {id(ts): ts for ts in types}.values()}
+    peak_f = pd.Series([peak[id(ts)] for ts in types], index=u.index, dtype=object)
     u["ideal_us"] = u["flops"] / (pd.to_numeric(peak_f, errors="coerce") * 1e6)
     u["mue_pct"] = u["bytes"] / (u["time_us"] * 1e3 * device.bandwidth_gbs) * 100 \
         if device is not None and device.bandwidth_gbs else np.nan

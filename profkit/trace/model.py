@@ -2,7 +2,7 @@
 
 Tables are built once from the compact columns; names are pandas categoricals
 (one copy of each string). Joins that only some analyses need (launch of each
-GPU activity, CPU op of each kernel, CPU op nesting) are computed on demand.
+GPU activity, CPU op of each kernel, CPU op nesting) are computed once, on demand.
 """
 
 import re
@@ -163,6 +163,14 @@ class Trace:
 
     def gpu_launches(self):
         """trace.gpu with the CPU-side launch of each activity (by correlation id)."""
+        return self._gpu_launches.copy(deep=False)  # the caller may add columns
+
+    def gpu_ops(self):
+        """trace.gpu with the CPU op that launched each activity (innermost op)."""
+        return self._gpu_ops.copy(deep=False)
+
+    @cached_property
+    def _gpu_launches(self):
         rt = self._launch_table()
         out = self.gpu.copy()
         corr = out["correlation"]
@@ -172,20 +180,23 @@ class Trace:
         out["launch_tid"] = corr.map(rt["tid"])
         return out
 
-    def gpu_ops(self):
-        """trace.gpu with the CPU op that launched each activity (innermost op)."""
+    @cached_property
+    def _gpu_ops(self):
         rt = self._launch_table()
         ext = self.gpu["correlation"].map(rt["external_id"])
         ext = ext.where(ext > 0, self.gpu["external_id"].where(self.gpu["external_id"] > 0))
         ops = self._cpu[self._cpu["external_id"] > 0]
         # Shortest op wins when an id repeats: it is the innermost.
         ops = ops.sort_values("dur", kind="stable").drop_duplicates("external_id").set_index("external_id")
+        at = ops.index.get_indexer(ext)  # one lookup for every column (-1: no op)
+
+        def column(values):  # what ext.map(ops[col]) gives: NaN where there is no op
+            return pd.Series(pd.api.extensions.take(np.asarray(values), at, allow_fill=True), index=ext.index)
+
         out = self.gpu.copy()
-        out["op_name"] = ext.map(ops["name"].astype(object)).astype("category")
-        out["op_input_dims"] = ext.map(ops["input_dims"])
-        out["op_input_types"] = ext.map(ops["input_types"])
-        out["op_input_concrete"] = ext.map(ops["input_concrete"])
-        out["op_collective"] = ext.map(ops["collective"])
+        out["op_name"] = column(ops["name"].astype(object)).astype("category")
+        for col in ("input_dims", "input_types", "input_concrete", "collective"):
+            out["op_" + col] = column(ops[col])
         return out
 
     def __repr__(self):
