@@ -62,6 +62,12 @@ SHAPE_COLS = {"grid", "block", "dims", "types", "concrete", "collective"}
 ID_COLS = {"device", "stream", "pid", "tid", "correlation", "external_id", "graph_id", "id"}
 
 
+# A part codes its text ids as _TEXT + k, far below any id a trace holds as a number (numbers
+# below _LOW count as text), so a negative number (a tid of -3) is never taken for text.
+_TEXT = -(1 << 62)
+_LOW = -(1 << 61)
+
+
 class Part:
     """The columns of one block, with block-local symbol tables."""
 
@@ -76,19 +82,27 @@ class Part:
         self.thread_names = {}
 
     def int(self, v):
-        """pid/tid/stream as int; "stream 7" -> 7; other strings -> a stable negative id."""
+        """pid/tid/stream as int; "stream 7" -> 7; other strings -> a stable negative id
+        (in a part: _TEXT + k, k in the part's ids; Columns.extend makes it -2 - k')."""
         if type(v) is int:
-            return v
+            if _LOW <= v < 1 << 63:
+                return v
+            v = str(v)  # an integer the columns cannot hold as a number: an id like text
         if isinstance(v, str):
             s = v[7:] if v.startswith("stream ") else v
-            if s.isdigit():
+            if s.isdigit() and int(s) < 1 << 63:
                 return int(s)
-            return -2 - self.ids.id(v)
+            return _TEXT + self.ids.id(v)
         return -1
 
     def ints(self, values):
         if set(map(type, values)) <= {int}:
-            return np.array(values, np.int64)
+            try:
+                arr = np.array(values, np.int64)
+            except OverflowError:
+                arr = None
+            if arr is not None and (not len(arr) or arr.min() >= _LOW):
+                return arr
         return np.array([self.int(v) for v in values], np.int64)
 
     def shape_ids(self, raws):
@@ -134,7 +148,7 @@ class Columns:
                 elif col in SHAPE_COLS:
                     v = np.where(v >= 0, shapes[np.maximum(v, 0)], -1)
                 elif col in ID_COLS and part.ids.strings:
-                    v = np.where(v <= -2, -2 - ids[np.maximum(-2 - v, 0)], v)
+                    v = np.where(v < _LOW, -2 - ids[np.clip(v - _TEXT, 0, len(ids) - 1)], v)
                 pieces[col].append(v)
         for k, n in part.counts.items():
             self.counts[k] = self.counts.get(k, 0) + n
@@ -143,7 +157,7 @@ class Columns:
             self.thread_names[(self._global_id(part, pid), self._global_id(part, tid))] = name
 
     def _global_id(self, part, v):
-        return -2 - self.ids.id(part.ids.strings[-2 - v]) if v <= -2 else v
+        return -2 - self.ids.id(part.ids.strings[v - _TEXT]) if v < _LOW else v
 
     def table(self, table):
         """{column: numpy array} of one table ("gpu", "runtime", "cpu", "annot", "sync", "flow")."""
