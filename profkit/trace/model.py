@@ -2,7 +2,8 @@
 
 Tables are built once from the compact columns; names are pandas categoricals
 (one copy of each string). Joins that only some analyses need (launch of each
-GPU activity, CPU op of each kernel, CPU op nesting) are computed once, on demand.
+GPU activity, CPU op of each kernel, CPU op nesting) are computed once, on first
+use, from the tables as they are then: edit a table before analysing, not between analyses.
 """
 
 import re
@@ -41,7 +42,7 @@ def _frame(table, spec, cats):
     """DataFrame from array columns; `cats` maps a column to its symbol list."""
     data = {}
     for col, code in spec.items():
-        arr = np.array(table[col], dtype=_DTYPES[code])
+        arr = np.asarray(table[col], dtype=_DTYPES[code])
         data[col] = _categorical(arr, cats[col]) if col in cats else arr
     df = pd.DataFrame(data)
     if "ts" in df and "dur" in df:
@@ -185,18 +186,23 @@ class Trace:
         rt = self._launch_table()
         ext = self.gpu["correlation"].map(rt["external_id"])
         ext = ext.where(ext > 0, self.gpu["external_id"].where(self.gpu["external_id"] > 0))
-        ops = self._cpu[self._cpu["external_id"] > 0]
-        # Shortest op wins when an id repeats: it is the innermost.
-        ops = ops.sort_values("dur", kind="stable").drop_duplicates("external_id").set_index("external_id")
-        at = ops.index.get_indexer(ext)  # one lookup for every column (-1: no op)
+        # The op of each external id; the shortest wins when an id repeats: it is the innermost.
+        cpu_ext = self._cpu["external_id"].to_numpy()
+        rows = np.flatnonzero(cpu_ext > 0)
+        rows = rows[np.argsort(self._cpu["dur"].to_numpy()[rows], kind="stable")]
+        ids, first = np.unique(cpu_ext[rows], return_index=True)  # first: the shortest op of each id
+        rows = rows[first]
+        want = ext.fillna(0).to_numpy(np.int64)
+        pos = np.minimum(np.searchsorted(ids, want), max(len(ids) - 1, 0))
+        at = np.where((want > 0) & (ids[pos] == want), rows[pos], -1) if len(ids) else np.full(len(want), -1)
 
-        def column(values):  # what ext.map(ops[col]) gives: NaN where there is no op
+        def column(values):  # the op's value per activity, NaN where there is no op (as Series.map gives)
             return pd.Series(pd.api.extensions.take(np.asarray(values), at, allow_fill=True), index=ext.index)
 
         out = self.gpu.copy()
-        out["op_name"] = column(ops["name"].astype(object)).astype("category")
+        out["op_name"] = column(self._cpu["name"].astype(object)).astype("category")
         for col in ("input_dims", "input_types", "input_concrete", "collective"):
-            out["op_" + col] = column(ops[col])
+            out["op_" + col] = column(self._cpu[col])
         return out
 
     def __repr__(self):
