@@ -53,6 +53,25 @@ def test_load_later_gives_the_same_trace_and_errors(tmp_path):
         pending()
 
 
+def test_load_later_of_a_pool_sized_trace_reads_in_a_thread(tmp_path, monkeypatch):
+    """Above PARALLEL_BYTES the pool is forked at once and a thread feeds it: same trace, same errors."""
+    from profkit.trace import loader
+
+    monkeypatch.setattr(loader, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(reader, "BLOCK", 1 << 20)
+    monkeypatch.setenv("PROFKIT_NO_CACHE", "1")  # not answered from the cache: decoded
+    threads, in_thread = [], loader._load_in_thread
+    monkeypatch.setattr(loader, "_load_in_thread", lambda *a: threads.append(a) or in_thread(*a))
+    path = real_trace(OWL)
+    assert trace_digest(load_later(path)()) == trace_digest(load(path, cache=False, workers=1))
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"traceEvents": [{"ph":')
+    pending = load_later(bad)
+    with pytest.raises(ProfkitError, match="not valid JSON"):
+        pending()
+    assert len(threads) == (2 if loader._cores() > 1 else 0)
+
+
 def test_odd_types_load_by_the_old_rules(tmp_path):
     """Types Kineto never writes take the generic path, with the loader's rules for each field."""
     events = [

@@ -35,19 +35,27 @@ def load_later(path):
     A trace decoded in one process anyway (under PARALLEL_BYTES, or cached) is
     decoded in a forked process while this one goes on importing pandas and the
     analysis (about 0.4 s, the same order as decoding it): the two overlap on two
-    cores. Bigger traces (decoded by their own pool), or where no process can be
-    started (one core, a daemonic process such as a Dask worker), load when the
-    function is called."""
+    cores. A bigger trace not in the cache has its pool of decoding processes
+    forked now and fed by a thread of this process, which mostly waits for them.
+    Where no process can be started (one core, a daemonic process such as a Dask
+    worker), the trace loads when the function is called."""
     import multiprocessing
 
     path = Path(path)
     pool = None
+    workers = _workers_for(path)
     # A daemonic process (a Dask worker, say) may not start children.
-    if _cores() > 1 and _workers_for(path) == 1 and not multiprocessing.current_process().daemon:
+    usable = _cores() > 1 and not multiprocessing.current_process().daemon
+    if usable and workers > 1 and not _cached(path):
+        return _load_in_thread(path, workers)
+    if usable and workers == 1:
         from concurrent.futures import ProcessPoolExecutor
 
         try:
-            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+            from profkit.trace.pool import keep_freed_memory
+
+            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
+                                       initializer=keep_freed_memory)
             future = pool.submit(_columns, path, None, 1)
         except (OSError, ValueError):
             pool = None
@@ -69,7 +77,47 @@ def load_later(path):
     return trace
 
 
-def _columns(path, cache, workers):
+def _cached(path):
+    entry = None if os.environ.get("PROFKIT_NO_CACHE") else _cache.entry_path(path)
+    return entry is not None and entry.exists()
+
+
+def _load_in_thread(path, workers):
+    """load_later for a trace decoded by a pool: the pool is forked here (before any thread
+    exists), a thread reads the file and gathers the columns while the caller imports."""
+    import threading
+
+    from profkit.trace.pool import return_freed_memory, start_pool
+
+    pool = start_pool(workers)
+    if pool is None:
+        return lambda: load(path)
+    box = {}
+
+    def run():
+        try:
+            box["columns"] = _columns(path, None, workers, pool)
+        except BaseException as e:  # raised again in the caller's thread
+            box["error"] = e
+        finally:
+            pool.shutdown()  # (already, unless the cache answered)
+
+    thread = threading.Thread(target=run, name="profkit-load", daemon=True)
+    thread.start()
+
+    def trace():
+        from profkit.trace.model import Trace
+
+        thread.join()
+        return_freed_memory()
+        if "error" in box:
+            raise box["error"]
+        return Trace(path, *box["columns"])
+
+    return trace
+
+
+def _columns(path, cache, workers, pool=None):
     """(meta, columns, warnings) of a trace file, as Trace takes them: from the cache, else decoded."""
     if cache is None:
         cache = not os.environ.get("PROFKIT_NO_CACHE")
@@ -86,7 +134,7 @@ def _columns(path, cache, workers):
     if workers > 1:
         from profkit.trace.pool import decode_parallel
 
-        for part in decode_parallel(stream, workers):
+        for part in decode_parallel(stream, workers, pool):
             cols.extend(part)
     else:
         for block in stream.blocks():

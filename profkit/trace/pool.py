@@ -19,18 +19,60 @@ from profkit.errors import ProfkitError
 from profkit.trace.decode import decode_block
 
 
-def decode_parallel(stream, workers):
-    """Yield the Part of every block of `stream` (a reader.EventStream), in order.
+def _libc():
+    """glibc, for its malloc tuning calls; None where the C library is another (nothing to tune)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+    except (OSError, TypeError):
+        return None
+
+
+def keep_freed_memory():
+    """In a decoding process: let malloc keep freed memory for the next block (glibc's
+    mallopt) rather than hand it back to the system and fault it in afresh. Each block
+    allocates tens of MB; on the 2-core VM this project runs on, the page faults were a
+    third of the decode's CPU time (1 GB trace: 66 k faults, 1.0 -> 0.7 s per 128 MB)."""
+    libc = _libc()
+    if libc is not None:
+        libc.mallopt(-1, 256 << 20)  # M_TRIM_THRESHOLD: keep up to 256 MB free at the heap's top
+        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD: blocks up to 32 MB come from the heap
+
+
+def return_freed_memory():
+    """Give the system back the memory malloc holds free (glibc's malloc_trim): after a load
+    in a thread, that thread's malloc arena keeps its blocks' memory (85 MB at 500 MB),
+    which would otherwise stay resident through the analysis."""
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+def start_pool(workers):
+    """A pool of `workers` forked processes, started now; None where processes cannot be started."""
+    if multiprocessing.current_process().daemon:  # a Dask worker, say, may not start children
+        return None
+    try:
+        # fork: the workers start in milliseconds with the decoder already imported.
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=keep_freed_memory)
+        pool.submit(int).result()  # forks every worker now, from this thread
+    except (OSError, ValueError, BrokenProcessPool):
+        return None
+    return pool
+
+
+def decode_parallel(stream, workers, pool=None):
+    """Yield the Part of every block of `stream` (a reader.EventStream), in order, decoded
+    by `pool` (default: one started here; either way shut down at the end).
 
     A block the decoder finds malformed is pushed back to the reader with every
     block after it, and cut again (checked) before anything later is yielded."""
     pending = deque()
-    try:
-        # fork: the workers start in milliseconds with the decoder already imported.
-        pool = None if multiprocessing.current_process().daemon else ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("fork"))
-    except (OSError, ValueError):
-        pool = None
+    pool = pool or start_pool(workers)
     try:
         before = _identity(stream.path)
         blocks = stream.blocks()
