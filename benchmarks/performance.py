@@ -173,11 +173,11 @@ def floor(path):
 
     buf = bytearray(4 << 20)
     t = time.perf_counter()
-    with _open(path) as f:
+    with _open(path)[0] as f:
         while f.readinto(buf):
             pass
     read = time.perf_counter() - t
-    with _open(path) as f:
+    with _open(path)[0] as f:
         arr = event_array(f.read())
     dec = msgspec.json.Decoder(list[msgspec.Raw])
     t = time.perf_counter()

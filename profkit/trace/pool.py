@@ -73,6 +73,7 @@ def decode_parallel(stream, workers, pool=None):
     block after it, and cut again (checked) before anything later is yielded."""
     pending = deque()
     pool = pool or start_pool(workers)
+    stream.sparse = pool is not None  # the workers read a plain file's blocks themselves
     try:
         before = _identity(stream.path)
         blocks = stream.blocks()
@@ -101,7 +102,7 @@ def decode_parallel(stream, workers, pool=None):
 def _submit(pool, stream, block):
     # Once a block was pushed back, the reader checks each cut: the worker decodes that text.
     if stream.offset is None or stream.validate:
-        return pool.submit(decode_block, block)
+        return pool.submit(decode_block, bytes(block))
     return pool.submit(decode_range, str(stream.path), stream.offset, len(block))
 
 
@@ -138,8 +139,8 @@ def _next(stream, pending):
 
 def _result(block, future):
     if future is None:
-        return decode_block(block)
+        return decode_block(bytes(block))
     try:
         return future.result()
     except (BrokenProcessPool, OSError):
-        return decode_block(block)  # a worker died (e.g. out of memory): decode it here
+        return decode_block(bytes(block))  # a worker died (e.g. out of memory): decode it here

@@ -20,6 +20,7 @@ and a failed cut is retried only once the buffer has doubled.
 """
 
 import gzip
+import os
 import re
 import zlib
 from pathlib import Path
@@ -39,6 +40,28 @@ _WS = b" \t\r\n"
 _SPACE = re.compile(rb"[ \t\r\n]*")
 _SKIP = re.compile(rb"[ \t\r\n]*(?:,[ \t\r\n]*)?")
 _TRIES = 4  # cut candidates tried per attempt, last first
+
+
+_SPAN_WINDOW = 16 << 10  # bytes read around each cut of a plain file fed to workers (Span)
+
+
+class Span:
+    """A block of a plain JSON file that the reader did not read: its offset and length.
+
+    A worker reads the text itself (pool.decode_range); `bytes(span)` reads it here
+    when it is needed after all (pushed back, or decoded in this process)."""
+
+    __slots__ = ("path", "offset", "length")
+
+    def __init__(self, path, offset, length):
+        self.path, self.offset, self.length = path, offset, length
+
+    def __len__(self):
+        return self.length
+
+    def __bytes__(self):
+        with open(self.path, "rb") as f:
+            return os.pread(f.fileno(), self.length, self.offset)
 
 
 class Truncated(Exception):
@@ -218,6 +241,9 @@ class EventStream:
             more()
         del buf[:pos]
         self._pos = pos
+        if self.sparse and self.plain and not eof:
+            yield from self._spans(f, buf)
+            f.seek(self._pos + len(buf))  # read on from where the buffer's text ends
 
         if not (yield from self._events(buf, more, lambda: eof)):
             return
@@ -242,12 +268,35 @@ class EventStream:
     _seen_events = False
     _done = False
     validate = False  # check each cut before yielding (set for good by push_back)
+    sparse = False  # a plain file's blocks may be given out as Spans (set when workers read them)
+
+    def _spans(self, f, buf):
+        """Spans of a plain file, each cut at the last proposal in the 16 KB before the next
+        4 MB, reading only those 16 KB: the workers read the text, which they decode (and
+        so check) anyway. Stops at the file's last 8 MB, at a stretch without a proposal, or
+        once a block was pushed back; the buffered cutting goes on from there."""
+        buf.clear()
+        fd = f.fileno()
+        size = os.fstat(fd).st_size
+        while not self.validate and self._pos + 2 * BLOCK <= size:
+            target = self._pos + BLOCK
+            lo = max(self._pos, target - _SPAN_WINDOW)
+            cut = None
+            for m in _CUT.finditer(os.pread(fd, target - lo, lo)):
+                cut = m.start() + 1
+            if cut is None:
+                return
+            length = lo + cut - self._pos
+            self._seen_events = True
+            self.offset = self._pos
+            self._pos = self._given_end = self._pos + length
+            yield Span(self.path, self.offset, length)
 
     def push_back(self, blocks):
         """Give back blocks (in order) the decoder found malformed: they are cut again, checking
         every cut from now on (a `},{` in a string or a nested array fooled the cheap cut).
         While blocks() runs it yields them next; once it has ended, resume() does."""
-        text = b"".join(blocks)
+        text = b"".join(map(bytes, blocks))
         self._pos = self._given_end = self._given_end - len(text)
         if self._done:
             self._buf[:] = text + b"]"
