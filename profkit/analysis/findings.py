@@ -355,22 +355,19 @@ def _small_gemms(f, t):
         return None
     ops = f.trace.cpu_ops
     mm = ops[ops["name"].isin(_GEMM_OPS).to_numpy()]
-    rows, seen = [], {}  # ops with the same shapes share one parsed object: M computed once per object
-    for name, dims, dur in zip(mm["name"].astype(str), mm["input_dims"], mm["dur"]):
-        key = (name, id(dims))
-        if key not in seen:
-            seen[key] = _gemm_rows(name, dims)
-        if seen[key]:
-            rows.append((seen[key], float(dur)))
-    if not rows:
+    # Ops with the same shapes share one parsed object: M is computed once per object.
+    dims = mm["input_dims"].tolist()
+    _, first, at = np.unique(np.fromiter(map(id, dims), np.int64, len(dims)), return_index=True,
+                             return_inverse=True)
+    m = np.array([_gemm_rows(dims[i]) or 0 for i in first.tolist()], np.int64)[at.reshape(-1)]
+    keep = m != 0  # no M (no 2-D input)
+    m, dur = m[keep], mm["dur"].to_numpy(float)[keep]
+    if not len(m):
         return None
-    rows.sort()
-    total, acc, median_m = sum(d for _, d in rows), 0.0, rows[-1][0]
-    for m, d in rows:  # time-weighted median of M, the rows each GEMM multiplies
-        acc += d
-        if acc >= total / 2:
-            median_m = m
-            break
+    order = np.lexsort((dur, m))  # by M, then time
+    m, acc = m[order], np.cumsum(dur[order])
+    # Time-weighted median of M, the rows each GEMM multiplies.
+    median_m = int(m[min(np.searchsorted(acc, acc[-1] / 2), len(m) - 1)])
     if median_m > t["small_rows"]:
         return None
     text = (f"GEMMs take {f.pct('tensor_contraction'):.0f}% of the time but reach only {achieved:.0f}% of the "
@@ -381,12 +378,13 @@ def _small_gemms(f, t):
     return f.pct("tensor_contraction"), t["gemm_pct"], text, action + ".", Evidence(
         numbers={"tensor_contraction_pct": round(f.pct("tensor_contraction"), 1),
                  "gemm_share_of_limit_pct": round(achieved, 1),
-         "median_rows_m": median_m, "gemm_ops": len(rows)},
+         "median_rows_m": median_m, "gemm_ops": len(m)},
         items=_kernels(f, ("tensor_contraction",)))
 
 
-def _gemm_rows(name, dims):
-    """M of a GEMM op from its recorded input shapes (rows of the left operand, batch folded in)."""
+def _gemm_rows(dims):
+    """M of a GEMM op of _GEMM_OPS from its recorded input shapes (rows of the left operand,
+    batch folded in)."""
     if not dims:
         return None
     shapes = [d for d in dims if isinstance(d, list) and len(d) >= 2]
