@@ -101,6 +101,24 @@ def test_odd_types_load_by_the_old_rules(tmp_path):
     assert any("skipped 4 events" in w for w in t.warnings)  # ts "20", ts True, 17, "text"
 
 
+def test_odd_args_alone_take_the_generic_path(tmp_path):
+    """Top-level fields of Kineto's types, args of other types: the args decoded per table
+    fail, and the block is read generically by the same rules (it used to raise)."""
+    events = [
+        {"ph": "X", "cat": "kernel", "name": "k1", "pid": 0, "tid": 7, "ts": 10, "dur": 2,
+         "args": {"correlation": 1.5, "device": 2.0, "bytes": "x"}},
+        {"ph": "X", "cat": "kernel", "name": "k2", "pid": 3, "tid": 7, "ts": 20, "dur": 2, "args": [1]},
+        {"ph": "X", "cat": "python_function", "name": "f", "pid": 0, "tid": 7, "ts": 1, "dur": 50,
+         "args": {"Python id": "not a number"}},
+    ]
+    path = tmp_path / "odd-args.json"
+    path.write_text(json.dumps({"traceEvents": events}))
+    gpu = load(path, cache=False).gpu.set_index("name")
+    assert gpu.loc["k1", ["device", "correlation"]].tolist() == [2, -1]  # 2.0 -> 2, 1.5 -> -1
+    assert gpu.loc["k2", ["device", "correlation"]].tolist() == [3, -1]  # args not an object: none
+    assert gpu["bytes"].isna().all()
+
+
 # -- cache ---------------------------------------------------------------------
 
 @pytest.fixture

@@ -145,8 +145,8 @@ def decode_block(text: bytes):
     data = as_array(text)
     try:
         try:
-            events, counts = _typed.decode(data), None
-        except msgspec.ValidationError:
+            return _build(_typed.decode(data), None)
+        except msgspec.ValidationError:  # a kept field (args included) of a type Kineto never writes
             events, counts = _lenient(orjson.loads(data))
     except (msgspec.DecodeError, orjson.JSONDecodeError, RecursionError):
         return None
