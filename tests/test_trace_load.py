@@ -109,10 +109,13 @@ def test_nesting(tmp_path):
 def test_negative_number_ids_beside_text_ids(tmp_path):
     """A tid of -3 next to a text tid in one block: numbers stay numbers, text gets its own id."""
     ops = [dict(event("cpu_op", "a", 0, 1), tid=-3), dict(event("cpu_op", "b", 2, 1), tid="worker"),
-           dict(event("cpu_op", "c", 4, 1), tid=-3), dict(event("cpu_op", "d", 6, 1), tid=2 ** 70)]
+           dict(event("cpu_op", "c", 4, 1), tid=-3), dict(event("cpu_op", "d", 6, 1), tid=2 ** 70),
+           dict(event("cpu_op", "e", 8, 1), tid="²"),  # a digit to str.isdigit, not to int()
+           dict(event("cpu_op", "f", 9, 1), tid="9" * 5000)]  # past int()'s digit limit
     cpu = profkit.load(write(tmp_path, "ids.json", ops, False)).cpu_ops.set_index("name")["tid"]
     assert cpu["a"] == cpu["c"] == -3
     assert cpu["b"] not in (-3, -1) and cpu["d"] not in (-1, cpu["b"])  # 2**70: an id like text
+    assert cpu["e"] not in (-1, cpu["b"], cpu["d"]) and cpu["f"] not in (-1, cpu["b"], cpu["d"], cpu["e"])
 
 
 def _nesting_by_stack(pid, tid, end):

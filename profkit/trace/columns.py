@@ -90,7 +90,8 @@ class Part:
             v = str(v)  # an integer the columns cannot hold as a number: an id like text
         if isinstance(v, str):
             s = v[7:] if v.startswith("stream ") else v
-            if s.isdigit() and int(s) < 1 << 63:
+            # isdigit() admits "²", which int() refuses; more than 19 digits cannot be an int64
+            if s.isdecimal() and len(s) <= 19 and int(s) < 1 << 63:
                 return int(s)
             return _TEXT + self.ids.id(v)
         return -1
