@@ -200,6 +200,29 @@ def timed(path, budget):
 SPACES = gzip.compress(b" " * (64 << 20), 9)  # 64 MB of text in 64 KB
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_integer_no_reader_can_hold_is_an_error_not_a_loop(tmp_path, monkeypatch, workers):
+    """Valid JSON that msgspec, orjson and json all refuse used to be cut again forever."""
+    monkeypatch.setattr(reader, "BLOCK", 64)
+    ok = '{"ph":"X","cat":"cpu_op","name":"a","pid":1,"tid":2,"ts":1,"dur":1}'
+    path = tmp_path / "huge-int.json"
+    path.write_text('{"traceEvents": [' + ",".join([ok] * 20 + [ok.replace('"tid":2', '"tid":' + "9" * 5000)])
+                    + "]}")
+    start = time.perf_counter()
+    with pytest.raises(ProfkitError, match="no JSON reader here can hold"):
+        load(path, cache=False, workers=workers)
+    assert time.perf_counter() - start < 30
+
+
+def test_integers_beyond_64_bits_in_odd_blocks_load(tmp_path):
+    """orjson refuses them; the generic path reads them with the standard library (ids become text)."""
+    path = tmp_path / "big-ints.json"
+    path.write_text('{"traceEvents": [{"ph":"X","cat":"cpu_op","name":"a","pid":1.0,"tid":' + "9" * 25 + ','
+                    '"ts":1,"dur":1,"args":{"External id":' + "8" * 30 + ',"Input Dims":[[' + "7" * 22 + "]]}}]}")
+    ops = load(path, cache=False).cpu_ops
+    assert len(ops) == 1 and ops["tid"][0] <= -2 and ops["external_id"][0] <= -2
+
+
 def test_gzip_bomb_header(tmp_path):
     path = tmp_path / "bomb.json.gz"
     path.write_bytes(gzip.compress(b'{"meta": "') + SPACES * 32)  # 2 GB of header text

@@ -22,6 +22,7 @@ JSON name), its key to `_KEPT_ARGS` or `_ID_ARGS` (the lenient path) and a line
 where its table is built in `_build`.
 """
 
+import json
 import re
 from typing import Any, Union
 
@@ -140,17 +141,49 @@ def as_array(block: bytes) -> bytes:
     return b"[" + memoryview(block)[_SEPARATOR.match(block).end():] + b"]"
 
 
+class Unreadable(ValueError):
+    """Valid JSON holding a value no reader here can hold (an integer of thousands of digits)."""
+
+
 def decode_block(text: bytes):
-    """Columns (a Part) of the events in `text` (`[, ]ev,ev,...`), or None if it is not valid JSON."""
+    """Columns (a Part) of the events in `text` (`[, ]ev,ev,...`), or None if it is not valid
+    JSON (a cut inside a string or an array: the reader cuts again, checked). Valid JSON that
+    neither msgspec nor the generic readers can hold raises Unreadable: cutting it again
+    would give the same text forever."""
     data = as_array(text)
     try:
         try:
             return _build(_typed.decode(data), None)
         except msgspec.ValidationError:  # a kept field (args included) of a type Kineto never writes
-            events, counts = _lenient(orjson.loads(data))
-    except (msgspec.DecodeError, orjson.JSONDecodeError, RecursionError):
+            return _build(*_lenient(_generic(data)))
+    except (msgspec.DecodeError, ValueError, RecursionError):  # JSON decode errors are ValueErrors
+        if _is_json(data):
+            raise Unreadable("an event holds a value no JSON reader here can hold "
+                             "(such as an integer of thousands of digits)") from None
         return None
-    return _build(events, counts)
+
+
+def _is_json(data):
+    try:
+        _syntax.decode(data)
+    except (msgspec.DecodeError, RecursionError):
+        return False
+    return True
+
+
+def _generic(data):
+    """The events as Python objects: orjson, or the standard library for integers beyond 64 bits."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
+def _dumps(obj):
+    try:
+        return orjson.dumps(obj)
+    except TypeError:  # an integer beyond 64 bits
+        return json.dumps(obj, separators=(",", ":")).encode()
 
 
 def _lenient(items):
@@ -191,7 +224,7 @@ def _clean_args(a):
     out.update({k: a[k] for k in _KEPT_ARGS if k in a})
     if "bytes" in a:
         out["bytes"] = _num(a["bytes"])
-    return Raw(orjson.dumps(out))
+    return Raw(_dumps(out))
 
 
 def _collective(a):
@@ -199,7 +232,7 @@ def _collective(a):
     if a.collective_name is UNSET:
         return b""
     values = (getattr(a, f) for f in _COLLECTIVE_FIELDS)
-    return orjson.dumps({k: None if v is UNSET else v for k, v in zip(COLLECTIVE_ARGS, values)})
+    return _dumps({k: None if v is UNSET else v for k, v in zip(COLLECTIVE_ARGS, values)})
 
 
 def _id(d, key, default):

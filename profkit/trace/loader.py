@@ -5,7 +5,8 @@ from pathlib import Path
 
 from profkit.trace import cache as _cache
 from profkit.trace.columns import Columns
-from profkit.trace.decode import decode_block
+from profkit.errors import ProfkitError
+from profkit.trace.decode import Unreadable, decode_block
 from profkit.trace.reader import EventStream
 
 # Inputs at least this large (bytes on disk; gzip counts 8x) are decoded by a
@@ -131,20 +132,23 @@ def _columns(path, cache, workers, pool=None):
     if workers is None:
         workers = _workers_for(path)
     cols = Columns()
-    if workers > 1:
-        from profkit.trace.pool import decode_parallel
+    try:
+        if workers > 1:
+            from profkit.trace.pool import decode_parallel
 
-        for part in decode_parallel(stream, workers, pool):
-            cols.extend(part)
-    else:
-        for block in stream.blocks():
-            if block is None:
-                continue  # a checkpoint: every block given out is decoded already
-            part = decode_block(block)
-            if part is None:
-                stream.push_back([block])
-            else:
+            for part in decode_parallel(stream, workers, pool):
                 cols.extend(part)
+        else:
+            for block in stream.blocks():
+                if block is None:
+                    continue  # a checkpoint: every block given out is decoded already
+                part = decode_block(block)
+                if part is None:
+                    stream.push_back([block])
+                else:
+                    cols.extend(part)
+    except Unreadable as e:
+        raise ProfkitError(f"{path}: {e}") from None
     warnings = []
     if stream.truncated:
         warnings.append(f"{stream.truncated}; analysing the events read before that point")
