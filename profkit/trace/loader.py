@@ -40,26 +40,15 @@ def load_later(path):
     forked now and fed by a thread of this process, which mostly waits for them.
     Where no process can be started (one core, a daemonic process such as a Dask
     worker), the trace loads when the function is called."""
-    import multiprocessing
+    from profkit.trace.pool import start_pool  # None where no process can be started
 
     path = Path(path)
-    pool = None
     workers = _workers_for(path)
-    # A daemonic process (a Dask worker, say) may not start children.
-    usable = _cores() > 1 and not multiprocessing.current_process().daemon
-    if usable and workers > 1 and not _cached(path):
+    if _cores() > 1 and workers > 1 and not _cached(path):
         return _load_in_thread(path, workers)
-    if usable and workers == 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        try:
-            from profkit.trace.pool import keep_freed_memory
-
-            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
-                                       initializer=keep_freed_memory)
-            future = pool.submit(_columns, path, None, 1)
-        except (OSError, ValueError):
-            pool = None
+    pool = start_pool(1) if _cores() > 1 and workers == 1 else None
+    if pool is not None:
+        future = pool.submit(_columns, path, None, 1)
 
     def trace():
         from concurrent.futures.process import BrokenProcessPool
