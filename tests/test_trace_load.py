@@ -198,3 +198,11 @@ def test_event_array_before_a_list_of_objects(tmp_path):
     path.write_text(json.dumps({"traceEvents": [ev, dict(ev, ts=5)], "deviceProperties": props}))
     t = profkit.load(path)
     assert len(t.gpu) == 2 and not t.warnings and len(t.device_properties) == 8
+
+
+def test_collective_args_have_one_list():
+    """The decoder's Collective Struct reads exactly the args columns.COLLECTIVE_ARGS names."""
+    from profkit.trace.columns import COLLECTIVE_ARGS
+    from profkit.trace.decode import Collective
+
+    assert Collective.__struct_encode_fields__ == COLLECTIVE_ARGS

@@ -18,8 +18,8 @@ loader has always had (skip an event whose ts/dur is not a number, an id that
 is not a number becomes -1), so odd traces load exactly as before.
 
 To keep one more Kineto arg: add a field to its table's args Struct (with its
-JSON name), its key to `_KEPT_ARGS` or `_ID_ARGS` (the lenient path) and a line
-where its table is built in `_build`.
+JSON name; the lenient path cleans it by its type) and a line where its table
+is built in `_build`.
 """
 
 import json
@@ -201,8 +201,8 @@ def _lenient(items):
         ph, name = d.get("ph"), d.get("name")
         events.append(Event(
             ph=ph if isinstance(ph, str) else None, cat=cat if isinstance(cat, str) else None,
-            name=name if isinstance(name, str) else None, pid=_id(d, "pid", None), tid=_id(d, "tid", None),
-            ts=_num(d.get("ts")), dur=_num(d.get("dur")), id=_id(d, "id", -1), args=_clean_args(d.get("args"))))
+            name=name if isinstance(name, str) else None, pid=_id(d.get("pid")), tid=_id(d.get("tid")),
+            ts=_num(d.get("ts")), dur=_num(d.get("dur")), id=_id(d.get("id", -1)), args=_clean_args(d.get("args"))))
     part_counts[_BAD] = bad
     return events, part_counts
 
@@ -210,21 +210,7 @@ def _lenient(items):
 _BAD = object()  # key of the non-object count in a lenient decode's counts
 
 
-_COLLECTIVE_FIELDS = ("collective_name", "in_nelems", "out_nelems", "dtype", "group_size", "pg_name", "pg_desc")
-_ID_ARGS = ("device", "stream", "correlation", "External id", "external id", "graph id")
-_KEPT_ARGS = ("grid", "block", "Input Dims", "Input dims", "Input type", "Concrete Inputs", "name", *COLLECTIVE_ARGS)
-
-
-def _clean_args(a):
-    """The args we keep, cleaned: args that are not an object count as none; an id that is
-    not a number or text becomes null (-1), a byte count that is not a number null."""
-    if type(a) is not dict:
-        return _NO_ARGS
-    out = {k: _id(a, k, None) for k in _ID_ARGS if k in a}
-    out.update({k: a[k] for k in _KEPT_ARGS if k in a})
-    if "bytes" in a:
-        out["bytes"] = _num(a["bytes"])
-    return Raw(_dumps(out))
+_COLLECTIVE_FIELDS = Collective.__struct_fields__  # attribute names; their JSON names are COLLECTIVE_ARGS
 
 
 def _collective(a):
@@ -235,9 +221,9 @@ def _collective(a):
     return _dumps({k: None if v is UNSET else v for k, v in zip(COLLECTIVE_ARGS, values)})
 
 
-def _id(d, key, default):
-    v = d.get(key, default)
-    if v is default or v is None or isinstance(v, str) or type(v) is int:
+def _id(v):
+    """An id as the typed path takes it: a number or text (an integral float -> int), else null (-1)."""
+    if v is None or isinstance(v, str) or type(v) is int:
         return v
     if type(v) is float and v.is_integer():
         return int(v)
@@ -246,6 +232,20 @@ def _id(d, key, default):
 
 def _num(v):
     return float(v) if type(v) in (int, float) else None
+
+
+# The args the tables' Structs keep, by JSON name and the cleaning each gets on the lenient path.
+_ARG_FIELDS = [f for t in (GpuArgs, RuntimeArgs, CpuArgs, SyncArgs, MetaArgs) for f in msgspec.structs.fields(t)]
+_CLEAN = {f.encode_name: _id if f.type == Id else _num if f.type == Num else None for f in _ARG_FIELDS}
+
+
+def _clean_args(a):
+    """The args we keep, cleaned: args that are not an object count as none; an id that is
+    not a number or text becomes null (-1), a byte count that is not a number null."""
+    if type(a) is not dict:
+        return _NO_ARGS
+    out = {k: a[k] if clean is None else clean(a[k]) for k, clean in _CLEAN.items() if k in a}
+    return Raw(_dumps(out))
 
 
 _TABLES = ("gpu", "runtime", "cpu", "annot", "sync", "flow", "meta")
