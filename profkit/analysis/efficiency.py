@@ -33,7 +33,7 @@ from profkit.analysis.hardware import trace_device
 from profkit.analysis.result import (CountTime, Efficiency, EfficiencyClass, EfficiencyTotal, OpAbovePeak, PeakDevice,
                                      Reference, ReferenceClass)
 from profkit.analysis.shapes import FLOATING
-from profkit.trace.model import name_mask
+from profkit.trace.model import first_of_groups, name_mask, object_ids
 
 # Ivanov et al., MLSys 2021, Table 1 ("Proportions for operator classes in PyTorch"):
 # a BERT-large encoder layer trained in PyTorch on one NVIDIA V100.
@@ -81,20 +81,16 @@ def _costs(names, dims, types, concrete):
     # Rows with the same shapes share one parsed object (the loader parses each distinct
     # text once), so calls are costed once per (name, shape objects): all stay alive here.
     names, dims, types, concrete = (list(c) for c in (names, dims, types, concrete))
-    n = len(names)
-    key = pd.factorize(np.array(names, dtype=object))[0] + 1  # 0: no name
-    for col in (dims, types, concrete):
-        codes, distinct = pd.factorize(np.fromiter(map(id, col), np.int64, n))
-        key = pd.factorize(key * len(distinct) + codes)[0]  # stays dense: no overflow
-    _, row = np.unique(key, return_index=True)  # one row per key, in key order 0, 1, ...
-    per_key = []
-    for i in row.tolist():
+    rows, group = first_of_groups(pd.factorize(np.array(names, dtype=object))[0], object_ids(dims),
+                                  object_ids(types), object_ids(concrete))
+    per_group = []
+    for i in rows.tolist():
         c = op_cost(names[i], dims[i], types[i], concrete[i]) if isinstance(names[i], str) else None
-        per_key.append((c.flops, c.bytes, c.kind) if c else
-                       (np.nan, np.nan, op_kind(names[i]) if isinstance(names[i], str) else None))
-    flops = np.array([p[0] for p in per_key], dtype=float)[key]
-    nbytes = np.array([p[1] for p in per_key], dtype=float)[key]
-    kinds = np.array([p[2] for p in per_key], dtype=object)[key]
+        per_group.append((c.flops, c.bytes, c.kind) if c else
+                         (np.nan, np.nan, op_kind(names[i]) if isinstance(names[i], str) else None))
+    flops = np.array([p[0] for p in per_group], dtype=float)[group]
+    nbytes = np.array([p[1] for p in per_group], dtype=float)[group]
+    kinds = np.array([p[2] for p in per_group], dtype=object)[group]
     return flops, nbytes, kinds
 
 
@@ -158,8 +154,9 @@ def op_table(trace, classes, device=None):
     u["tflops"] = u["flops"] / t / 1e12
     u["gbps"] = u["bytes"] / t / 1e9
     types = u["types"].tolist()  # rows with the same input types share one object: one lookup each
-    peak = {id(ts): device.peak_tflops(_dtype(ts)) if device else None for ts in {id(ts): ts for ts in types}.values()}
-    peak_f = pd.Series([peak[id(ts)] for ts in types], index=u.index, dtype=object)
+    rows, group = first_of_groups(object_ids(types))
+    peak = np.array([device.peak_tflops(_dtype(types[i])) if device else None for i in rows.tolist()], dtype=object)
+    peak_f = pd.Series(peak[group], index=u.index, dtype=object)
     u["ideal_us"] = u["flops"] / (pd.to_numeric(peak_f, errors="coerce") * 1e6)
     u["mue_pct"] = u["bytes"] / (u["time_us"] * 1e3 * device.bandwidth_gbs) * 100 \
         if device is not None and device.bandwidth_gbs else np.nan

@@ -26,7 +26,7 @@ import pandas as pd
 from profkit.analysis.classify import self_time
 from profkit.analysis.result import BLOCKER_LABELS, Evidence, Finding, Item
 from profkit.analysis.temporal import covered, union
-from profkit.trace.model import name_mask
+from profkit.trace.model import first_of_groups, name_mask, object_ids
 from profkit.trace.sidecar import timing_of
 
 # -- the record: Finding, Evidence and Item live in the result model (profkit.analysis.result)
@@ -357,9 +357,8 @@ def _small_gemms(f, t):
     mm = ops[ops["name"].isin(_GEMM_OPS).to_numpy()]
     # Ops with the same shapes share one parsed object: M is computed once per object.
     dims = mm["input_dims"].tolist()
-    _, first, at = np.unique(np.fromiter(map(id, dims), np.int64, len(dims)), return_index=True,
-                             return_inverse=True)
-    m = np.array([_gemm_rows(dims[i]) or 0 for i in first.tolist()], np.int64)[at.reshape(-1)]
+    rows, group = first_of_groups(object_ids(dims))
+    m = np.array([_gemm_rows(dims[i]) or 0 for i in rows.tolist()], np.int64)[group]
     keep = m != 0  # no M (no 2-D input)
     m, dur = m[keep], mm["dur"].to_numpy(float)[keep]
     if not len(m):

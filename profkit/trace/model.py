@@ -38,6 +38,23 @@ def name_mask(names, pattern):
     return hit[codes]
 
 
+def object_ids(column):
+    """The identity of each row's object: rows whose shape text is the same share one object
+    (the loader parses each distinct text once), so this groups them without hashing lists."""
+    return np.fromiter(map(id, column), np.int64, len(column))
+
+
+def first_of_groups(*codes):
+    """(rows, group) of rows grouped by equal values in every integer array of `codes`:
+    rows[g] is the first row of group g, group[i] the group of row i."""
+    key = np.zeros(len(codes[0]), np.int64)
+    for c in codes:
+        c, distinct = pd.factorize(np.asarray(c))
+        key = pd.factorize(key * len(distinct) + c)[0]  # stays dense: no overflow
+    _, rows, group = np.unique(key, return_index=True, return_inverse=True)
+    return rows, group.reshape(-1)
+
+
 def _frame(table, spec, cats):
     """DataFrame from array columns; `cats` maps a column to its symbol list."""
     data = {}
