@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from profkit import __version__
-from profkit.analysis.models import BUILTIN
+from profkit.common.models import BUILTIN
 from profkit.errors import ProfkitError
 
 MODEL_NAMES = ", ".join(BUILTIN)
@@ -23,7 +23,7 @@ def _rules_option(command):
 def _load_rules(path):
     if path is None:
         return ()
-    from profkit.analysis.user_rules import load_rules
+    from profkit.analysis.analyze import load_rules
 
     return load_rules(path)
 
@@ -65,10 +65,11 @@ def analyze(trace_path, as_json, window, top, all_gaps, peak_bw, peak_tflops, ca
 
     Given a folder of per-rank traces, analyse every rank and name the stragglers."""
     # Imported here so `profkit --help`, `capture` and a re-analysis answered from the cache do not pay
-    # for pandas (profkit.analysis.memo).
-    from profkit.analysis import memo
+    # for pandas (profkit.analysis.result_cache).
+    from profkit.analysis import analyze as A
     from profkit.analysis.options import AnalysisOptions
-    from profkit.trace.manifest import is_manifest, read_manifest
+    from profkit.runfiles.manifest import read_manifest
+    from profkit.runfiles.paths import is_manifest
 
     _no_cache(no_cache)
     options = AnalysisOptions(window=window, peak_bw=peak_bw, peak_tflops=peak_tflops, calibration=calibration,
@@ -81,22 +82,21 @@ def analyze(trace_path, as_json, window, top, all_gaps, peak_bw, peak_tflops, ca
     if trace_path.is_dir():
         if whatif_against:
             raise ProfkitError("--whatif-against compares one trace with one run, not a folder of ranks")
-        from profkit.analysis import ranks
         from profkit.analysis.result import encode
         from profkit.report import console
-        from profkit.trace.sidecar import traces_in
+        from profkit.runfiles.paths import traces_in
 
-        result = ranks.job(ranks.run(traces_in(trace_path), options), trace_path)
+        result = A.job(A.run_ranks(traces_in(trace_path), options), trace_path)
         if as_json:
             click.echo(encode(result).decode())
         else:
             console.render_job(result)
     elif as_json:
-        click.echo(memo.summary_json(trace_path, options).decode())
+        click.echo(A.summary_json(trace_path, options).decode())
     else:
         from profkit.report import console
 
-        console.render(memo.summary(trace_path, options), top=options.top)
+        console.render(A.summary(trace_path, options), top=options.top)
 
 
 @cli.command()
@@ -250,11 +250,11 @@ def roofline_cmd(model, device_name, batch, prompt_len, new_tokens, dtype, calib
     """
     import json
 
-    from profkit.analysis.hardware import lookup
-    from profkit.analysis.models import shape_of
+    from profkit.common.hardware import lookup
+    from profkit.common.models import shape_of
     from msgspec import to_builtins
 
-    from profkit.analysis.roofline import estimate
+    from profkit.analysis.cost.roofline import estimate
     from profkit.report.estimate import render_estimate
 
     shape = shape_of(model)
@@ -287,7 +287,7 @@ def calibrate(out, triad_mb, matmul_n, reps):
     from profkit.capture import require_torch
 
     require_torch("calibrate")
-    from profkit.analysis.hardware import load_note
+    from profkit.common.hardware import load_note
     from profkit.capture.calibrate import calibrate as measure
     from profkit.capture.calibrate import save
 
@@ -348,7 +348,7 @@ def rules_command(rules_file, as_json):
     """Print the classification rules in the order they are tried (yours first with --rules)."""
     import json
 
-    from profkit.analysis.user_rules import rule_table
+    from profkit.analysis.analyze import rule_table
     from profkit.report.console import render_rules
 
     table = rule_table(_load_rules(rules_file))

@@ -3,7 +3,7 @@ import subprocess
 import sys
 
 from profkit import __version__
-from tests.conftest import profkit_cli
+from tests.helpers.cli import profkit_cli
 
 
 def test_version():
@@ -20,9 +20,9 @@ def test_unknown_command_is_usage_error():
 
 def test_internal_errors_are_one_line_unless_debugging(tmp_path):
     # Simulate a bug: summarize raises something that is not a ProfkitError.
-    script = ("import profkit.analysis.summary as s\n"
+    script = ("import profkit.analysis.summarize as s\n"
               "def boom(*a, **k): raise KeyError('x')\n"
-              "s.summarize = boom\n"
+              "s.summary_of = boom\n"
               "from profkit.cli import main\n"
               "main(['analyze', %r])\n")
     trace = tmp_path / "t.json"

@@ -2,11 +2,10 @@
 commands are the ones CI runs, and its links resolve."""
 
 import re
-from pathlib import Path
-
+from tests.helpers import REPO
 from tools.gen_docs import CLI_MD, HARDWARE_MD, cli_markdown, hardware_markdown
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 README = (ROOT / "README.md").read_text()
 # Pages other branches write; linked from the README before they land.
 WRITTEN_ELSEWHERE = {"schema.md", "schema.json", "findings.md", "classification.md", "sql.md", "roofline.md",

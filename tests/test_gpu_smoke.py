@@ -11,7 +11,8 @@ import torch
 
 from profkit.analysis.ranks import summarize_rank
 from profkit.analysis.result import to_builtins
-from tests.conftest import REPO, real_trace
+from tests.helpers import REPO
+from tests.helpers.traces import real_trace
 
 SCRIPT = REPO / "benchmarks" / "gpu_smoke.sh"
 _spec = importlib.util.spec_from_file_location("gpu_smoke_check", REPO / "benchmarks" / "gpu_smoke_check.py")

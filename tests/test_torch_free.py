@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.conftest import real_trace
+from tests.helpers.traces import real_trace
 
 # sys.modules[name] = None makes `import name` raise ImportError, as in a torch-free venv.
 NO_TORCH = ("import sys; sys.modules['torch'] = sys.modules['transformers'] = None; "
@@ -48,7 +48,7 @@ def test_analyze_report_and_annotate_need_no_torch(tmp_path):
 
 def test_the_core_modules_import_no_torch():
     code = ("import sys; sys.modules['torch'] = sys.modules['transformers'] = None\n"
-            "import profkit.cli, profkit.analysis.summary, profkit.report.build, profkit.report.sweep, "
+            "import profkit.cli, profkit.analysis.summarize, profkit.report.build, profkit.report.sweep, "
             "profkit.report.serve, profkit.capture\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

@@ -1,5 +1,5 @@
 """Generate the reference docs that mirror the code: docs/cli.md (every command's --help)
-and docs/hardware.md (profkit/analysis/hardware.json).
+and docs/hardware.md (profkit/common/hardware.json).
 
     python tools/gen_docs.py          # rewrite both
     python tools/gen_docs.py --check  # exit 1 if either is stale (tests/test_docs.py does this)
@@ -43,7 +43,7 @@ def _num(v):
 
 
 def hardware_markdown():
-    data = json.loads((ROOT / "profkit" / "analysis" / "hardware.json").read_text())
+    data = json.loads((ROOT / "profkit" / "common" / "hardware.json").read_text())
     rows = ["| device | GB/s | FP32 | TF32 | FP16 | BF16 | FP8 |", "|---|---|---|---|---|---|---|"]
     sources = []
     for i, d in enumerate(data["devices"], 1):
@@ -53,7 +53,7 @@ def hardware_markdown():
         note = f" {d['note']}" if d.get("note") else ""
         sources.append(f"{i}. {d['name']}: {d['source']}.{note}")
     return "\n".join([
-        HEADER.replace("the click commands", "profkit/analysis/hardware.json"),
+        HEADER.replace("the click commands", "profkit/common/hardware.json"),
         "# Device peaks",
         "",
         "The peaks the roofline and MUE use for GPU traces: memory bandwidth in GB/s, dense (no 2:4",

@@ -21,8 +21,8 @@ COMM_WAIT_FRACTION = 0.5  # of the median exposed communication
 
 def summarize_rank(path, options=None):
     """Load and summarise one trace (runs in a worker: return the Summary). A result kept
-    from an earlier analysis of the unchanged trace is reused (profkit.analysis.memo)."""
-    from profkit.analysis import memo
+    from an earlier analysis of the unchanged trace is reused (profkit.analysis.result_cache)."""
+    from profkit.analysis import result_cache as memo
 
     return memo.summary(path, options or AnalysisOptions())
 

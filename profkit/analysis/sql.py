@@ -2,7 +2,7 @@
 
 The views are the trace's own DataFrames (DuckDB scans them in place, no copy)
 plus the columns analysis adds: each GPU activity's class
-(profkit.analysis.classify) and step (profkit.analysis.steps), CPU ops' parent
+(profkit.analysis.classes.classify) and step (profkit.analysis.time.steps), CPU ops' parent
 and self time. Tables and columns: docs/sql.md. Only queries run (SELECT,
 WITH, FROM, VALUES, DESCRIBE/SUMMARIZE); DuckDB runs without file or network
 access, so a query sees the trace and nothing else.
@@ -15,7 +15,8 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from profkit.analysis import classify, steps
+from profkit.analysis.classes import classify
+from profkit.analysis.time import steps
 from profkit.errors import ProfkitError
 
 INSTALL_HINT = "profkit sql needs DuckDB: pip install 'profkit[sql]'"

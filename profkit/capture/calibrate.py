@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from profkit.analysis.hardware import BUSY_LOAD_PER_CPU, CPU_NAME, cpu_model, default_calibration, load_note
+from profkit.common.hardware import BUSY_LOAD_PER_CPU, CPU_NAME, cpu_model, default_calibration, load_note
 from profkit.errors import ProfkitError
 from profkit.fileio import write_text_atomic
 

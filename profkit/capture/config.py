@@ -7,7 +7,7 @@ heavy is imported.
 from dataclasses import dataclass
 from pathlib import Path
 
-from profkit.analysis.roofline import DTYPE_BYTES
+from profkit.common.dtypes import DTYPE_BYTES
 from profkit.errors import ProfkitError
 
 

@@ -1,7 +1,7 @@
 """One `profkit capture` command: every mode into one folder, with its run manifest.
 
 Before anything is written, what the capture would overwrite is moved aside
-(profkit.trace.manifest.keep_previous); on a CPU the machine's peaks are looked
+(profkit.runfiles.manifest.keep_previous); on a CPU the machine's peaks are looked
 up or measured once (calibrate.cpu_peaks) and recorded in every sidecar; after
 each mode, <out>/run.json is rewritten so a failure leaves a manifest of the
 modes that finished.
@@ -12,8 +12,8 @@ from dataclasses import replace
 from profkit.capture.calibrate import cpu_peaks
 from profkit.capture.modes import resolve_device
 from profkit.capture.run import capture_run, output_stem
-from profkit.trace.manifest import RunManifest, keep_previous, write_manifest
-from profkit.trace.sidecar import sidecar_path
+from profkit.runfiles.manifest import RunManifest, keep_previous, write_manifest
+from profkit.runfiles.paths import sidecar_path
 
 
 def capture_job(cfg, modes, spec, command, progress, notify):

@@ -1,7 +1,7 @@
 """The machine's load around a timed measurement: load average, CPUs, CPU steal.
 
 Read from the OS (os.getloadavg, /proc/stat on Linux); the verdict drawn from
-them lives in profkit.analysis.noise.
+them lives in profkit.common.noise.
 """
 
 import os

@@ -1,6 +1,6 @@
 """Decoder models by name or local path, built without any network access.
 
-Built-in names come from profkit.analysis.models.BUILTIN (published configs, random
+Built-in names come from profkit.common.models.BUILTIN (published configs, random
 weights); a path is a config.json or checkpoint directory of a GPT-2, Llama, Qwen2
 or Mistral causal LM.
 """
@@ -14,8 +14,8 @@ import torch
 import transformers
 from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, MistralConfig, Qwen2Config
 
-from profkit.analysis.models import BUILTIN, ModelShape, read_config_json
-from profkit.analysis.roofline import DTYPE_BYTES
+from profkit.common.models import BUILTIN, ModelShape, read_config_json
+from profkit.common.dtypes import DTYPE_BYTES
 from profkit.capture.kvgroups import check_groups, group_kv_heads
 from profkit.capture.memory import available_memory
 from profkit.errors import OutOfMemory, ProfkitError

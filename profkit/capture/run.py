@@ -26,7 +26,7 @@ import transformers
 from torch.profiler import ProfilerActivity, record_function, schedule
 
 from profkit import __version__
-from profkit.analysis.noise import noise
+from profkit.common.noise import noise
 from profkit.capture.generate import synthetic_prompt
 from profkit.capture.machine import LoadProbe
 from profkit.capture.memory import peak_memory, reset_peak_memory

@@ -18,7 +18,7 @@ from time import perf_counter
 import torch
 import torch.nn.functional as F
 
-from profkit.analysis.noise import noise
+from profkit.common.noise import noise
 from profkit.capture.machine import LoadProbe
 
 from profkit.capture.memory import peak_memory, reset_peak_memory

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from profkit.analysis.summary import all_gaps
+from profkit.analysis.analyze import analyze
 from profkit.fileio import atomic_path
 from profkit.trace import load
 from profkit.trace.reader import EventStream
@@ -23,16 +23,6 @@ from profkit.trace.reader import EventStream
 CAT_GAP, CAT_CLASS = "profkit_gap", "profkit_class"
 CLASS_ARG = "profkit class"
 _PROCESS = "profkit: analysis"
-
-
-def _classified(trace, rules=()):
-    """(table of classified activities with name/ts/dur/stream, their classes)."""
-    from profkit.analysis.classify import classify_cpu_ops, classify_gpu
-
-    if trace.has_gpu:
-        return trace.gpu, np.asarray(classify_gpu(trace, rules), dtype=object)
-    ops = trace.cpu_ops
-    return ops.assign(stream=-1), np.asarray(classify_cpu_ops(trace, rules), dtype=object)
 
 
 def _key(name, ts, dur):
@@ -51,8 +41,7 @@ def _meta_event(kind, pid, tid, name):
     return {"ph": "M", "name": kind, "pid": pid, "tid": tid, "args": {"name": name}}
 
 
-def _extra_events(trace, table, classes, pid):
-    gaps = all_gaps(trace)
+def _extra_events(trace, table, classes, gaps, pid):
     out = [_meta_event("process_name", pid, 0, _PROCESS)]
     devices = sorted(set(gaps["device"].tolist())) if len(gaps) else []
     for dev in devices:
@@ -84,17 +73,19 @@ def _is_ours(e):
             and args["name"].startswith("profkit:"))
 
 
-def annotate(src, dest, trace=None, rules=()):
+def annotate(src, dest, analysis=None):
     """Write `dest` (gzip Chrome JSON): `src` plus profkit's tracks. Returns counts.
-    `rules`: the user's classification rules."""
+    `analysis`: the Analysis of `src` (its options' rules classify the kernels), else made here."""
     src, dest = Path(src), Path(dest)
-    trace = trace if trace is not None else load(src)
-    table, classes = _classified(trace, rules)
+    analysis = analysis if analysis is not None else analyze(load(src))
+    trace = analysis.trace
+    table, classes, gaps = analysis.layers()
+    classes = np.asarray(classes, dtype=object)
     # Ops that do no work of their own (views, allocations) have no class.
     label = {k: c for k, c in zip(map(_key, table["name"].astype(str), table["ts"], table["dur"]), classes)
              if isinstance(c, str)}
     pid = _free_pid(trace)
-    extra, n_gaps = _extra_events(trace, table, classes, pid)
+    extra, n_gaps = _extra_events(trace, table, classes, gaps, pid)
     labelled = 0
     stream = EventStream(src)
     with atomic_path(dest) as tmp, open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as out:

@@ -8,12 +8,11 @@ from profkit.errors import ProfkitError
 from profkit.fileio import write_text_atomic
 from profkit.report.annotate import annotate
 from profkit.report.hta_section import hta_section
-from profkit.report.metrics import step_timing
 from profkit.report.render import render_html
 from profkit.report.runs import find_traces, load_runs
-from profkit.trace.manifest import NAME as MANIFEST
-from profkit.trace.manifest import is_manifest
-from profkit.trace.sidecar import trace_stem
+from profkit.runfiles.manifest import NAME as MANIFEST
+from profkit.runfiles.paths import is_manifest
+from profkit.runfiles.paths import trace_stem
 
 REPORTS_DIR = Path("reports")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -59,8 +58,8 @@ def build_report(inputs, out=None, hta=True, options=None, notify=None):
     urls = []
     for run in runs:
         name = f"{_safe(run.label)}.json.gz"
-        annotate(run.path, tdir / name, trace=run.trace, rules=options.rules if options else ())
+        annotate(run.path, tdir / name, analysis=run.analysis)
         urls.append(quote(f"{tdir.name}/{name}"))
-    sections = [hta_section(r, step_timing(r.trace, r.summary)[0]) for r in runs] if hta else None
+    sections = [hta_section(r, r.analysis.step_timing()[0]) for r in runs] if hta else None
     write_text_atomic(out, render_html(runs, urls, sections))
     return out

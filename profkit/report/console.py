@@ -7,7 +7,7 @@ from rich.table import Table
 from profkit.analysis.result import BLOCKER_LABELS
 from profkit.report import fmt
 from profkit.report.names import short_name
-from profkit.trace.sidecar import timing_of
+from profkit.runfiles.sidecar import timing_of
 
 
 def _table(title, *columns, name_width=60):

@@ -17,7 +17,7 @@ def _gb(n):
 
 
 def render_estimate(name, est, console=None):
-    """Print a Roofline (profkit.analysis.roofline.estimate) for the model called `name`."""
+    """Print a Roofline (profkit.analysis.cost.roofline.estimate) for the model called `name`."""
     con = console or Console()
     p = est.params
     con.print(f"[bold]{escape(name)}[/bold] ({est.family}): {fmt_num(p.total)} parameters, "

@@ -7,7 +7,7 @@ histogram is the summary's log bins.
 
 import html
 
-from profkit.analysis.rules import CLASSES
+from profkit.analysis.result import CLASSES
 from profkit.report.names import short_name
 CLASS_COLORS = {
     "tensor_contraction": "#4c78a8", "normalization": "#f58518", "elementwise": "#54a24b",

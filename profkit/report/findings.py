@@ -1,10 +1,10 @@
 """The report's findings: each run's own (computed by the analysis, in its Summary:
-profkit.analysis.findings) and the comparison of the runs against the eager one, which
+profkit.analysis.advice.findings) and the comparison of the runs against the eager one, which
 says whether the difference is larger than the runs' measured noise."""
 
 from dataclasses import dataclass, field
 
-from profkit.analysis.noise import exceeds_noise
+from profkit.common.noise import exceeds_noise
 from profkit.report.fmt import evidence
 
 

@@ -3,29 +3,12 @@
 import statistics
 from dataclasses import dataclass
 
-from profkit.analysis.noise import NOISE_RULE
-from profkit.analysis.steps import NO_STEPS
+from profkit.common.noise import NOISE_RULE
+from profkit.analysis.result import NO_STEPS
 from profkit.report.fmt import ms as fmt_ms
 from profkit.report.fmt import num as fmt_num
 from profkit.report.fmt import pct as fmt_pct
-from profkit.trace.sidecar import Noise, timing_of
-
-
-def step_timing(trace, summary):
-    """(number of steps, wall time per step in us, how it was measured).
-
-    The CPU side of a step can finish long before its GPU work (a CUDA-graph
-    replay returns at once), so a step's wall time runs from the first step's
-    start to whichever ends later: the last step or the last GPU activity.
-    """
-    steps = trace.steps
-    if len(steps):
-        end = float(steps["end"].max())
-        if trace.has_gpu:
-            end = max(end, float(trace.gpu["end"].max()))
-        n = len(steps)
-        return n, (end - float(steps["ts"].min())) / n, f"{n} profiler steps"
-    return 0, summary.window_us.span, "whole profiled window (no profiler steps)"
+from profkit.runfiles.sidecar import Noise, timing_of
 
 
 def _new_tokens(run):
@@ -38,7 +21,7 @@ class RunNumbers:
     """One run's headline numbers (None where the trace or sidecar has no answer).
 
     Per-step figures are medians over the profiler steps of the work each step
-    launched (Summary.steps); `step_us` is the wall time per step (step_timing).
+    launched (Summary.steps); `step_us` is the wall time per step (Analysis.step_timing).
     """
 
     n_steps: int
@@ -80,7 +63,7 @@ def compute(run):
     """The RunNumbers of one run."""
     s = run.summary
     timing = timing_of(run.sidecar)  # the capture's timed runs: None for a foreign trace
-    n_steps, step_us, step_basis = step_timing(run.trace, s)
+    n_steps, step_us, step_basis = run.analysis.step_timing()
     # CPU-only traces, and GPU runs whose kernel events are missing: CPU ops are all there is.
     is_cpu = s.device.kind == "cpu" or s.device.kernels_recorded is False
     steps = s.steps if s.steps.source != NO_STEPS and run.trace.has_gpu else None

@@ -24,7 +24,7 @@ from profkit.report.annotate import annotate
 from profkit.report.build import _safe
 from profkit.report.runs import find_traces
 from profkit.report.serve import make_server, url_of
-from profkit.trace.sidecar import trace_stem
+from profkit.runfiles.paths import trace_stem
 
 PAGE = "index.html"
 _env = Environment(loader=PackageLoader("profkit.report", "templates"), autoescape=select_autoescape(default=True))

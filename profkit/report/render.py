@@ -8,15 +8,12 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from profkit import __version__
-from profkit.analysis import ranks
-from profkit.analysis.findings import RULES
-from profkit.analysis.result import BLOCKER_LABELS
-from profkit.analysis.steps import NO_STEPS
+from profkit.analysis import analyze as A
+from profkit.analysis.result import BLOCKER_LABELS, NO_STEPS
 from profkit.report import figures as F
 from profkit.report import fmt
 from profkit.report import findings as FND
 from profkit.report import metrics as M
-from profkit.report.diff import diff_runs, kernel_totals
 from profkit.report.efficiency_view import efficiency_view
 from profkit.report.header import run_header
 from profkit.report.names import short_name
@@ -90,7 +87,7 @@ def build_context(runs, trace_urls, hta=None):
     """Everything the template shows, computed from the runs."""
     numbers = [M.compute(r) for r in runs]
     per_step = all(r.summary.steps.source != NO_STEPS for r in runs)
-    totals = [kernel_totals(r.trace) for r in runs]
+    totals = [r.analysis.kernel_totals() for r in runs]
     # A chart with no bars says less than a sentence: empty figures are left out.
     figs = {}
     classes = F.class_time(runs, per_step)
@@ -110,11 +107,12 @@ def build_context(runs, trace_urls, hta=None):
             figs[f"whatif-{i}"] = F.whatif_step(w.cudagraph)
     eff = efficiency_view(runs)
     figs.update(eff.pop("figures"))
-    diff = diff_runs(runs[0], runs[1]) if len(runs) == 2 else None
+    diff = {**A.diff(runs[0].analysis, runs[1].analysis), "a": runs[0].label, "b": runs[1].label} \
+        if len(runs) == 2 else None
     title = runs[0].label if len(runs) == 1 else " vs ".join(r.label for r in runs)
     job = None
-    if ranks.is_job([r.trace for r in runs]):
-        job = ranks.job([r.summary for r in runs], runs[0].path.parent)
+    if A.is_job([r.trace for r in runs]):
+        job = A.job([r.summary for r in runs], runs[0].path.parent)
         title = f"{runs[0].path.parent.name}: {len(runs)} ranks"
     return {
         "title": title,
@@ -125,7 +123,7 @@ def build_context(runs, trace_urls, hta=None):
         "numbers": numbers,
         "rows": M.headline_rows(runs, numbers, compare=job is None),
         "findings": FND.findings(runs, numbers, compare=job is None),
-        "rules": RULES,
+        "rules": A.FINDING_RULES,
         "class_unit": ("ms per step: the median over the profiler steps of the work each step launched"
                        if per_step else "ms in the analysis window (no profiler steps)"),
         "kernels": _kernel_table(runs, totals),

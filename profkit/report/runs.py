@@ -3,10 +3,12 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+from profkit.analysis import analyze as A
 from profkit.analysis.result import Summary
 from profkit.errors import ProfkitError
-from profkit.trace.manifest import is_manifest, manifests_in, read_manifest
-from profkit.trace.sidecar import is_trace_file, read_sidecar, trace_stem, traces_in
+from profkit.runfiles.manifest import manifests_in, read_manifest
+from profkit.runfiles.paths import is_manifest, is_trace_file, trace_stem, traces_in
+from profkit.runfiles.sidecar import read_sidecar
 
 # Comparison columns read left to right in the order a user optimises.
 MODE_ORDER = ["eager", "compiled", "cudagraph", "compiled+cudagraph"]
@@ -79,13 +81,24 @@ def _listing(names, shown):
 
 @dataclass
 class Run:
-    """One trace with everything the report needs about it."""
+    """One trace with everything the report needs about it: its Analysis (the Summary and the
+    tables it came from)."""
 
     path: Path
-    trace: object
-    summary: Summary
-    sidecar: dict | None
+    analysis: A.Analysis
     label: str = ""
+
+    @property
+    def trace(self):
+        return self.analysis.trace
+
+    @property
+    def summary(self) -> Summary:
+        return self.analysis.summary
+
+    @property
+    def sidecar(self):
+        return self.analysis.sidecar
 
     @property
     def mode(self):
@@ -118,14 +131,13 @@ def unique_labels(runs):
 def load_runs(inputs, options=None, notify=None):
     """Load, summarise (with `options`, an AnalysisOptions) and order every trace named by `inputs`;
     `notify(text)` hears which of several run manifests a folder stands for."""
-    from profkit.analysis.summary import summarize
     from profkit.trace import load
 
     runs = []
     for path in find_traces(inputs, notify):
-        trace = load(path)
-        sidecar = read_sidecar(path)
-        runs.append(Run(path=path, trace=trace, summary=summarize(trace, sidecar=sidecar, options=options), sidecar=sidecar))
+        analysis = A.analyze(load(path), sidecar=read_sidecar(path), options=options)
+        analysis.summary  # noqa: B018 (computed here, in input order)
+        runs.append(Run(path=path, analysis=analysis))
     unique_labels(runs)
     runs = order_runs(runs)
     check_whatif(runs)
@@ -135,8 +147,6 @@ def load_runs(inputs, options=None, notify=None):
 def check_whatif(runs):
     """An eager run's what-if, checked against the run that did what it predicts: a
     CUDA-graph run for a GPU trace, a compiled run for a CPU one (the first such run)."""
-    from profkit.analysis.whatif import whatif
-
     for run in runs:
         if run.mode != "eager":
             continue
@@ -144,4 +154,4 @@ def check_whatif(runs):
         target = next((r for r in runs if r.trace.has_gpu == gpu
                        and ("cudagraph" in r.mode if gpu else r.mode == "compiled")), None)
         if target is not None:
-            run.summary.whatif = whatif(run.trace, against=target.trace, breakdown=run.summary.cpu)
+            run.summary.whatif = A.checked_whatif(run.analysis, target.analysis)

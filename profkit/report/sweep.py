@@ -15,7 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from profkit import __version__
-from profkit.analysis.noise import NOISE_RULE
+from profkit.common.noise import NOISE_RULE
 from profkit.errors import ProfkitError
 from profkit.fileio import write_text_atomic
 from profkit.report.fmt import auto as fmt

@@ -6,7 +6,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColum
                            TimeElapsedColumn, TimeRemainingColumn)
 from rich.table import Table
 
-from profkit.analysis.noise import NOISE_RULE
+from profkit.common.noise import NOISE_RULE
 
 MARKS = {"ok": "[green]✓[/]", "oom": "[red]oom[/]", "skipped": "[yellow]skip[/]", "killed": "[red]killed[/]",
          "error": "[red]error[/]"}

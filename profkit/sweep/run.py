@@ -17,9 +17,10 @@ from time import perf_counter
 import torch
 
 from profkit import __version__
-from profkit.analysis.hardware import load_calibration, match_device
+from profkit.common.hardware import load_calibration, match_device
 from profkit.analysis.options import AnalysisOptions
-from profkit.analysis.roofline import DTYPE_BYTES, roofline
+from profkit.analysis.cost.roofline import roofline
+from profkit.common.dtypes import DTYPE_BYTES
 from profkit.capture.run import _device_info, capture_run, check_out_dir
 from profkit.capture.sdpa import sdpa_cost, sdpa_run
 from profkit.errors import OutOfMemory, ProfkitError
@@ -202,7 +203,7 @@ def _noise_columns(n):
 def _profile_summary(path, sidecar, options):
     """The point's `profkit analyze` summary (with `options`, an AnalysisOptions),
     reduced to idle % and class shares."""
-    from profkit.analysis.summary import summarize
+    from profkit.analysis.analyze import summarize
     from profkit.trace import load
 
     summary = summarize(load(path), sidecar=sidecar, options=options)

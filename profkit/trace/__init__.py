@@ -1,7 +1,7 @@
 """Load any PyTorch profiler (Kineto) Chrome trace into one Trace object.
 
-`load` and `Trace` are imported on first use, so the cache, sidecar and manifest
-modules (what a re-analysis answered from the cache needs) come without pandas.
+`load` and `Trace` are imported on first use, so the cache module (what a re-analysis
+answered from the cache needs) comes without pandas.
 """
 
 __all__ = ["Trace", "load"]

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import orjson
 
+from profkit.common.paths import user_cache_dir
 from profkit.fileio import atomic_path
 
 # Bump whenever decoding could give different columns for the same file.
@@ -30,12 +31,6 @@ MAX_BYTES = 4 << 30
 
 class CacheWarning(UserWarning):
     """A cache entry could not be used or written (the trace is loaded from the file instead)."""
-
-
-def user_cache_dir() -> Path:
-    """profkit's user cache folder: $XDG_CACHE_HOME/profkit, else ~/.cache/profkit."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "profkit"
 
 
 def cache_dir() -> Path:
@@ -78,7 +73,7 @@ def entry_path(path: Path):
 
 def read(entry: Path):
     """(columns, meta, warnings) from an entry, or None when absent or unusable."""
-    import numpy as np  # here, not at the top: paths and fingerprints need neither (profkit.analysis.memo)
+    import numpy as np  # here, not at the top: paths and fingerprints need neither (profkit.analysis.result_cache)
 
     from profkit.trace.columns import TABLES, Columns
 
@@ -127,7 +122,7 @@ def write(entry: Path, cols, meta, trace_warnings):
 
 
 def entries(folder=None):
-    """Every cache file: trace columns (`.npz`) and analysis results (`.result.json`, profkit.analysis.memo)."""
+    """Every cache file: trace columns (`.npz`) and analysis results (`.result.json`, profkit.analysis.result_cache)."""
     folder = Path(folder or cache_dir())
     return sorted([*folder.glob("*.npz"), *folder.glob("*.result.json")]) if folder.is_dir() else []
 

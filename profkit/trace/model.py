@@ -16,7 +16,7 @@ import pandas as pd
 
 from profkit.trace import columns as C
 
-_STEP = r"^ProfilerStep#(\d+)$"
+STEP_NAME = r"^ProfilerStep#(\d+)$"  # the one pattern of a profiler step's name
 _DTYPES = {"d": np.float64, "q": np.int64, "b": np.int8}
 
 
@@ -158,9 +158,9 @@ class Trace:
     def steps(self):
         """CPU-side ProfilerStep#N ranges (user annotations, or operators in 2021 traces)."""
         cpu_ann = self.annotations[~self.annotations["on_gpu"]]
-        cpu_side = pd.concat([t.loc[name_mask(t["name"], _STEP), ["name", "ts", "dur", "end"]]
+        cpu_side = pd.concat([t.loc[name_mask(t["name"], STEP_NAME), ["name", "ts", "dur", "end"]]
                               for t in (cpu_ann, self._cpu)], ignore_index=True)
-        num = cpu_side["name"].astype(str).str.extract(_STEP, expand=False)
+        num = cpu_side["name"].astype(str).str.extract(STEP_NAME, expand=False)
         steps = cpu_side[num.notna()].assign(step=num.dropna().astype(np.int64))
         steps = steps.drop_duplicates("step").sort_values("ts", ignore_index=True)
         return steps[["step", "ts", "dur", "end"]]

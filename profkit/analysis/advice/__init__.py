@@ -1,0 +1,1 @@
+"""Advice: the findings engine (facts, preconditions, quality gate) and its rules."""

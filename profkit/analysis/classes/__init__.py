@@ -1,0 +1,1 @@
+"""Operator classes: the built-in rules, the classifier and user rules."""

@@ -1,0 +1,1 @@
+"""Cost: FLOPs and bytes per op, efficiency and MUE per class, the analytical roofline."""

@@ -1,0 +1,1 @@
+"""Time: busy/idle and idle gaps, steps, launches, CUDA graphs, communication and the what-if."""

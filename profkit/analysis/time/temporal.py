@@ -1,0 +1,207 @@
+"""GPU busy/idle time, idle gaps and their causes.
+
+Busy time is the union of every GPU activity (kernels, memcpy, memset) over all
+streams of a device, so overlapping streams are not double counted. An idle gap
+is a hole in that union inside the analysis window. Its cause comes from the
+CPU side of the activity that ends it:
+
+- host_bound: the launch call of the next activity began only after the GPU had
+  gone idle: the CPU could not issue work fast enough (launch overhead, Python);
+- sync: host-bound, and the reason is known: when the GPU went idle the host was
+  blocked in a synchronisation (cuda*Synchronize, a synchronous memcpy, a
+  cuda_sync event), so nothing could be queued behind the work it waited for;
+- other: the work was already launched and still did not start (dependencies
+  between streams, gaps inside a graph replay), or its launch is not in the trace.
+"""
+
+import re
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from profkit.analysis.time.intervals import busy_before, in_ranges, union
+from profkit.analysis.result import CauseTotal, Gap, GapBin, Gaps, StreamIdle, TimelineBin
+from profkit.trace.model import STEP_NAME, name_mask
+
+# Gap histogram bin edges (µs); log-spaced like nsys's gap buckets.
+GAP_EDGES = [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 1e5, np.inf]
+HTA_KERNEL_WAIT_US = 30  # HTA's default consecutive_kernel_delay
+# HTA 0.5.0's kernel types (hta/utils/utils.py, get_kernel_type), used under --window hta.
+_HTA_COMM = re.compile(r"nccl.*Kernel")  # matched at the start of the name
+_HTA_MEMORY = re.compile(r"Memcpy|Memset|dma")  # at the start
+_HTA_NOT_COMPUTE = re.compile(r"Memcpy|Sync")  # anywhere
+
+
+@lru_cache(maxsize=1 << 12)
+def hta_kernel_type(name):
+    """HTA's type of a GPU activity name: "communication" (nccl...Kernel), "memory"
+    (Memcpy*/Memset*/dma*), "other" (the name holds "Memcpy" or "Sync", e.g. the
+    cuda_sync events "Stream Sync") or "computation" (everything else)."""
+    if _HTA_COMM.match(name):
+        return "communication"
+    if _HTA_MEMORY.match(name):
+        return "memory"
+    if _HTA_NOT_COMPUTE.search(name):
+        return "other"
+    return "computation"
+
+
+def hta_computation(names):
+    """Boolean mask over a categorical name Series: HTA counts the activity as computation."""
+    table = np.array([hta_kernel_type(str(c)) == "computation" for c in names.cat.categories] + [False])
+    return table[names.cat.codes.to_numpy()]
+
+
+def hta_syncs(trace):
+    """cuda_sync events HTA's temporal breakdown counts as GPU work.
+
+    HTA unions every event with a stream: a Stream Sync or Stream Wait Event has
+    one, an Event Sync has stream -1 and is left out. With two or more steps it
+    keeps, as for kernels, those whose runtime call (same correlation id) began
+    before the last step.
+    """
+    s = trace.syncs[trace.syncs["stream"] >= 0]
+    steps = trace.steps
+    if len(steps) >= 2 and len(s):
+        rt = trace.runtime[trace.runtime["correlation"] >= 0].drop_duplicates("correlation")
+        launch = s["correlation"].map(rt.set_index("correlation")["ts"])
+        s = s[(launch < steps["ts"].max()).to_numpy()]
+    return s
+
+
+def window(trace, gpu, kind):
+    """(start, end, mask over gpu rows) for the analysis window.
+
+    gpu: first to last GPU activity. steps: the GPU-side ProfilerStep ranges when
+    the trace has them (what TraceLens uses), else activities launched inside
+    CPU-side steps. hta: HTA's rule — with two or more steps, drop activities
+    launched from the last step on (HTA treats it as incomplete); the window
+    also spans the cuda_sync events HTA counts (hta_syncs).
+    """
+    mask = np.ones(len(gpu), bool)
+    if kind == "steps":
+        ann = trace.annotations
+        on_gpu = ann[ann["on_gpu"].to_numpy() & name_mask(ann["name"], STEP_NAME)]
+        if len(on_gpu):
+            lo, hi = on_gpu["ts"].min(), on_gpu["end"].max()
+            mask = ((gpu["end"] > lo) & (gpu["ts"] < hi)).to_numpy()
+            return float(lo), float(hi), mask
+        steps = trace.steps
+        if len(steps):
+            mask = in_ranges(gpu["launch_ts"].to_numpy(), steps["ts"], steps["end"])
+    elif kind == "hta":
+        steps = trace.steps
+        if len(steps) >= 2:
+            mask = (gpu["launch_ts"] < steps["ts"].max()).to_numpy()
+    elif kind != "gpu":
+        raise ValueError(kind)
+    sel = gpu[mask]
+    if kind == "hta":
+        sel = pd.concat([sel[["ts", "end"]], hta_syncs(trace)[["ts", "end"]]])
+    if not len(sel):
+        return 0.0, 0.0, mask
+    return float(sel["ts"].min()), float(sel["end"].max()), mask
+
+
+def gaps(gpu, lo, hi, syncs):
+    """Idle gaps of one device's activities in [lo, hi], with cause and neighbours.
+
+    gpu: rows of one device with ts, end, name, launch_ts. syncs: (ts, end)
+    arrays of blocking host calls and cuda_sync events.
+    """
+    starts, ends = union(gpu["ts"].to_numpy(), gpu["end"].to_numpy())
+    keep = (ends >= lo) & (starts <= hi)
+    starts, ends = np.maximum(starts[keep], lo), np.minimum(ends[keep], hi)
+    g_start, g_end = ends[:-1], starts[1:]
+    out = pd.DataFrame({"start_us": g_start, "dur_us": g_end - g_start})
+    if not len(out):
+        return out.assign(cause=pd.Series(dtype=str), before="", after="")
+    by_start = gpu.sort_values("ts", kind="stable")
+    nxt = np.searchsorted(by_start["ts"].to_numpy(), g_end, side="left")
+    nxt = np.minimum(nxt, len(by_start) - 1)
+    after = by_start.iloc[nxt]
+    by_end = gpu.sort_values("end", kind="stable")
+    prev = np.searchsorted(by_end["end"].to_numpy(), g_start, side="right") - 1
+    before = by_end.iloc[np.maximum(prev, 0)]
+
+    launch = after["launch_ts"].to_numpy()
+    host_bound = launch > g_start  # NaN (no launch found) compares False
+    sync_ts, sync_end = syncs
+    in_sync = np.zeros(len(out), bool)
+    if len(sync_ts):
+        # A sync is in flight at the gap's start if it began before and ended after it.
+        order = np.argsort(sync_ts)
+        s_ts, s_end = sync_ts[order], np.maximum.accumulate(sync_end[order])
+        k = np.searchsorted(s_ts, g_end, side="left") - 1
+        in_sync = (k >= 0) & (s_end[np.maximum(k, 0)] > g_start)
+    cause = np.where(host_bound, np.where(in_sync, "sync", "host_bound"), "other")
+    return out.assign(cause=cause, before=before["name"].astype(str).to_numpy(),
+                      after=after["name"].astype(str).to_numpy())
+
+
+def gap_rows(g):
+    """Gap records from a gaps() frame with a device column."""
+    return [Gap(device=int(r.device), start_us=float(r.start_us), dur_us=float(r.dur_us), cause=str(r.cause),
+                before=str(r.before), after=str(r.after)) for r in g.itertuples()]
+
+
+def gap_summary(g, largest=20):
+    """Gaps: counts, percentiles, totals per cause, the histogram and the `largest` gaps."""
+    dur = g["dur_us"].to_numpy()
+    by_cause = {c: CauseTotal(count=int((g["cause"] == c).sum()), total_us=float(dur[g["cause"] == c].sum()))
+                for c in ("host_bound", "sync", "other")}
+    counts, _ = np.histogram(dur, bins=GAP_EDGES)
+    totals, _ = np.histogram(dur, bins=GAP_EDGES, weights=dur)
+    hist = [GapBin(lo_us=float(GAP_EDGES[i]), hi_us=float(GAP_EDGES[i + 1]) if np.isfinite(GAP_EDGES[i + 1]) else None,
+                   count=int(counts[i]), total_us=float(totals[i])) for i in range(len(counts))]
+    return Gaps(
+        count=int(len(g)),
+        total_us=float(dur.sum()),
+        p50_us=float(np.percentile(dur, 50)) if len(dur) else 0.0,
+        p99_us=float(np.percentile(dur, 99)) if len(dur) else 0.0,
+        max_us=float(dur.max()) if len(dur) else 0.0,
+        by_cause=by_cause,
+        histogram=hist,
+        largest=gap_rows(g.nlargest(largest, "dur_us")),
+    )
+
+
+def timeline(starts, ends, lo, hi, bins=200):
+    """Busy share of `bins` equal slices of [lo, hi] (what a person can see)."""
+    if hi <= lo:
+        return []
+    # Relative to lo: epoch microseconds (~1.7e15) keep only ~0.25 µs of precision.
+    starts, ends = np.asarray(starts) - lo, np.asarray(ends) - lo
+    edges = np.linspace(0.0, hi - lo, bins + 1)
+    b = busy_before(starts, ends, edges)
+    width = edges[1] - edges[0]
+    return [TimelineBin(start_us=float(lo + edges[i]), end_us=float(lo + edges[i + 1]),
+                        busy_pct=float(100 * (b[i + 1] - b[i]) / width)) for i in range(bins)]
+
+
+def stream_idle(gpu, wait_us=HTA_KERNEL_WAIT_US):
+    """HTA's per-stream idle categories, for cross-checking against HTA.
+
+    Consecutive activities on a stream: host_wait if the next launch began after
+    the previous activity ended, kernel_wait if the gap is under `wait_us`,
+    else other (HTA's get_idle_time_breakdown definitions).
+    """
+    rows = []
+    for (dev, stream), s in gpu.groupby(["device", "stream"], sort=True):
+        s = s.sort_values("ts", kind="stable")
+        prev_end = s["end"].shift(1).to_numpy()
+        interval = s["ts"].to_numpy() - prev_end
+        host = s["launch_ts"].to_numpy() > prev_end
+        kernel = ~host & (interval < wait_us)
+        valid = ~np.isnan(interval)
+        starts, ends = union(s["ts"].to_numpy(), s["end"].to_numpy())
+        rows.append(StreamIdle(
+            device=int(dev), stream=int(stream),
+            busy_us=float((ends - starts).sum()),
+            idle_us=float(np.nansum(interval)),
+            host_wait_us=float(interval[valid & host].sum()),
+            kernel_wait_us=float(interval[valid & kernel].sum()),
+            other_us=float(interval[valid & ~host & ~kernel].sum()),
+        ))
+    return rows
