@@ -23,7 +23,7 @@ from profkit.analysis.result import Coverage, LayerShare, Unclassified
 from profkit.trace.model import name_mask
 
 __all__ = ["CLASSES", "LAYERS", "UserRule", "Coverage", "classify_names", "classify_gpu",
-           "classify_gpu_layers", "classify_cpu_ops", "class_times", "other_share", "coverage", "cpu_breakdown",
+           "classify_gpu_layers", "classify_cpu_ops", "coverage", "cpu_breakdown",
            "self_time", "op_key"]
 
 LAYERS = ("rule", "token", "op", "none")
@@ -266,34 +266,6 @@ def _table(cls, time):
     total = agg["sum"].sum()
     pct = agg["sum"] / total * 100 if total > 0 else agg["sum"] * 0.0
     return pd.DataFrame({"time_us": agg["sum"].astype(float), "pct": pct, "count": agg["size"].astype(int)})
-
-
-def class_times(trace, rules=()):
-    """Per-class time table (index CLASSES; columns time_us, pct, count).
-
-    GPU trace: summed duration of every GPU activity (streams may overlap, so
-    this is kernel time, not wall time). CPU-only trace: summed self time of the
-    classified ops (see cpu_breakdown)."""
-    if trace.has_gpu:
-        return _table(classify_gpu(trace, rules), trace.gpu["dur"].to_numpy())
-    cls = classify_cpu_ops(trace, rules)
-    keep = cls.notna().to_numpy()
-    return _table(cls[keep], self_time(trace.cpu_ops)[keep])
-
-
-def other_share(trace, rules=()):
-    """Fraction (0..1) of time classified "other": of GPU kernel time (memcpy/memset
-    excluded from the denominator), or of classified CPU op time on a CPU-only trace.
-    NaN when there is nothing to classify."""
-    if trace.has_gpu:
-        kernels = (trace.gpu["kind"] == "kernel").to_numpy()
-        dur = trace.gpu["dur"].to_numpy()[kernels]
-        other = (classify_gpu(trace, rules).to_numpy()[kernels] == OTHER)
-        total = dur.sum()
-        return float(dur[other].sum() / total) if total > 0 else float("nan")
-    t = class_times(trace, rules)
-    total = t["time_us"].sum()
-    return float(t.loc[OTHER, "time_us"] / total) if total > 0 else float("nan")
 
 
 def cpu_breakdown(trace, classes=None):
