@@ -16,6 +16,7 @@ The result types live in profkit.analysis.result; the options in profkit.analysi
 
 from profkit.analysis.options import AnalysisOptions
 from profkit.analysis.result import NO_STEPS
+from profkit.runfiles.sidecar import capture_of
 
 __all__ = ["Analysis", "AnalysisOptions", "NO_STEPS", "FINDING_RULES", "analyze", "summarize", "summary",
            "summary_json", "diff", "job", "is_job", "run_ranks", "checked_whatif", "load_rules", "rule_table"]
@@ -25,9 +26,10 @@ class Analysis:
     """One trace's analysis: `summary` (computed on first use) and the tables it rests on."""
 
     def __init__(self, trace, sidecar=None, options=None):
+        """`sidecar`: the capture's Capture (runfiles.sidecar.read_sidecar), or its dict (converted)."""
         from profkit.analysis.tables import Tables
 
-        self.trace, self.sidecar = trace, sidecar
+        self.trace, self.sidecar = trace, capture_of(sidecar)
         self.options = options or AnalysisOptions()
         self.tables = Tables(trace)
         self._summary = None

@@ -5,6 +5,7 @@ GPU traces are described by their GPU activities; CPU-only traces (profkit's CPU
 captures) by their leaf CPU ops.
 """
 
+import msgspec
 import numpy as np
 import pandas as pd
 
@@ -39,12 +40,13 @@ NON_COMPUTE = ("memory", "communication")
 
 
 def summary_of(tables, sidecar=None, options=None):
-    """Analyse a trace (its Tables) into a Summary. `sidecar`: the capture's .meta.json dict,
-    if any; `options`: an AnalysisOptions (window, peaks, calibration, every_gap,
+    """Analyse a trace (its Tables) into a Summary. `sidecar`: the capture's Capture
+    (runfiles.sidecar), if any; `options`: an AnalysisOptions (window, peaks, calibration, every_gap,
     whatif_against: the run to check the what-if prediction against)."""
     options = options or AnalysisOptions()
     trace = tables.trace
-    peaks = {**options.peaks, "sidecar": sidecar}  # the peaks a capture recorded come first
+    recorded = msgspec.to_builtins(sidecar.peaks) if sidecar and sidecar.peaks else None
+    peaks = {**options.peaks, "recorded": recorded}  # the peaks a capture recorded come first
     warnings = list(trace.warnings)
     classes, by = tables.classes(options.rules)
     big = len(trace.gpu) + len(trace.cpu_ops) >= BACKGROUND_ROWS
@@ -120,7 +122,7 @@ def _device(trace):
                   kernels_recorded=bool((trace.gpu["kind"] == "kernel").any()))
 
 
-def _class_table(cls, dur, names, top, steps, by=None):
+def _class_table(cls, dur, names, *, top, steps, by=None):
     """Time per class and the `top` kernels (CPU traces: ops) of the window's rows, with
     their medians over steps from `steps` (a PerStep of all rows, attributed by launch);
     `by`: the layer that classified each row (GPU traces)."""
@@ -205,8 +207,8 @@ def _gpu_summary(tables, classes, by, window_kind, warnings):
             timeline = temporal.timeline(starts, ends, lo, hi)
     gaps = tables.gaps(window_kind)
     idle = span_total - busy
-    classes, kernels = _class_table(gpu["cls"], gpu["dur"].to_numpy(), gpu["name"].astype(str), KERNELS_LISTED,
-                                    per_step, gpu["by"])
+    classes, kernels = _class_table(gpu["cls"], gpu["dur"].to_numpy(), gpu["name"].astype(str), top=KERNELS_LISTED,
+                                    steps=per_step, by=gpu["by"])
     return {
         "window_us": Window(start=float(lo), end=float(hi), span=float(hi - lo), kind=window_kind),
         "temporal": Temporal(busy_us=busy, idle_us=idle, busy_pct=_pct(busy, span_total),
@@ -246,7 +248,7 @@ def _cpu_summary(tables, classes, warnings):
     ranges = tables.step_ranges()
     names = ops.loc[units, "name"].astype(str)
     per_step = PerStep(classes[units], names, own[units], step_of_times(ranges, ops.loc[units, "ts"]), ranges.count)
-    table, kernels = _class_table(classes[units], own[units].to_numpy(), names, KERNELS_LISTED, per_step)
+    table, kernels = _class_table(classes[units], own[units].to_numpy(), names, top=KERNELS_LISTED, steps=per_step)
     breakdown = cpu_breakdown(trace, classes)
     return {
         "window_us": Window(start=lo, end=hi, span=span, kind="steps" if len(trace.steps) else "cpu"),

@@ -141,13 +141,14 @@ def capture_run(cfg, spec=None, command=None, progress=None, peaks=None):
                 report("warm-up", i, cfg.warmup)
                 generate(decoder, prompt, new_tokens, sync)
             report("warm-up", cfg.warmup, cfg.warmup)
-            timing, peak, peak_kind = _measure(decoder, prompt, new_tokens, batch, steps, sync, dev, report)
+            timing, peak, peak_kind = _measure(decoder, prompt, new_tokens=new_tokens, batch=batch, steps=steps,
+                                               sync=sync, dev=dev, report=report)
             output = output_tokens(decoder, prompt, new_tokens)
             if cfg.profile:
                 meta = {"schema": SCHEMA, "model": spec.name, "mode": mode, "batch": batch,
                         "prompt_len": cfg.prompt_len, "new_tokens": new_tokens}
-                _profile(decoder, prompt, new_tokens, steps, sync, dev, report,
-                         out / f"{stem}.json.gz", meta)
+                _profile(decoder, prompt, new_tokens=new_tokens, steps=steps, sync=sync, dev=dev, report=report,
+                         dest=out / f"{stem}.json.gz", meta=meta)
     except torch._dynamo.exc.BackendCompilerFailed as e:
         # Typically the environment (no C++ compiler for inductor on CPU), not a profkit bug.
         inner = e.inner_exception
@@ -166,7 +167,7 @@ def capture_run(cfg, spec=None, command=None, progress=None, peaks=None):
         "model": describe(spec, net),
         "mode": mode,
         "compile": compile_info,
-        "device": _device_info(dev),
+        "device": device_info(dev),
         **cfg.sidecar_settings(),
         "timing": timing,
         "peaks": peaks,
@@ -184,7 +185,7 @@ def capture_run(cfg, spec=None, command=None, progress=None, peaks=None):
     return sidecar
 
 
-def _measure(decoder, prompt, new_tokens, batch, steps, sync, dev, report):
+def _measure(decoder, prompt, *, new_tokens, batch, steps, sync, dev, report):
     """Un-profiled timing pass: medians over `steps` generations, their noise, and peak memory."""
     reset_peak_memory(dev)
     samples = []
@@ -210,7 +211,7 @@ def _measure(decoder, prompt, new_tokens, batch, steps, sync, dev, report):
     return timing, peak, kind
 
 
-def _profile(decoder, prompt, new_tokens, steps, sync, dev, report, dest, meta):
+def _profile(decoder, prompt, *, new_tokens, steps, sync, dev, report, dest, meta):
     """Profiled pass: one profiler warm-up generation, then `steps` recorded ones."""
     activities = [ProfilerActivity.CPU]
     if dev.type == "cuda":
@@ -262,7 +263,8 @@ def _is_oom(e):
     )
 
 
-def _device_info(dev):
+def device_info(dev):
+    """The sidecar's "device" entry: type, name and the threads torch uses."""
     if dev.type == "cuda":
         return {"type": "cuda", "name": torch.cuda.get_device_name(dev), "threads": torch.get_num_threads()}
     return {"type": "cpu", "name": _cpu_name(), "threads": torch.get_num_threads()}

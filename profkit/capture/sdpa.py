@@ -42,7 +42,7 @@ def sdpa_cost(batch, rows, cols, dtype_bytes):
     return 4 * batch * rows * rows * cols, 4 * batch * rows * cols * dtype_bytes
 
 
-def sdpa_run(mode, device, batch, rows, cols, dtype="float32", warmup=2, steps=3, seed=0, progress=None):
+def sdpa_run(mode, device, batch, rows, cols, *, dtype="float32", warmup=2, steps=3, seed=0, progress=None):
     """Time one SDPA point; returns a dict of milliseconds and peak memory."""
     check_sdpa(mode, batch, rows, cols)
     report = progress or (lambda phase, done, total: None)

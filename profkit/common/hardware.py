@@ -180,9 +180,8 @@ def load_calibration(path=None):
         raise ProfkitError(f"{path}: unreadable calibration file ({e}); run `profkit calibrate` again") from None
 
 
-def sidecar_device(sidecar):
-    """The calibrated CPU Device a capture recorded in its sidecar ("peaks"), or None."""
-    peaks = (sidecar or {}).get("peaks")
+def recorded_device(peaks):
+    """The calibrated CPU Device of the peaks a capture recorded (its sidecar's "peaks" as a dict), or None."""
     if not isinstance(peaks, dict) or peaks.get("device") != CPU_NAME:
         return None
     try:
@@ -191,11 +190,11 @@ def sidecar_device(sidecar):
         raise ProfkitError(f"the capture's recorded peaks are unreadable ({e})") from None
 
 
-def trace_device(trace, peak_bw=None, peak_tflops=None, calibration=None, sidecar=None):
+def trace_device(trace, peak_bw=None, peak_tflops=None, calibration=None, recorded=None):
     """(Device or None, reason) for a Trace: the matched GPU, or calibrated CPU peaks.
 
     CPU peaks come from the `calibration` file when one is named, else from the
-    peaks the capture recorded in its `sidecar`, else from the user cache.
+    peaks the capture `recorded` (its sidecar's "peaks" dict), else from the user cache.
     `reason` says why peaks are unavailable (None when a Device is returned).
     Overrides apply on top of a match, or stand alone for unknown devices.
     """
@@ -212,7 +211,7 @@ def trace_device(trace, peak_bw=None, peak_tflops=None, calibration=None, sideca
         # costs, so no peak (CPU or GPU) turns them into an efficiency.
         return None, "the trace records a GPU run but no GPU activity; CPU op times are not kernel times"
     else:
-        dev = (calibration is None and sidecar_device(sidecar)) or load_calibration(calibration)
+        dev = (calibration is None and recorded_device(recorded)) or load_calibration(calibration)
         reason = None if dev else NO_CALIBRATION
         name = CPU_NAME
     if dev is None and (peak_bw is not None or peak_tflops is not None):

@@ -114,14 +114,16 @@ class ModelShape:
             if family == "gpt2":
                 h, heads = c["n_embd"], c["n_head"]
                 inner = c.get("n_inner") or 4 * h
-                shape = cls(family, c["n_layer"], h, heads, heads // (kv_groups or 1), h // heads, inner,
-                            c["vocab_size"], c["n_positions"], True)
+                shape = cls(family=family, n_layer=c["n_layer"], n_embd=h, n_head=heads,
+                            n_kv_head=heads // (kv_groups or 1), head_dim=h // heads, intermediate_size=inner,
+                            vocab_size=c["vocab_size"], n_positions=c["n_positions"], tie_word_embeddings=True)
             else:
                 h, heads = c["hidden_size"], c["num_attention_heads"]
                 kv = c.get("num_key_value_heads") or heads
-                shape = cls(family, c["num_hidden_layers"], h, heads, kv, c.get("head_dim") or h // heads,
-                            c["intermediate_size"], c["vocab_size"], c["max_position_embeddings"],
-                            bool(c.get("tie_word_embeddings", True)))
+                shape = cls(family=family, n_layer=c["num_hidden_layers"], n_embd=h, n_head=heads, n_kv_head=kv,
+                            head_dim=c.get("head_dim") or h // heads, intermediate_size=c["intermediate_size"],
+                            vocab_size=c["vocab_size"], n_positions=c["max_position_embeddings"],
+                            tie_word_embeddings=bool(c.get("tie_word_embeddings", True)))
         except (KeyError, TypeError, ZeroDivisionError) as e:
             raise ProfkitError(f"incomplete {family} config ({type(e).__name__}: {e})") from None
         return shape.checked()
@@ -141,8 +143,9 @@ class ModelShape:
             raise ProfkitError(f"capture metadata has an unknown model family {family!r}")
         try:
             kv = m.get("n_kv_head") or heads // (m.get("kv_groups") or 1)
-            shape = cls(family, L, h, heads, kv, m.get("head_dim") or h // heads,
-                        m.get("intermediate_size") or 4 * h, V, P, bool(m.get("tie_word_embeddings", True)))
+            shape = cls(family=family, n_layer=L, n_embd=h, n_head=heads, n_kv_head=kv,
+                        head_dim=m.get("head_dim") or h // heads, intermediate_size=m.get("intermediate_size") or 4 * h,
+                        vocab_size=V, n_positions=P, tie_word_embeddings=bool(m.get("tie_word_embeddings", True)))
         except (TypeError, ZeroDivisionError):
             raise ProfkitError("capture metadata has a malformed model entry") from None
         return shape.checked()

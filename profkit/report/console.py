@@ -7,7 +7,6 @@ from rich.table import Table
 from profkit.analysis.result import BLOCKER_LABELS
 from profkit.report import fmt
 from profkit.report.names import short_name
-from profkit.runfiles.sidecar import timing_of
 
 
 def _table(title, *columns, name_width=60):
@@ -114,8 +113,7 @@ MARK = {"warn": "[yellow]![/yellow]", "info": "[cyan]i[/cyan]", "good": "[green]
 
 def _noise(con, capture):
     """The capture's timing noise (profkit sidecars): the verdict, and why when noisy."""
-    timing = timing_of(capture)
-    n = timing.noise if timing else None
+    n = capture.timing.noise if capture and capture.timing else None
     if n is None or n.verdict is None:
         return
     cv = "–" if n.cv_pct is None else f"{n.cv_pct:.1f}%"

@@ -7,6 +7,8 @@ foreign traces carry environment dumps (tokens, hostnames) nobody meant to publi
 
 import shlex
 
+from profkit.runfiles.sidecar import Capture, CaptureDevice, CaptureModel
+
 
 def _version_text(v):
     """Kineto writes CUDA versions as integers: 12040 -> 12.4."""
@@ -38,31 +40,28 @@ def _command_text(cmd):
 
 
 def run_header(run):
-    s, side = run.summary, run.sidecar or {}
-    dev_side = side.get("device") if isinstance(side.get("device"), dict) else {}
-    model = side.get("model") if isinstance(side.get("model"), dict) else {}
-    shapes = []
-    for key, label in (("batch", "batch"), ("prompt_len", "prompt"), ("new_tokens", "new tokens")):
-        if side.get(key) is not None:
-            shapes.append(f"{label} {side[key]}")
+    s, side = run.summary, run.sidecar or Capture()
+    device, model = side.device or CaptureDevice(), side.model or CaptureModel()
+    shapes = [f"{label} {value}" for label, value in (("batch", side.batch), ("prompt", side.prompt_len),
+                                                      ("new tokens", side.new_tokens)) if value is not None]
     if s.world_size:
         shapes.append(f"rank {s.rank} of {s.world_size}")
-    versions = ([(str(k), str(v)) for k, v in side["versions"].items()]
-                if isinstance(side.get("versions"), dict) else _from_trace(run))
+    versions = ([(str(k), str(v)) for k, v in side.versions.items()] if side.versions is not None
+                else _from_trace(run))
     return {
         "label": run.label,
         "path": str(run.path),
         "source": "capture sidecar" if run.sidecar else "trace",
-        "model": model.get("name") or "",
+        "model": model.name or "",
         "mode": run.mode,
         "detected_mode": s.mode.name,
         "evidence": s.mode.evidence,
-        "device": dev_side.get("name") or s.device.name or s.device.kind,
-        "device_kind": dev_side.get("type") or s.device.kind,
-        "dtype": side.get("dtype") or "",
+        "device": device.name or s.device.name or s.device.kind,
+        "device_kind": device.type or s.device.kind,
+        "dtype": side.dtype or "",
         "shapes": ", ".join(shapes),
         "versions": versions,
-        "command": _command_text(side.get("command")),
-        "peak_memory": side.get("peak_memory_bytes"),
+        "command": _command_text(side.command),
+        "peak_memory": side.peak_memory_bytes,
         "warnings": s.warnings,
     }

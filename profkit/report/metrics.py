@@ -8,12 +8,12 @@ from profkit.analysis.result import NO_STEPS
 from profkit.report.fmt import ms as fmt_ms
 from profkit.report.fmt import num as fmt_num
 from profkit.report.fmt import pct as fmt_pct
-from profkit.runfiles.sidecar import Noise, timing_of
+from profkit.runfiles.sidecar import Noise
 
 
 def _new_tokens(run):
-    v = (run.sidecar or {}).get("new_tokens")
-    return v if isinstance(v, int) and v > 0 else None
+    v = run.sidecar.new_tokens if run.sidecar else None
+    return v if v is not None and v > 0 else None
 
 
 @dataclass
@@ -62,7 +62,7 @@ def _median(values):
 def compute(run):
     """The RunNumbers of one run."""
     s = run.summary
-    timing = timing_of(run.sidecar)  # the capture's timed runs: None for a foreign trace
+    timing = run.sidecar.timing if run.sidecar else None  # the capture's timed runs: None for a foreign trace
     n_steps, step_us, step_basis = run.analysis.step_timing()
     # CPU-only traces, and GPU runs whose kernel events are missing: CPU ops are all there is.
     is_cpu = s.device.kind == "cpu" or s.device.kernels_recorded is False

@@ -103,8 +103,8 @@ class Run:
     @property
     def mode(self):
         """The capture's own mode when profkit captured it, else the detected one."""
-        if self.sidecar and isinstance(self.sidecar.get("mode"), str):
-            return self.sidecar["mode"]
+        if self.sidecar and self.sidecar.mode:
+            return self.sidecar.mode
         return self.summary.mode.name
 
 

@@ -22,7 +22,7 @@ import orjson
 from profkit.errors import ProfkitError
 from profkit.fileio import write_bytes_atomic
 from profkit.runfiles.paths import MANIFEST_SCHEMA, is_manifest, sidecar_path, trace_stem
-from profkit.runfiles.sidecar import read_sidecar
+from profkit.runfiles.sidecar import read_raw
 
 SCHEMA = MANIFEST_SCHEMA
 NAME = "run.json"
@@ -139,7 +139,7 @@ def keep_previous(folder, trace_names):
         trace = folder / name
         if not trace.exists():
             continue
-        meta = read_sidecar(trace) or {}
+        meta = read_raw(trace) or {}
         stamp = _stamp(old.created if old and name in {m.trace for m in old.modes} else
                        meta.get("created") or datetime.datetime.fromtimestamp(
                            trace.stat().st_mtime, datetime.timezone.utc).isoformat())

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from profkit.capture.config import CaptureConfig
 from profkit.capture.models import DTYPES, resolve_model, with_kv_groups
 from profkit.capture.modes import resolve_device, resolve_modes
-from profkit.capture.run import _device_info, check_args
+from profkit.capture.run import check_args, device_info
 from profkit.capture.sdpa import MODES as SDPA_MODES
 from profkit.capture.sdpa import check_sdpa
 from profkit.errors import ProfkitError
@@ -116,7 +116,7 @@ def make_plan(workload="gpt2", device="auto", dtype="float32", warmup=2, steps=3
         if value < least:
             raise ProfkitError(f"{flag} must be at least {least} (got {value})")
     dev = resolve_device(device)
-    info = _device_info(dev)
+    info = device_info(dev)
     settings = {"dtype": dtype, "warmup": warmup, "steps": steps, "seed": seed,
                 "device": info["type"], "device_name": info["name"]}
     batches = parse_ints(opts["batches"], "--batch")

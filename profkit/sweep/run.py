@@ -21,10 +21,11 @@ from profkit.common.hardware import load_calibration, match_device
 from profkit.analysis.options import AnalysisOptions
 from profkit.analysis.cost.roofline import roofline
 from profkit.common.dtypes import DTYPE_BYTES
-from profkit.capture.run import _device_info, capture_run, check_out_dir
+from profkit.capture.run import capture_run, check_out_dir, device_info
 from profkit.capture.sdpa import sdpa_cost, sdpa_run
 from profkit.errors import OutOfMemory, ProfkitError
 from profkit.fileio import write_text_atomic
+from profkit.runfiles.sidecar import capture_of
 from profkit.sweep import store
 from profkit.sweep.store import CLASS_COLUMNS, COLUMNS, FINAL, MANIFEST, ResultsFile
 
@@ -114,7 +115,7 @@ def _write_manifest(plan, out, command, complete, created=None):
     now = datetime.now().astimezone().isoformat(timespec="seconds")
     manifest = {"schema": store.SCHEMA, **plan.identity(), "points": len(plan.points),
                 "columns": list(COLUMNS[plan.workload]), "command": command,
-                "device": _device_info(plan.device), "complete": complete,
+                "device": device_info(plan.device), "complete": complete,
                 "versions": {"torch": torch.__version__, "profkit": __version__},
                 "created": created or now, "updated": now}
     write_text_atomic(out / MANIFEST, json.dumps(manifest, indent=2) + "\n")
@@ -181,7 +182,7 @@ def _gpt2(plan, point, out, command, peaks, options, report):
     spec = plan.models[point.model]
     side = capture_run(plan.capture_config(point, out / "traces"), spec, command=command, progress=report)
     t = side["timing"]
-    bounds = roofline(side, peaks)  # the model entry has the point's K/V heads: limits hold for every G
+    bounds = roofline(capture_of(side), peaks)  # the model entry has the point's K/V heads: limits hold for every G
     row = {"params": side["model"]["params"], "ttft_ms": t["ttft_ms"], "decode_ms_per_token": t["decode_ms_per_token"],
            "tokens_per_s": t["tokens_per_s"], "total_ms": t["total_ms"],
            "peak_memory_mib": side["peak_memory_bytes"] / MIB, "peak_memory_kind": side["peak_memory_kind"],
@@ -215,8 +216,8 @@ def _profile_summary(path, sidecar, options):
 
 def _sdpa(plan, point, out, command, peaks, options, report):
     s = plan.settings
-    r = sdpa_run(point.mode, plan.device, point.batch, point.rows, point.cols, s["dtype"], s["warmup"],
-                 s["steps"], s["seed"], report)
+    r = sdpa_run(point.mode, plan.device, point.batch, point.rows, point.cols, dtype=s["dtype"],
+                 warmup=s["warmup"], steps=s["steps"], seed=s["seed"], progress=report)
     row = {k: r[k] for k in ("input_ms", "h2d_ms", "attention_ms", "gflops_per_s", "peak_memory_kind")}
     row["peak_memory_mib"] = r["peak_memory_bytes"] / MIB
     row.update(_noise_columns(r["noise"]))

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from profkit.common.hardware import CPU_NAME, cpu_model, default_calibration, sidecar_device, trace_device
+from profkit.common.hardware import CPU_NAME, cpu_model, default_calibration, recorded_device, trace_device
 from profkit.capture.calibrate import cpu_peaks, machine_load
 from profkit.cli import main
 from profkit.trace import load
@@ -56,7 +56,7 @@ def test_peaks_measured_under_load_are_flagged(user_cache):
     peaks = cpu_peaks(heard.append, measure=measure)
     assert "measured under load (load average 1.90 on 2 CPUs)" in heard[-1]
     assert "re-run `profkit calibrate` on an idle machine" in heard[-1]
-    dev = sidecar_device({"peaks": peaks})
+    dev = recorded_device(peaks)
     assert "measured under load" in dev.note
     load_now = machine_load()
     assert load_now["cpus"] == os.cpu_count() and isinstance(load_now["busy"], bool)
@@ -66,12 +66,12 @@ def test_sidecar_peaks_come_before_the_cache(tmp_path, calibrated):
     cpu = load(real_trace("hta/cpu_only/rank-34.Jul_15_10_52_41.1074.pt.trace.json.gz"))
     dev, _ = trace_device(cpu)
     assert dev.bandwidth_gbs == 20.0  # the cache
-    side = {"peaks": {"device": CPU_NAME, "bandwidth_gbs": 7.0, "tflops": {"fp32": 0.1}, "origin": "x"}}
-    dev, _ = trace_device(cpu, sidecar=side)
+    side = {"device": CPU_NAME, "bandwidth_gbs": 7.0, "tflops": {"fp32": 0.1}, "origin": "x"}
+    dev, _ = trace_device(cpu, recorded=side)
     assert dev.bandwidth_gbs == 7.0 and "recorded by the capture" in dev.source
     other = tmp_path / "cal.json"
     other.write_text(json.dumps({"bandwidth_gbs": 3.0, "tflops": {"fp32": 0.2}}))
-    dev, _ = trace_device(cpu, calibration=other, sidecar=side)
+    dev, _ = trace_device(cpu, calibration=other, recorded=side)
     assert dev.bandwidth_gbs == 3.0  # a file named on the command line wins
 
 

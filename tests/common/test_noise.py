@@ -1,5 +1,7 @@
 """Noise of repeated timings: spread, verdict and its rule, machine load (hand-computed)."""
 
+import re
+
 import pytest
 
 from profkit.common.noise import NOISY_CV_PCT, exceeds_noise, is_noisy, noise, spread
@@ -57,15 +59,20 @@ def test_load_probe_reads_this_machine():
 
 
 def test_sidecar_timing_is_read_typed_and_checked_once():
-    """What capture writes reads back as Timing/Noise; anything else is no timing, never a crash."""
-    from profkit.runfiles.sidecar import timing_of
+    """What capture writes reads back as a typed Capture (Timing, Noise); a block of the wrong type is
+    one clear error naming it, never a crash in a view."""
+    from profkit.errors import ProfkitError
+    from profkit.runfiles.sidecar import capture_of
 
     block = {"ttft_ms": 12.5, "decode_ms_per_token": 3.25, "tokens_per_s": 307.7, "total_ms": 25.5,
              "samples_ms": [[12.0, 13.0], [13.0, 14.0]], "noise": noise([25.0, 27.0], 0.5, 0.7, 2, 0.0)}
-    t = timing_of({"timing": block})
+    t = capture_of({"timing": block}).timing
     assert (t.ttft_ms, t.samples_ms, t.noise.verdict, t.noise.min_ms) == (12.5, [(12.0, 13.0), (13.0, 14.0)],
                                                                           "noisy", 25.0)
-    for bad in (None, {}, {"timing": "fast"}, {"timing": {"ttft_ms": "fast"}},
-                {"timing": {"samples_ms": [[1.0]]}}, {"timing": {"noise": {"cv_pct": "x"}}}):
-        assert timing_of(bad) is None
-    assert timing_of({"timing": {"noise": {"cv_pct": 3.0}}}).noise.verdict is None  # not judged
+    assert capture_of(None) is None and capture_of({}).timing is None
+    for bad, where in (({"timing": "fast"}, "$.timing"), ({"timing": {"ttft_ms": "fast"}}, "$.timing.ttft_ms"),
+                       ({"timing": {"samples_ms": [[1.0]]}}, "$.timing.samples_ms"),
+                       ({"timing": {"noise": {"cv_pct": "x"}}}, "$.timing.noise.cv_pct")):
+        with pytest.raises(ProfkitError, match=re.escape(where)):
+            capture_of(bad, "t.meta.json")
+    assert capture_of({"timing": {"noise": {"cv_pct": 3.0}}}).timing.noise.verdict is None  # not judged

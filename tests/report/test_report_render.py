@@ -13,6 +13,7 @@ from profkit.report import metrics as M
 from profkit.analysis.analyze import diff as diff_runs
 from profkit.report.render import render_html, script_json
 from profkit.report.runs import find_traces, order_runs
+from profkit.runfiles.sidecar import capture_of
 from tests.helpers.report import fixture_run
 from tests.helpers.traces import real_trace
 
@@ -136,7 +137,7 @@ def test_find_traces_expands_folders_and_skips_sidecars(tmp_path):
 
 def test_mode_from_sidecar_wins(tmp_path):
     run = fixture_run(tmp_path, "s", [("x", 1.0)], mode="eager")
-    run.analysis.sidecar = {"mode": "compiled"}  # a compiled capture's sidecar beside the eager-looking trace
+    run.analysis.sidecar = capture_of({"mode": "compiled"})  # a compiled capture's sidecar beside the eager-looking trace
     assert run.mode == "compiled"
 
 

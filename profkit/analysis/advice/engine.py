@@ -17,7 +17,6 @@ from statistics import median
 from typing import NamedTuple
 
 from profkit.analysis.result import Evidence, Finding, Item
-from profkit.runfiles.sidecar import timing_of
 
 
 @dataclass
@@ -26,7 +25,7 @@ class Facts:
 
     trace: object
     summary: dict
-    sidecar: dict | None
+    sidecar: object              # the capture's runfiles.sidecar.Capture, or None
     gpu: bool
     compiled: bool
     graphed: bool
@@ -67,9 +66,9 @@ def step_noise_pct(trace):
 def facts(tables, summary, sidecar=None):
     trace = tables.trace
     mode = summary.mode.name
-    side_mode = (sidecar or {}).get("mode")
+    side_mode = sidecar.mode if sidecar else None
     step_cv = step_noise_pct(trace)
-    timing = timing_of(sidecar)
+    timing = sidecar.timing if sidecar else None
     run_cv = timing.noise.cv_pct if timing and timing.noise else None
     known = [(v, s) for v, s in ((step_cv, "profiler steps, robust"), (run_cv, "timed runs")) if v is not None]
     noise_pct, source = max(known) if known else (None, "")
@@ -78,7 +77,7 @@ def facts(tables, summary, sidecar=None):
         trace=trace, summary=summary, sidecar=sidecar, gpu=bool(trace.has_gpu),
         compiled="compiled" in mode or side_mode == "compiled",
         graphed="cudagraph" in mode or side_mode == "cudagraph",
-        static_cache=((sidecar or {}).get("compile") or {}).get("kv_cache") == "static",
+        static_cache=bool(sidecar and sidecar.compile and sidecar.compile.kv_cache == "static"),
         shapes=bool(len(ops)) and any(d is not None for d in ops["input_dims"]),
         noise_pct=noise_pct, noise_source=source, tables=tables)
 
@@ -146,7 +145,7 @@ def evaluate(rules, tables, summary, sidecar=None):
     the quality gate, as Findings in table order (`tables`: the trace's derived tables, shared
     with the summary)."""
     f = facts(tables, summary, sidecar)
-    timing = timing_of(sidecar)
+    timing = sidecar.timing if sidecar else None
     noise = timing.noise if timing else None
     caveat = (f"the capture's timing was noisy ({'; '.join(noise.reasons)}): times and shares "
               "may be inflated" if noise and noise.verdict == "noisy" else None)

@@ -168,17 +168,17 @@ def _num(x):
     return None if x is None or not np.isfinite(x) else float(x)
 
 
-def efficiency_summary(trace, classes, hw=None, peak_bw=None, peak_tflops=None, calibration=None, sidecar=None):
+def efficiency_summary(trace, classes, hw=None, peak_bw=None, peak_tflops=None, calibration=None, recorded=None):
     """FLOPs / bytes / TFLOP/s / GB/s / MUE per class, with reasons (an Efficiency).
 
     `classes`: the classifier's classes for trace.gpu rows (GPU traces) or
     trace.cpu_ops rows (CPU traces; all rows, or the leaf rows with their labels).
     `hw`: a hardware.Device; when None, the trace's device (or the CPU calibration)
-    is used (the peaks a capture recorded in its `sidecar` first). peak_bw (GB/s) /
+    is used (the peaks a capture `recorded` first). peak_bw (GB/s) /
     peak_tflops (TFLOP/s) override either.
     """
     if hw is None:
-        hw, reason = trace_device(trace, peak_bw, peak_tflops, calibration, sidecar)
+        hw, reason = trace_device(trace, peak_bw, peak_tflops, calibration, recorded)
     else:
         hw, reason = hw.with_overrides(peak_bw, peak_tflops), None
     u = op_table(trace, classes, hw)

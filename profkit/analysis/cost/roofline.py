@@ -26,26 +26,26 @@ Conventions (Kaplan et al., "Scaling Laws for Neural Language Models", 2020, sec
   written; other activations can stay on chip and are left out.
 """
 
+import msgspec
+
 from profkit.analysis.result import Roofline, RooflineDevice, RooflineParams, RooflinePhase
 from profkit.common.dtypes import DTYPE_BYTES
 from profkit.common.models import ModelShape
 from profkit.errors import ProfkitError
-from profkit.runfiles.sidecar import timing_of
 
 
-def _field(d, *keys):
-    for k in keys:
-        if not isinstance(d, dict) or d.get(k) is None:
-            raise ProfkitError(f"capture metadata lacks {'.'.join(keys)}")
-        d = d[k]
-    return d
+def _field(capture, key):
+    value = getattr(capture, key)
+    if value is None:
+        raise ProfkitError(f"capture metadata lacks {key}")
+    return value
 
 
-def _count(d, *keys):
-    """A positive integer field of the sidecar (model sizes, batch, token counts)."""
-    v = _field(d, *keys)
-    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-        raise ProfkitError(f"capture metadata has {'.'.join(keys)} = {v!r}, not a whole number")
+def _count(capture, key):
+    """A whole-number field of the sidecar (batch, token counts)."""
+    v = _field(capture, key)
+    if v < 0:
+        raise ProfkitError(f"capture metadata has {key} = {v!r}, not a whole number")
     return v
 
 
@@ -79,20 +79,19 @@ def _phase(flops, nbytes, device, dtype, measured_ms):
     return out
 
 
-def roofline(sidecar, device=None, reason=None):
-    """The Roofline of a capture; `device` is a hardware.Device or None.
+def roofline(capture, device=None, reason=None):
+    """The Roofline of a capture (its runfiles.sidecar.Capture); `device` is a hardware.Device or None.
 
     `reason` explains a missing device (shown as "unavailable").
     """
-    m = _field(sidecar, "model")
-    shape = ModelShape.from_sidecar(m)
-    B, S, N = _count(sidecar, "batch"), _count(sidecar, "prompt_len"), _count(sidecar, "new_tokens")
-    timing = timing_of(sidecar)
-    out = estimate(shape, _field(sidecar, "dtype"), B, S, N, device, reason,
+    m = _field(capture, "model")
+    shape = ModelShape.from_sidecar({k: v for k, v in msgspec.structs.asdict(m).items() if v is not None})
+    B, S, N = _count(capture, "batch"), _count(capture, "prompt_len"), _count(capture, "new_tokens")
+    timing = capture.timing
+    out = estimate(shape, _field(capture, "dtype"), B, S, N, device, reason,
                    ttft_ms=timing.ttft_ms if timing else None, decode_ms=timing.decode_ms_per_token if timing else None)
-    reported = m.get("params")
-    out.params.reported = reported if isinstance(reported, int) and not isinstance(reported, bool) else None
-    out.model = str(m["name"]) if m.get("name") is not None else None
+    out.params.reported = m.params
+    out.model = m.name
     return out
 
 

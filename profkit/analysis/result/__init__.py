@@ -15,7 +15,6 @@ back (profkit.analysis.result_cache) needs neither pandas nor the analysis.
 """
 
 import sys
-from typing import Any
 
 import msgspec
 
@@ -27,6 +26,7 @@ from profkit.analysis.result.time import (CauseTotal, GapBin, Gap, Gaps, Timelin
                                           Validation, CudaGraphWhatIf, CompiledWhatIf, WhatIf, Device, Mode,
                                           Window, Temporal, CPU_STEP, GPU_ANNOTATION, NO_STEPS,
                                           BLOCKER_LABELS)
+from profkit.runfiles.sidecar import Capture
 from profkit.analysis.result.work import (CLASSES, LayerShare, Unclassified, Coverage, ClassTime, Kernel, SizeCount,
                                           CudaGraphs, CpuBreakdown, Phase, CountTime, EfficiencyClass,
                                           EfficiencyTotal, PeakDevice, OpAbovePeak, ReferenceClass,
@@ -61,7 +61,7 @@ class Summary(Block, kw_only=True):
     world_size: int | None
     device: Device
     mode: Mode
-    capture: dict[str, Any] | None
+    capture: Capture | None  # the capture's sidecar, as profkit capture wrote it
     window_us: Window
     temporal: Temporal
     gaps: Gaps

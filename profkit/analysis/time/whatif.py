@@ -94,8 +94,8 @@ def _segments(tables, gpu, idx):
             continue
         end = row.gpu_start_us + row.period_us if row.period_us is not None else row.gpu_end_us
         host = (float(ranges.start[i]), float(ranges.end[i])) if len(ranges) else (-np.inf, np.inf)
-        out.append(_Segment(row.step if row.step is not None else 0, i, row.gpu_start_us, end,
-                            row.period_us is not None, host))
+        out.append(_Segment(step=row.step if row.step is not None else 0, pos=i, start=row.gpu_start_us, end=end,
+                            full=row.period_us is not None, host=host))
     return ("window" if ranges.source == NO_STEPS else "steps"), out
 
 
@@ -239,10 +239,11 @@ def cudagraph_whatif(tables):
         graph_launch_us=d, launch_gpu_us=float(np.median([p.segments * d for p in use])),
         launches_replaced=int(round(med("launches"))), launch_cpu_us=med("launch_cpu_us"),
         basis=basis, already_graphed_pct=graphed, blockers=blockers,
-        assumptions=_assumptions(basis, d, len(other), max(n_sync), blockers, graphed), steps=tuple(preds))
+        assumptions=_assumptions(basis=basis, d=d, n_other=len(other), max_sync=max(n_sync), blockers=blockers,
+                                 graphed=graphed), steps=tuple(preds))
 
 
-def _assumptions(basis, d, n_other, max_sync, blockers, graphed):
+def _assumptions(*, basis, d, n_other, max_sync, blockers, graphed):
     out = [
         "kernels and copies keep their eager durations (a graph does not make kernels faster)",
         "host-bound gaps (the next launch began after the GPU went idle) vanish: a graph's nodes are "

@@ -5,6 +5,7 @@ import json
 import re
 import statistics
 
+import msgspec
 import pytest
 import torch
 from torch.profiler import ProfilerActivity, profile
@@ -15,7 +16,7 @@ from profkit.analysis.advice.findings import RULES
 from profkit.analysis.tables import EnclosingOps, Tables
 from profkit.analysis.result import to_builtins
 from profkit.analysis.analyze import summarize
-from profkit.runfiles.sidecar import read_sidecar
+from profkit.runfiles.sidecar import capture_of, read_sidecar
 from tests.helpers.traces import real_trace, summary_json
 
 EAGER = "kineto-rtx5080-mlp-train-eager.json.gz"
@@ -33,7 +34,7 @@ _cache = {}
 
 
 def rules_of(path, sidecar=None):
-    key = (str(path), json.dumps(sidecar, sort_keys=True))
+    key = (str(path), msgspec.json.encode(sidecar))
     if key not in _cache:
         _cache[key] = summary_json(profkit.load(path), sidecar=sidecar)
     return {f["rule"]: f for f in _cache[key]["findings"]}
@@ -211,7 +212,7 @@ def test_noise_larger_than_the_margin_suppresses_the_finding():
     f.noise_pct = 50.0
     assert not quality(25.0, 20.0, f)[0]   # 25% margin < 50% noise: no finding
     # A sidecar whose timed runs were noisier than the steps raises the noise used.
-    noisy = {"timing": {"noise": {"cv_pct": 99.0}}}
+    noisy = capture_of({"timing": {"noise": {"cv_pct": 99.0}}})
     g = facts(Tables(profkit.load(real_trace(EAGER))), summarize(profkit.load(real_trace(EAGER))), noisy)
     assert g.noise_pct == 99.0 and g.noise_source == "timed runs"
 

@@ -7,6 +7,7 @@ from profkit.common.hardware import Device, match_device
 from profkit.common.models import ModelShape, builtin_shape
 from profkit.analysis.cost.roofline import estimate, roofline
 from profkit.errors import ProfkitError
+from profkit.runfiles.sidecar import capture_of
 
 GPT2 = {"name": "gpt2", "source": "builtin", "n_layer": 12, "n_head": 12, "n_embd": 768,
         "n_positions": 1024, "vocab_size": 50257, "params": 124439808}
@@ -17,7 +18,7 @@ def sidecar(**kw):
             "dtype": "float16", "batch": 1, "prompt_len": 128, "new_tokens": 32,
             "timing": {"ttft_ms": 2.0, "decode_ms_per_token": 0.9, "tokens_per_s": 1111, "total_ms": 30.8}}
     base.update(kw)
-    return base
+    return capture_of(base)
 
 
 def gpt2_params(n_layer, n_embd, vocab_size, n_positions):
