@@ -219,7 +219,8 @@ def sweep(workload, models, modes, batches, prompt_lens, new_tokens, kv_groups, 
             args += [p.opts[0]] if value is True else [p.opts[0], str(value)]
     try:
         with SweepProgress() as progress:
-            results = run_sweep(plan, out, shlex.join(args), progress, calibration, rules)
+            results = run_sweep(plan, out, command=shlex.join(args), progress=progress, calibration=calibration,
+                                    rules=rules)
     except KeyboardInterrupt:
         click.echo(f"profkit: finished points are kept in {out / 'results.csv'}; run the same command to resume",
                    err=True)
@@ -259,7 +260,7 @@ def roofline_cmd(model, device_name, batch, prompt_len, new_tokens, dtype, calib
 
     shape = shape_of(model)
     device = lookup(device_name, calibration) if device_name else None
-    est = estimate(shape, dtype, batch, prompt_len, new_tokens, device, reason="no --device given")
+    est = estimate(shape, dtype, batch, prompt_len, new_tokens, device=device, reason="no --device given")
     if as_json:
         click.echo(json.dumps({"model": model, **to_builtins(est)}, indent=2))
     else:

@@ -59,7 +59,7 @@ def sdpa_run(mode, device, batch, rows, cols, *, dtype="float32", warmup=2, step
             q, k, v = (torch.randn(shape, generator=gen, device=device, dtype=dt) for _ in range(3))
             sync()
             input_ms = (perf_counter() - t) * 1e3
-            h2d_ms = _host_to_device_ms(shape, dt, device, steps, sync, report)
+            h2d_ms = _host_to_device_ms(shape, dt, device, steps=steps, sync=sync, report=report)
             attend = F.scaled_dot_product_attention
             if mode == "compiled":
                 report("compile", 0, 1)
@@ -102,7 +102,7 @@ def sdpa_run(mode, device, batch, rows, cols, *, dtype="float32", warmup=2, step
     }
 
 
-def _host_to_device_ms(shape, dt, device, steps, sync, report):
+def _host_to_device_ms(shape, dt, device, *, steps, sync, report):
     """Median time to copy Q, K and V from ordinary (pageable) host memory, as a data
     loader without pin_memory would; None on a CPU run, where no copy exists."""
     if device.type == "cpu":

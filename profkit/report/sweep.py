@@ -60,7 +60,7 @@ def load_sweep(folder):
     return manifest, df, dropped
 
 
-def table(df, value, title, unit, group, column, col_label):
+def table(df, *, value, title, unit, group, column, col_label):
     """Rows = batch; one column per `column` value inside each `group` value."""
     groups = list(dict.fromkeys(df[group]))
     cols = sorted(set(df[column]), key=lambda v: (isinstance(v, str), v))
@@ -125,7 +125,7 @@ def _gpt2(df):
         metrics += [("ttft_ratio", "TTFT / roofline limit", "×"), ("decode_ratio", "Decode step / roofline limit", "×")]
     if df["idle_pct"].notna().any():
         metrics.append(("idle_pct", "Idle", "% of the profiled window"))
-    tables = [table(df, v, t, u, group, column, label) for v, t, u in metrics]
+    tables = [table(df, value=v, title=t, unit=u, group=group, column=column, col_label=label) for v, t, u in metrics]
     if one_len:
         for t in tables:
             t["groups"] = [f"prompt {int(g)}" for g in t["groups"]]
@@ -155,7 +155,8 @@ def _sdpa(df):
     metrics += [("gflops_per_s", "Attention throughput", "GFLOP/s"), ("peak_memory_mib", "Peak memory", "MiB")]
     if ok["attention_ratio"].notna().any():
         metrics.append(("attention_ratio", "Attention / roofline limit", "×"))
-    tables = [table(df, v, t, u, "mode", "size", lambda rc: f"{rc[0]}×{rc[1]}") for v, t, u in metrics]
+    tables = [table(df, value=v, title=t, unit=u, group="mode", column="size",
+                    col_label=lambda rc: f"{rc[0]}×{rc[1]}") for v, t, u in metrics]
     return figs, tables
 
 

@@ -13,6 +13,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 from time import perf_counter
+from typing import NamedTuple
 
 import torch
 
@@ -32,7 +33,17 @@ from profkit.sweep.store import CLASS_COLUMNS, COLUMNS, FINAL, MANIFEST, Results
 MIB = 2**20
 
 
-def run_sweep(plan, out, command="", progress=None, calibration=None, rules=()):
+class _Run(NamedTuple):
+    """What every point of one sweep shares: the plan, its folder, the command line
+    recorded in each sidecar, the device's peaks (None: unknown) and the analysis options."""
+    plan: object
+    out: Path
+    command: str
+    peaks: object
+    options: AnalysisOptions
+
+
+def run_sweep(plan, out, *, command="", progress=None, calibration=None, rules=()):
     """Run every point of `plan` that `out` does not hold yet; returns the rows of all points.
 
     `rules`: the user's classification rules, for the class shares of profiled points.
@@ -40,8 +51,8 @@ def run_sweep(plan, out, command="", progress=None, calibration=None, rules=()):
     `progress` has begin(total, done), start(point), phase(name, done, total) and finish(point, row).
     """
     out = check_out_dir(out)
-    peaks = _peak_device(plan, calibration)
-    options = AnalysisOptions(calibration=calibration, rules=tuple(rules))
+    run = _Run(plan, out, command, _peak_device(plan, calibration),
+               AnalysisOptions(calibration=calibration, rules=tuple(rules)))
     with store.sweep_lock(out):
         results, rows = _open(plan, out, command)
         done = {r["point"]: r for r in rows}
@@ -59,8 +70,8 @@ def run_sweep(plan, out, command="", progress=None, calibration=None, rules=()):
                     continue
                 if progress:
                     progress.start(point)
-                row = _run_point(plan, point, out, command, peaks, options, stopped,
-                                 deaths + 1 if point.key == died else 0, progress)
+                row = _run_point(run, point, stopped=stopped, deaths=deaths + 1 if point.key == died else 0,
+                                 progress=progress)
                 results.append(row)
                 store.clear_running(out)
                 done[point.key] = row
@@ -128,7 +139,8 @@ def _peak_device(plan, calibration):
     return match_device(plan.settings["device_name"])
 
 
-def _run_point(plan, point, out, command, peaks, options, stopped, deaths, progress):
+def _run_point(run, point, *, stopped, deaths, progress):
+    plan = run.plan
     row = {"point": point.key, "mode": point.mode, "batch": point.batch, "dtype": plan.settings["dtype"]}
     if plan.workload == "gpt2":
         row.update(model=point.model, kv_groups=point.kv_groups, prompt_len=point.prompt_len,
@@ -142,11 +154,11 @@ def _run_point(plan, point, out, command, peaks, options, stopped, deaths, progr
         row.update(status="killed", note="the sweep process was killed twice while running this point "
                                          "(on Linux usually the out-of-memory killer); not retried")
     else:
-        store.mark_running(out, point.key, deaths)
+        store.mark_running(run.out, point.key, deaths)
         report = progress.phase if progress else None
         try:
             measure = _gpt2 if plan.workload == "gpt2" else _sdpa
-            row.update(measure(plan, point, out, command, peaks, options, report), status="ok")
+            row.update(measure(run, point, report), status="ok")
         except OutOfMemory as e:
             row.update(status="oom", note=str(e))
         except ProfkitError as e:
@@ -177,12 +189,12 @@ def _release_memory(device):
             pass
 
 
-def _gpt2(plan, point, out, command, peaks, options, report):
-    s = plan.settings
-    spec = plan.models[point.model]
-    side = capture_run(plan.capture_config(point, out / "traces"), spec, command=command, progress=report)
+def _gpt2(run, point, report):
+    s = run.plan.settings
+    spec = run.plan.models[point.model]
+    side = capture_run(run.plan.capture_config(point, run.out / "traces"), spec, command=run.command, progress=report)
     t = side["timing"]
-    bounds = roofline(capture_of(side), peaks)  # the model entry has the point's K/V heads: limits hold for every G
+    bounds = roofline(capture_of(side), run.peaks)  # the model entry has the point's K/V heads: limits hold for every G
     row = {"params": side["model"]["params"], "ttft_ms": t["ttft_ms"], "decode_ms_per_token": t["decode_ms_per_token"],
            "tokens_per_s": t["tokens_per_s"], "total_ms": t["total_ms"],
            "peak_memory_mib": side["peak_memory_bytes"] / MIB, "peak_memory_kind": side["peak_memory_kind"],
@@ -190,7 +202,7 @@ def _gpt2(plan, point, out, command, peaks, options, report):
            "compile_s": (side["compile"] or {}).get("compile_s"), **_noise_columns(t["noise"]),
            "ttft_limit_ms": bounds.prefill.limit_ms, "decode_limit_ms": bounds.decode_step.limit_ms}
     if s["profile"]:
-        row.update(_profile_summary(out / "traces" / side["trace"], side, options))
+        row.update(_profile_summary(run.out / "traces" / side["trace"], side, run.options))
     return row
 
 
@@ -214,9 +226,9 @@ def _profile_summary(path, sidecar, options):
     return row
 
 
-def _sdpa(plan, point, out, command, peaks, options, report):
-    s = plan.settings
-    r = sdpa_run(point.mode, plan.device, point.batch, point.rows, point.cols, dtype=s["dtype"],
+def _sdpa(run, point, report):
+    s, peaks = run.plan.settings, run.peaks
+    r = sdpa_run(point.mode, run.plan.device, point.batch, point.rows, point.cols, dtype=s["dtype"],
                  warmup=s["warmup"], steps=s["steps"], seed=s["seed"], progress=report)
     row = {k: r[k] for k in ("input_ms", "h2d_ms", "attention_ms", "gflops_per_s", "peak_memory_kind")}
     row["peak_memory_mib"] = r["peak_memory_bytes"] / MIB

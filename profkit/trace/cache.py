@@ -94,8 +94,9 @@ def read(entry: Path):
         os.utime(entry)  # recently used
     except OSError:
         pass
-    cols = Columns.restore(tables, info["names"], [s.encode() for s in info["shapes"]], info["ids"],
-                           {k: n for k, n in info["counts"]}, {(p, t): n for p, t, n in info["threads"]})
+    cols = Columns.restore(tables, names=info["names"], shapes=[s.encode() for s in info["shapes"]], ids=info["ids"],
+                           counts={k: n for k, n in info["counts"]},
+                           thread_names={(p, t): n for p, t, n in info["threads"]})
     cols.bad = info["bad"]
     return cols, info["meta"], info["warnings"]
 

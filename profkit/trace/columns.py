@@ -125,7 +125,7 @@ class Columns:
         self.thread_names = {}
 
     @classmethod
-    def restore(cls, tables, names, shapes, ids, counts, thread_names):
+    def restore(cls, tables, *, names, shapes, ids, counts, thread_names):
         """Columns from saved tables ({table: {column: array}}) and symbol tables (the cache)."""
         cols = cls()
         cols.names, cols.shapes, cols.ids = Symbols(names), Symbols(shapes), Symbols(ids)

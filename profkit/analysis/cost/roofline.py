@@ -88,14 +88,14 @@ def roofline(capture, device=None, reason=None):
     shape = ModelShape.from_sidecar({k: v for k, v in msgspec.structs.asdict(m).items() if v is not None})
     B, S, N = _count(capture, "batch"), _count(capture, "prompt_len"), _count(capture, "new_tokens")
     timing = capture.timing
-    out = estimate(shape, _field(capture, "dtype"), B, S, N, device, reason,
+    out = estimate(shape, _field(capture, "dtype"), B, S, N, device=device, reason=reason,
                    ttft_ms=timing.ttft_ms if timing else None, decode_ms=timing.decode_ms_per_token if timing else None)
     out.params.reported = m.params
     out.model = m.name
     return out
 
 
-def estimate(shape, dtype, batch, prompt_len, new_tokens, device=None, reason=None, ttft_ms=None,
+def estimate(shape, dtype, batch, prompt_len, new_tokens, *, device=None, reason=None, ttft_ms=None,
              decode_ms=None):
     """Memory, FLOPs and limits (a Roofline) of a generation of `shape` (a ModelShape), no capture needed.
 

@@ -178,7 +178,7 @@ def test_llama_family_by_hand():
 
 
 def test_estimate_is_typed():
-    e = estimate(builtin_shape("gpt2"), "float16", 1, 128, 32, match_device("NVIDIA GeForce RTX 4090"))
+    e = estimate(builtin_shape("gpt2"), "float16", 1, 128, 32, device=match_device("NVIDIA GeForce RTX 4090"))
     assert e.decode_step.bound == "memory" and e.decode_step.limit_ms == e.decode_step.memory_ms
     assert e.decode_step.mean_context == 144.5
     # A capture's roofline is the same estimate, named after its model, with the sidecar's reported count.
