@@ -14,6 +14,7 @@ from profkit.errors import OutOfMemory, ProfkitError
 from profkit.sweep import store
 from profkit.sweep.grid import make_plan, parse_ints
 from profkit.sweep.run import run_sweep
+from tests.helpers import REPO
 from tests.helpers.cli import main_exit
 from tests.helpers.models import tiny_gpt2_config
 
@@ -162,23 +163,26 @@ SWEEP = ["--batch", "1,2,3,4,5,6", "--prompt-len", "4,8,12,16,20", "--new-tokens
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_interrupted_sweep_resumes_without_losing_or_duplicating_rows(tiny, tmp_path, sig):
     out = tmp_path / "runs" / "resume"
-    cmd = [sys.executable, "-m", "profkit", "sweep", "--model", tiny, "--out", str(out), *SWEEP]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if (out / "results.csv").exists() and len((out / "results.csv").read_text().splitlines()) >= 3:
-            break
+    args = ["sweep", "--model", tiny, "--out", str(out), *SWEEP]
+    ready = tmp_path / "two-rows-written"
+    # The sweep holds still after its second row (tests/helpers/held_sweep.py): the signal lands between
+    # two points however busy the machine is.
+    proc = subprocess.Popen([sys.executable, "-m", "tests.helpers.held_sweep", str(ready), "2", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    deadline = time.monotonic() + 600
+    while not ready.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "the sweep stopped before its second row"
         time.sleep(0.02)
     proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=120)
     before = csv_rows(out)
-    assert 2 <= len(before) < 30, "the sweep finished before it could be interrupted"
+    assert len(before) == 2
     if sig == signal.SIGINT:
         assert proc.returncode == 130 and "run the same command to resume" in err
         assert not (out / ".running").exists()
     else:
         assert proc.returncode == -signal.SIGKILL
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-m", "profkit", *args], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert f"resuming: {len(before)} of 30 points already done" in done.stderr
     after = csv_rows(out)
