@@ -49,6 +49,20 @@ def cpu_capture(tmp_path_factory):
     return root / "out" / "tiny-eager-b1-s8.json.gz"
 
 
+@pytest.fixture(scope="session")
+def main_job_capture(tmp_path_factory):
+    """The README's main job on the tiny GPT-2 (eager and compiled on the CPU): the capture folder."""
+    root = tmp_path_factory.mktemp("main_job")
+    write_calibration(root / "xdg" / "profkit" / "calibration.json")
+    (root / "tiny").mkdir()
+    tiny_gpt2_config().to_json_file(root / "tiny" / "config.json")
+    r = profkit_cli("capture", "--model", root / "tiny", "--mode", "eager,compiled", "--device", "cpu", "--prompt-len", 8,
+                    "--new-tokens", 4, "--warmup", 1, "--steps", 2, "--out", root / "traces",
+                    env={"XDG_CACHE_HOME": str(root / "xdg")})
+    assert r.returncode == 0, r.stderr
+    return root / "traces"
+
+
 @pytest.fixture(autouse=True)
 def user_cache(tmp_path_factory, monkeypatch):
     """Tests never read or write the user's ~/.cache/profkit: each gets an empty cache dir."""

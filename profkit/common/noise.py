@@ -75,6 +75,27 @@ def noise(samples_ms, load_before=None, load_after=None, cpus=None, steal_pct=No
     return out
 
 
+COMPARE_RULE = ("a verdict between two runs needs both timed on a quiet machine (the noise rule) with the same "
+                "number of threads; their min–max ranges then decide: a difference counts when they do not overlap")
+
+
+def unfit_for_comparison(runs):
+    """Why these runs' timings cannot carry a verdict between them ([] when they can).
+
+    runs: (label, noise, threads) per run; noise has `verdict` and `reasons` (a sidecar Noise)
+    or is None (a foreign trace: its conditions were not recorded, which does not bar it).
+    A run timed on a noisy machine, or runs on different thread counts, measure the machine
+    as much as the code: any difference between them may be the conditions.
+    """
+    why = [f"{label} was timed on a noisy machine ({'; '.join(n.reasons)})"
+           for label, n, _ in runs if n is not None and n.verdict == "noisy"]
+    threads = {t for _, _, t in runs if t is not None}
+    if len(threads) > 1:
+        why.append("the runs used different thread counts (" + ", ".join(
+            f"{label}: {t}" for label, _, t in runs if t is not None) + ")")
+    return why
+
+
 def is_noisy(noise_dict):
     """True for a recorded noisy verdict; False for quiet or when nothing was recorded."""
     return bool(noise_dict) and noise_dict.get("verdict") == "noisy"

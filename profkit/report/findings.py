@@ -4,8 +4,9 @@ says whether the difference is larger than the runs' measured noise."""
 
 from dataclasses import dataclass, field
 
-from profkit.common.noise import exceeds_noise
+from profkit.common.noise import COMPARE_RULE, exceeds_noise, unfit_for_comparison
 from profkit.report.fmt import evidence
+from profkit.report.metrics import speedups
 
 
 @dataclass
@@ -23,32 +24,36 @@ class ShownFinding:
 
 
 def _comparison(runs, numbers):
-    base = next((i for i, r in enumerate(runs) if r.mode == "eager"), 0)
+    """Each run against the eager one: what changed, the page's one speed-up figure, and a
+    verdict only where both runs were timed under conditions that can carry one (COMPARE_RULE)."""
+    up = speedups(runs, numbers)
+    base = up.base if up else next((i for i, r in enumerate(runs) if r.mode == "eager"), 0)
     b, out = numbers[base], []
-    for r, n in zip(runs, numbers):
-        if r is runs[base]:
+    for i, (r, n) in enumerate(zip(runs, numbers)):
+        if i == base:
             continue
         parts = [f"idle {b.idle_pct:.0f}% → {n.idle_pct:.0f}%"]
         if b.launches_per_step and n.launches_per_step is not None:
             parts.append(f"kernel launches per step {b.launches_per_step:.0f} → {n.launches_per_step:.0f}")
         elif b.launches and n.launches is not None:
             parts.append(f"kernel launches {b.launches} → {n.launches}")
-        before, after, what = ((b.period_us, n.period_us, "GPU step period (median)") if b.period_us and n.period_us
-                               else (b.step_us, n.step_us, "wall time per step"))
-        if before and after:
-            parts.append(f"{what} {before / 1000:.2f} → {after / 1000:.2f} ms ({before / after:.2f}×)")
-        real = exceeds_noise(b.spread, n.spread)
-        if real is None:
-            verdict = "noise not measured (no timed runs nor profiler steps to compare)"
+        if up:
+            before, after = getattr(b, up.key) * up.to_ms, getattr(n, up.key) * up.to_ms
+            parts.append(f"speed-up {up.values[i]:.2f}× ({before:,.2f} → {after:,.2f} ms, {up.basis})")
+        unfit = unfit_for_comparison([(runs[base].label, b.noise, b.threads), (r.label, n.noise, n.threads)])
+        real = None if unfit else exceeds_noise(b.spread, n.spread)
+        if unfit:
+            verdict = "no verdict: " + "; ".join(unfit)
+        elif real is None:
+            verdict = "no verdict: noise not measured (no timed runs nor profiler steps to compare)"
         else:
             verdict = (f"{b.spread['what']} ranges {_range(b.spread)} vs {_range(n.spread)} ms "
                        + ("do not overlap: the difference exceeds the measured noise" if real else
                           "overlap: the difference is within the measured noise"))
-        faster = bool(before and after and after < before)
+        faster = bool(up and up.values[i] > 1)
         out.append(ShownFinding("good" if faster and real else "info", "", f"{r.label} ({r.mode}) against "
                                 f"{runs[base].label} ({runs[base].mode}): " + ", ".join(parts) + f"; {verdict}.",
-                                ["comparison with the eager run (else the first run)",
-                                 "a difference counts when the runs' min–max ranges do not overlap"]))
+                                ["comparison with the eager run (else the first run)", COMPARE_RULE]))
     return out
 
 

@@ -53,6 +53,7 @@ class RunNumbers:
     ttft_range: tuple | None = None     # min, max over the capture's timed runs
     decode_range: tuple | None = None
     noise: Noise | None = None          # the sidecar's timing.noise
+    threads: int | None = None          # the capture's torch threads (sidecar device.threads)
 
 
 def _median(values):
@@ -101,6 +102,7 @@ def compute(run):
         decode_us=_phase_wall(s.phases["decode"]) if s.phases else None,
         is_cpu=is_cpu,
         spread=_spread(run, timing),
+        threads=run.sidecar.device.threads if run.sidecar and run.sidecar.device else None,
         **_ranges(run, timing),
     )
 
@@ -138,11 +140,18 @@ def _with_range(median, rng):
 
 
 def _noise(n):
-    """'quiet, CV 1.2%' or 'NOISY: <reasons>' for the headline table (n: a sidecar Noise, or None)."""
+    """'quiet, CV 1.2%' or 'noisy, CV 8.0%' for the headline table (n: a sidecar Noise, or None);
+    why a run was noisy goes under the table (headline_notes), not into the cell."""
     if n is None or n.verdict is None:
         return "—"
     cv = "CV –" if n.cv_pct is None else f"CV {n.cv_pct:.1f}%"
-    return f"quiet, {cv}" if n.verdict == "quiet" else f"NOISY: {'; '.join(n.reasons)}"
+    return f"{n.verdict}, {cv}"
+
+
+def headline_notes(runs, numbers):
+    """The notes under the headline table: why each noisy run was judged noisy."""
+    return [f"{r.label} timed on a noisy machine: {'; '.join(n.noise.reasons)}"
+            for r, n in zip(runs, numbers) if n.noise and n.noise.verdict == "noisy" and n.noise.reasons]
 
 
 def _phase_wall(phase):
@@ -152,33 +161,44 @@ def _phase_wall(phase):
     return phase.wall_us / phase.count
 
 
-SPEEDUP_BASES = (  # (RunNumbers field, how it is measured), in order of preference
-    ("period_us", "the median GPU step period (first GPU activity of step N to that of step N+1)"),
-    ("total_ms", "the unprofiled wall time per generation from the capture sidecars"),
-    ("step_us", "the wall time per profiler step in the traces"),
+SPEEDUP_BASES = (  # (RunNumbers field, its unit in ms, how it is measured), in order of preference
+    ("period_us", 1e-3, "the median GPU step period (first GPU activity of step N to that of step N+1)"),
+    ("total_ms", 1.0, "the unprofiled wall time per generation from the capture sidecars"),
+    ("step_us", 1e-3, "the wall time per profiler step in the traces"),
 )
 
 
+@dataclass(frozen=True)
+class Speedup:
+    """The one speed-up figure per run a page shows: over the first eager run, from one measure."""
+
+    base: int          # index of the run it is over
+    key: str           # the RunNumbers field it divides
+    to_ms: float       # that field's unit in ms
+    basis: str         # how that field is measured
+    values: list       # speed-up per run (base: 1.0)
+
+
 def speedups(runs, numbers):
-    """Speed-up of each run over the first eager run, and what it is based on: the
-    median GPU step period when every run has one, else (profkit captures) the
-    unprofiled wall time per generation, else the wall time per step."""
+    """Speed-up of each run over the first eager run: from the median GPU step period when
+    every run has one, else (profkit captures) the unprofiled wall time per generation, else
+    the wall time per step. None without an eager run and another one to compare."""
     eager = [i for i, r in enumerate(runs) if r.mode == "eager"]
     if not eager or len(runs) < 2:
-        return [None] * len(runs), None
+        return None
     base = eager[0]
-    for key, basis in SPEEDUP_BASES:
+    for key, to_ms, basis in SPEEDUP_BASES:
         values = [getattr(n, key) for n in numbers]
         if all(values):
-            ref = values[base]
-            return [ref / v for v in values], f"over {runs[base].label}, from {basis}"
-    return [None] * len(runs), None
+            return Speedup(base, key, to_ms, f"over {runs[base].label}, from {basis}",
+                           [values[base] / v for v in values])
+    return None
 
 
 def headline_rows(runs, numbers, compare=True):
     """Rows of (metric, [cell per run], note) for the side-by-side table; `compare`
     adds the speed-up over eager (not for ranks of one job, which run the same code)."""
-    ups, up_basis = speedups(runs, numbers)
+    up = speedups(runs, numbers) if compare else None
     any_cpu = any(n.is_cpu for n in numbers)
     busy_name = "Busy % (GPU; CPU op coverage on CPU traces)" if any_cpu else "GPU busy %"
     per = "median over the profiler steps of the work each step launched"
@@ -195,7 +215,7 @@ def headline_rows(runs, numbers, compare=True):
          "time to first token, measured outside the profiler (profkit captures): median (min–max of the runs)"),
         ("Decode latency per token", [_with_range(n.decode_ms, n.decode_range) for n in numbers],
          "profkit captures: median (min–max)"),
-        ("Timing noise", [_noise(n.noise) for n in numbers], NOISE_RULE),
+        ("Timing noise", [_noise(n.noise) for n in numbers], NOISE_RULE + " (why a run is noisy: under the table)"),
         ("Tokens/s", [fmt_num(n.tokens_per_s, 1) for n in numbers], "profkit captures"),
         ("Prefill region (profiled)", [fmt_ms(n.prefill_us) for n in numbers],
          "wall time of one \"prefill\" region in the trace (profiler overhead included)"),
@@ -216,7 +236,7 @@ def headline_rows(runs, numbers, compare=True):
          "kernel launches / new tokens (profkit captures)"),
         ("CUDA-graph launches", [fmt_num(n.graph_launches) for n in numbers], ""),
     ]
-    if compare and up_basis:
-        rows.append(("Speed-up over eager", [f"{u:.2f}×" if u else "—" for u in ups], up_basis))
+    if up:
+        rows.append(("Speed-up over eager", [f"{u:.2f}×" for u in up.values], up.basis))
     # A row with nothing in any column only adds noise.
     return [row for row in rows if any(c not in ("—", "— / —") for c in row[1])]

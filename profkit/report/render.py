@@ -122,6 +122,7 @@ def build_context(runs, trace_urls, hta=None):
         "headers": [run_header(r) for r in runs],
         "numbers": numbers,
         "rows": M.headline_rows(runs, numbers, compare=job is None),
+        "headline_notes": M.headline_notes(runs, numbers),
         "findings": FND.findings(runs, numbers, compare=job is None),
         "rules": A.FINDING_RULES,
         "class_unit": ("ms per step: the median over the profiler steps of the work each step launched"

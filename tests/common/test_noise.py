@@ -76,3 +76,17 @@ def test_sidecar_timing_is_read_typed_and_checked_once():
         with pytest.raises(ProfkitError, match=re.escape(where)):
             capture_of(bad, "t.meta.json")
     assert capture_of({"timing": {"noise": {"cv_pct": 3.0}}}).timing.noise.verdict is None  # not judged
+
+
+def test_a_verdict_between_runs_needs_comparable_conditions():
+    from profkit.common.noise import unfit_for_comparison
+    from profkit.runfiles.sidecar import Noise
+
+    quiet = Noise(verdict="quiet", reasons=[])
+    loaded = Noise(verdict="noisy", reasons=["load average 6.60 > 2 CPUs"])
+    assert unfit_for_comparison([("eager", quiet, 2), ("compiled", quiet, 2)]) == []
+    assert unfit_for_comparison([("eager", None, None), ("other", None, None)]) == []  # foreign traces
+    assert unfit_for_comparison([("eager", quiet, 2), ("compiled", loaded, 2)]) == [
+        "compiled was timed on a noisy machine (load average 6.60 > 2 CPUs)"]
+    assert unfit_for_comparison([("eager", quiet, 2), ("compiled", quiet, 8)]) == [
+        "the runs used different thread counts (eager: 2, compiled: 8)"]

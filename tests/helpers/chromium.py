@@ -92,6 +92,11 @@ class Browser:
         for domain in ("Page", "Runtime", "Log"):
             self.send(f"{domain}.enable")
 
+    def set_width(self, width, height=900):
+        """Lay the page out as a window `width` CSS pixels wide (until the next call)."""
+        self.send("Emulation.setDeviceMetricsOverride",
+                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+
     def navigate(self, url):
         self.send("Page.navigate", {"url": url})
         self.wait_event("Page.loadEventFired")

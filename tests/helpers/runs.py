@@ -25,3 +25,14 @@ def write_run(folder, modes, created="2026-12-02T10:00:00+00:00"):
     manifest = RunManifest(**{**manifest.__dict__, "created": created})
     (folder / "run.json").write_bytes(manifest.to_json())
     return manifest
+
+
+def time_under_load(meta, load_before, load_after, cpus=2):
+    """Rewrite a capture's sidecar (`meta`, a .meta.json) as if its timed runs had run at these
+    1-minute load averages: the noise verdict and reasons the capture would then have recorded."""
+    from profkit.common.noise import noise
+
+    side = json.loads(meta.read_text())
+    samples = [prefill + decode for prefill, decode in side["timing"]["samples_ms"]]
+    side["timing"]["noise"] = noise(samples, load_before, load_after, cpus=cpus, steal_pct=0.0)
+    meta.write_text(json.dumps(side))

@@ -184,3 +184,33 @@ def test_empty_charts_become_sentences(tmp_path):
     html = render_html([run], [None])
     assert set(figures_of(html)) == {"timeline-0", "whatif-0"}  # the what-if chart has bars: the kernels' work
     assert "No idle gaps in the analysis window." in html and "No classified time in this run." in html
+
+
+def test_comparison_under_load_gives_no_verdict_and_the_page_one_speedup(main_job_capture, tmp_path):
+    """The issue's run: eager at load 3.5, compiled at 5.1–6.6 on 2 CPUs. The finding quotes the
+    headline row's speed-up (one figure per comparison) and declines a verdict."""
+    import shutil
+
+    from profkit.report.runs import load_runs
+    from tests.helpers.runs import time_under_load
+
+    folder = tmp_path / "run"
+    shutil.copytree(main_job_capture, folder)
+    time_under_load(folder / "tiny-eager-b1-s8.meta.json", 3.5, 3.4)
+    time_under_load(folder / "tiny-compiled-b1-s8.meta.json", 5.1, 6.6)
+    runs = load_runs(sorted(folder.glob("*.json.gz")))
+    numbers = [M.compute(r) for r in runs]
+    up = dict((name, cells) for name, cells, _ in M.headline_rows(runs, numbers))["Speed-up over eager"]
+    (cmp,) = [f for f in FND.findings(runs, numbers) if f.rule == "comparison"]
+    assert f"speed-up {up[1]}" in cmp.text and cmp.severity == "info"
+    assert "no verdict: tiny-eager-b1-s8 was timed on a noisy machine (" in cmp.text
+    assert "load average 3.50 > 2 CPUs" in cmp.text and "load average 6.60 > 2 CPUs" in cmp.text
+    assert "exceeds the measured noise" not in cmp.text
+    # The same runs timed quietly get the range verdict.
+    time_under_load(folder / "tiny-eager-b1-s8.meta.json", 0.2, 0.2)
+    time_under_load(folder / "tiny-compiled-b1-s8.meta.json", 0.2, 0.2)
+    runs = load_runs(sorted(folder.glob("*.json.gz")))
+    numbers = [M.compute(r) for r in runs]
+    (cmp,) = [f for f in FND.findings(runs, numbers) if f.rule == "comparison"]
+    quiet_runs = all(n.noise.verdict == "quiet" for n in numbers)
+    assert ("ranges" in cmp.text) == quiet_runs and ("no verdict" in cmp.text) != quiet_runs
