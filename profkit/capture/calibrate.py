@@ -17,7 +17,8 @@ from pathlib import Path
 
 import torch
 
-from profkit.common.hardware import BUSY_LOAD_PER_CPU, CPU_NAME, cpu_model, default_calibration, load_note
+from profkit.capture.machine import Competition, others_busy_now
+from profkit.common.hardware import CPU_NAME, cpu_model, default_calibration, is_busy, load_note
 from profkit.errors import ProfkitError
 from profkit.fileio import write_text_atomic
 
@@ -68,14 +69,15 @@ def matmul_size(dtype, largest, budget_s=0.25):
     return n
 
 
-def machine_load():
-    """{load_avg, cpus, busy}: the 1-minute load average against the CPUs, before measuring."""
+def machine_load(others_pct=None):
+    """{load_avg, cpus, others_pct, busy}: the 1-minute load average, the CPUs, and the share
+    of CPU time other processes took while measuring (None: not known); busy by is_busy."""
     cpus = os.cpu_count() or 1
     try:
-        load = os.getloadavg()[0]
+        load = round(os.getloadavg()[0], 2)
     except OSError:  # not reported on this OS
-        return {"load_avg": None, "cpus": cpus, "busy": False}
-    return {"load_avg": round(load, 2), "cpus": cpus, "busy": load >= BUSY_LOAD_PER_CPU * cpus}
+        load = None
+    return {"load_avg": load, "cpus": cpus, "others_pct": others_pct, "busy": is_busy(others_pct, load, cpus)}
 
 
 def calibrate(triad_mb=512, matmul_n=2048, reps=3):
@@ -83,7 +85,7 @@ def calibrate(triad_mb=512, matmul_n=2048, reps=3):
     if triad_mb <= 0 or matmul_n <= 0 or reps <= 0:
         raise ProfkitError("calibration sizes and repetitions must be positive")
     n = max(1, int(triad_mb * 1e6 / 4 / 3))  # three float32 arrays share triad_mb
-    load = machine_load()
+    competition = Competition().start()
     t0 = time.perf_counter()
     gbs, tsecs = triad(n, reps)
     result = {
@@ -93,7 +95,7 @@ def calibrate(triad_mb=512, matmul_n=2048, reps=3):
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "load": load,
+        "load": None,
         "bandwidth_gbs": gbs,
         "triad": {"elements": n, "bytes_per_run": 3 * n * 4, "best_s": tsecs, "repetitions": reps},
         "tflops": {},
@@ -105,6 +107,7 @@ def calibrate(triad_mb=512, matmul_n=2048, reps=3):
         result["tflops"][key] = tf
         result["matmul"][key] = {"n": n_used, "best_s": secs, "repetitions": reps}
     result["seconds"] = round(time.perf_counter() - t0, 2)
+    result["load"] = machine_load(competition.others_pct())
     return result
 
 
@@ -120,11 +123,23 @@ def _matches_this_machine(data):
             and isinstance(data.get("bandwidth_gbs"), (int, float)) and isinstance(data.get("tflops"), dict))
 
 
-def cpu_peaks(notify=None, measure=calibrate):
+def _best_of(old, new):
+    """Each peak the higher of two calibrations, as STREAM keeps its best run: the one least
+    disturbed by other processes. The load is the newer measurement's."""
+    tflops = {k: max((x for x in (old["tflops"].get(k), new["tflops"].get(k)) if x is not None), default=None)
+              for k in {**old["tflops"], **new["tflops"]}}
+    return {**new, "bandwidth_gbs": max(old["bandwidth_gbs"], new["bandwidth_gbs"]), "tflops": tflops}
+
+
+def cpu_peaks(notify=None, measure=calibrate, others_now=others_busy_now):
     """The peaks a CPU capture records in its sidecar: the cached calibration when it is
     of this machine (CPU model and core count), else measured now and cached.
 
-    `notify(text)` hears what happened (measuring, reusing a calibration made under load).
+    A cached calibration measured under load is provisional: when the machine is quiet now
+    (other processes take at most BUSY_OTHERS_PCT of the CPU time over a second,
+    `others_now`) it is measured again, and the new one replaces it if it was quiet too
+    (else each peak keeps the higher of the two, still provisional).
+    `notify(text)` hears what happened.
     """
     say = notify or (lambda text: None)
     path = default_calibration()
@@ -132,14 +147,21 @@ def cpu_peaks(notify=None, measure=calibrate):
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         data = None
-    if _matches_this_machine(data):
-        origin = f"cached in {path}"
-    else:
+    if not _matches_this_machine(data):
         say(f"measuring this CPU's peaks once for the roofline and MUE (a few seconds; cached in {path}, "
             "`profkit calibrate` re-measures)")
         data = measure()
         save(data, path)
         origin = f"measured by this capture, cached in {path}"
+    elif load_note(data.get("load")) and not machine_load(others_now())["busy"]:
+        say(f"the cached CPU peaks were {load_note(data['load']).split(':')[0]}; the machine is quiet now: "
+            "measuring them again")
+        fresh = measure()
+        data = fresh if not fresh["load"]["busy"] else _best_of(data, fresh)
+        save(data, path)
+        origin = f"re-measured by this capture on a quiet machine, cached in {path}"
+    else:
+        origin = f"cached in {path}"
     note = load_note(data.get("load"))
     if note:
         say(f"the CPU peaks were {note}")

@@ -1,10 +1,12 @@
-"""The machine's load around a timed measurement: load average, CPUs, CPU steal.
+"""The machine's load around a timed measurement: load average, CPUs, CPU steal, and the CPU
+time other processes took.
 
-Read from the OS (os.getloadavg, /proc/stat on Linux); the verdict drawn from
-them lives in profkit.common.noise.
+Read from the OS (os.getloadavg, /proc/stat on Linux, os.times); the verdicts drawn from
+them live in profkit.common.noise (timings) and profkit.common.hardware (peaks).
 """
 
 import os
+import time
 
 
 class LoadProbe:
@@ -26,6 +28,46 @@ class LoadProbe:
             return len(os.sched_getaffinity(0))
         except (AttributeError, OSError):
             return os.cpu_count()
+
+
+class Competition:
+    """The share of all CPU time that other processes used between `start` and `others_pct`.
+
+    /proc/stat counts every CPU's busy time (all but idle and iowait); this process's own
+    user + system time (os.times, all its threads) is taken off. Unlike the 1-minute load
+    average, which trails by a minute and counts this process's own recent work, it says
+    what competed with a measurement while it ran.
+    """
+
+    def start(self):
+        self._stat, self._own = _cpu_stat(), _own_seconds()
+        return self
+
+    def others_pct(self):
+        """Other processes' share of all CPU time (%) since `start`, or None where /proc/stat is absent."""
+        after = _cpu_stat()
+        if self._stat is None or after is None or len(after) < 8:
+            return None
+        delta = [b - a for a, b in zip(self._stat[:8], after[:8])]
+        total = sum(delta)
+        if total <= 0:
+            return None
+        tick = os.sysconf("SC_CLK_TCK")
+        busy_s = (total - delta[3] - delta[4]) / tick  # idle and iowait are not busy
+        others_s = max(0.0, busy_s - (_own_seconds() - self._own))
+        return round(min(100.0, 100.0 * others_s / (total / tick)), 1)
+
+
+def others_busy_now(seconds=1.0):
+    """Other processes' share of all CPU time (%) over the next `seconds`, while this one sleeps."""
+    probe = Competition().start()
+    time.sleep(seconds)
+    return probe.others_pct()
+
+
+def _own_seconds():
+    t = os.times()
+    return t.user + t.system
 
 
 def _loadavg():

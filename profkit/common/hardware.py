@@ -17,10 +17,13 @@ from profkit.common.paths import user_cache_dir
 
 CPU_NAME = "cpu (calibrated)"
 NO_CALIBRATION = "no CPU calibration found; run `profkit calibrate`"
-# Peaks measured while the 1-minute load average was at least this share of the
-# CPUs had other work competing for cores and memory bandwidth: flagged.
+# Peaks measured while other processes took more than this share of all CPU time had other
+# work competing for cores and memory bandwidth: provisional. Where the OS does not say (no
+# /proc/stat), a 1-minute load average of at least BUSY_LOAD_PER_CPU per CPU stands in.
+BUSY_OTHERS_PCT = 10.0
 BUSY_LOAD_PER_CPU = 0.5
-RECALIBRATE = "re-run `profkit calibrate` on an idle machine"
+RECALIBRATE = ("the next CPU capture that finds the machine quiet measures them again "
+               "(or run `profkit calibrate` on an idle machine)")
 
 # Kineto dtype names (and torch names) -> the precision key of a peak.
 _PRECISION = {"float": "fp32", "float32": "fp32", "c10::Half": "fp16", "float16": "fp16",
@@ -153,12 +156,22 @@ def cpu_model():
     return platform.processor() or platform.machine()
 
 
+def is_busy(others_pct, load_avg, cpus):
+    """Whether peaks measured with this competition are provisional (BUSY_OTHERS_PCT)."""
+    if others_pct is not None:
+        return others_pct > BUSY_OTHERS_PCT
+    return load_avg is not None and bool(cpus) and load_avg >= BUSY_LOAD_PER_CPU * cpus
+
+
 def load_note(load):
-    """The warning for peaks measured under load ({load_avg, cpus, busy}), else ""."""
+    """The warning for peaks measured under load ({load_avg, cpus, others_pct, busy}), else ""."""
     if not isinstance(load, dict) or not load.get("busy"):
         return ""
-    return (f"measured under load (load average {load.get('load_avg', 0):.2f} on {load.get('cpus', '?')} CPUs): "
-            f"the peaks may be low; {RECALIBRATE}")
+    others = load.get("others_pct")
+    what = [f"other processes took {others:.0f}% of the CPU time"] if others is not None else []
+    if load.get("load_avg") is not None:
+        what.append(f"load average {load['load_avg']:.2f} on {load.get('cpus', '?')} CPUs")
+    return f"measured under load ({'; '.join(what)}): the peaks may be low; {RECALIBRATE}"
 
 
 def calibrated_device(data, where):

@@ -112,14 +112,17 @@ def efficiency_view(runs):
 
 
 def _peaks(runs):
-    """[(peaks line, [run labels])]: the peaks each roofline used, where they came from, any flag."""
+    """[(peaks line, [run labels])]: the peaks each run's MUE and roofline used, where they came
+    from (source, date) and any flag (measured under load)."""
     out = {}
     for r in runs:
-        dev = r.summary.roofline.device if r.summary.roofline is not None else None
+        roof = r.summary.roofline.device if r.summary.roofline is not None else None
+        eff = r.summary.efficiency.device if r.summary.efficiency is not None else None
+        dev = roof or eff
         if dev:
-            line = (f"{dev.name}: {fmt.plain(dev.bandwidth_gbs, '.1f')} GB/s, "
-                    f"{fmt.plain(dev.peak_tflops, '.3g')} TFLOP/s ({dev.source or 'no source'})"
-                    + (f"; {dev.note}" if dev.note else ""))
+            line = (f"{dev.name}: {fmt.plain(dev.bandwidth_gbs, '.1f')} GB/s"
+                    + (f", {fmt.plain(roof.peak_tflops, '.3g')} TFLOP/s" if roof else "")
+                    + f" ({dev.source or 'no source'})" + (f"; {dev.note}" if dev.note else ""))
             out.setdefault(line, []).append(r.label)
     return list(out.items())
 

@@ -93,6 +93,7 @@ class CaptureDevice(Record):
 
 class PeaksLoad(Record):
     load_avg: Number | None = None
+    others_pct: Number | None = None  # other processes' share of all CPU time while measuring
     cpus: int | None = None
     busy: bool | None = None
 

@@ -123,7 +123,7 @@ def test_capture_writes_the_manifest_and_report_renders_it(tmp_path, capsys, mon
         main(["report", "traces/run.json", "--no-hta", "-o", "r.html"])
     assert e.value.code == 0
     page = (tmp_path / "r.html").read_text()
-    assert "Peaks for tiny-eager-b1-s8: cpu (calibrated): 20.0 GB/s, 0.5 TFLOP/s" in page
+    assert "Peaks of MUE and the roofline for tiny-eager-b1-s8: cpu (calibrated): 20.0 GB/s, 0.5 TFLOP/s" in page
     # The terminal view names the peaks and their origin too.
     with pytest.raises(SystemExit) as e:
         main(["analyze", f"traces/{m.modes[0].trace}"])
