@@ -106,6 +106,8 @@ def _whatif(con, w):
         if comp.compiled_window_us is not None:
             line += f"; the compiled run measured {us(comp.compiled_window_us)} (x{comp.measured_speedup:.2f})"
         con.print(line)
+    if w and w.unavailable:
+        con.print(f"[bold]what if[/bold]: no prediction: {escape(w.unavailable)}")
 
 
 MARK = {"warn": "[yellow]![/yellow]", "info": "[cyan]i[/cyan]", "good": "[green]✓[/green]"}

@@ -123,6 +123,7 @@ def build_context(runs, trace_urls, hta=None):
         "numbers": numbers,
         "rows": M.headline_rows(runs, numbers, compare=job is None),
         "headline_notes": M.headline_notes(runs, numbers),
+        "class_notes": M.class_total_notes(runs, numbers, per_step),
         "findings": FND.findings(runs, numbers, compare=job is None),
         "rules": A.FINDING_RULES,
         "class_unit": ("ms per step: the median over the profiler steps of the work each step launched"

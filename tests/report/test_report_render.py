@@ -214,3 +214,25 @@ def test_comparison_under_load_gives_no_verdict_and_the_page_one_speedup(main_jo
     (cmp,) = [f for f in FND.findings(runs, numbers) if f.rule == "comparison"]
     quiet_runs = all(n.noise.verdict == "quiet" for n in numbers)
     assert ("ranges" in cmp.text) == quiet_runs and ("no verdict" in cmp.text) != quiet_runs
+
+
+def test_class_totals_above_the_wall_time_say_why(tmp_path):
+    """Two threads each doing 600 µs of matmul in a 1000 µs step: 1200 µs of class time per step."""
+    from profkit.analysis.result import NO_STEPS
+    from profkit.report.runs import load_runs
+    from tests.helpers.traces import ev, write_kineto
+
+    events = []
+    for step, t0 in enumerate((0.0, 1000.0)):
+        events.append(ev("user_annotation", f"ProfilerStep#{step}", t0, 1000.0))
+        events += [ev("cpu_op", "aten::mm", t0 + 100, 600.0, tid=tid) for tid in (1, 2)]
+    path = write_kineto(tmp_path / "threads.json.gz", events)
+    runs = load_runs([path])
+    numbers = [M.compute(r) for r in runs]
+    per_step = runs[0].summary.steps.source != NO_STEPS
+    total = sum(c.per_step_us for c in runs[0].summary.classes.values())
+    assert per_step and total == pytest.approx(1200.0) and numbers[0].step_us == pytest.approx(1000.0)
+    (note,) = M.class_total_notes(runs, numbers, per_step)
+    assert "add up to 1.200 ms per step, more than the wall time per step (1.000 ms)" in note
+    assert "ops on 2 threads run at the same time" in note
+    assert note in render_html(runs, [None])

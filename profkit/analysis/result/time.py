@@ -285,6 +285,7 @@ class CompiledWhatIf(Record, frozen=True):
 class WhatIf(Record, frozen=True):
     cudagraph: CudaGraphWhatIf | None
     compiled: CompiledWhatIf | None
+    unavailable: str | None = None  # why neither is predicted (None when one is)
 
 
 # -- run ----------------------------------------------------------------------------------

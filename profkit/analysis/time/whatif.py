@@ -307,11 +307,19 @@ def whatif(tables, against=None, breakdown=None, mode=None):
     trace = tables.trace
     if trace.has_gpu:
         cg = cudagraph_whatif(tables)
-        if cg is not None and against is not None:
+        if cg is None:
+            return WhatIf(cudagraph=None, compiled=None,
+                          unavailable="no GPU work with a duration inside the steps to predict from")
+        if against is not None:
             cg = msgspec.structs.replace(cg, validation=validate(cg, against))
         return WhatIf(cudagraph=cg, compiled=None)
-    if len(trace.runtime) or (mode or "").startswith("compiled"):
-        # a GPU run whose kernels are missing from the trace, or a compiled CPU run: nothing to predict
-        return WhatIf(cudagraph=None, compiled=None)
+    if len(trace.runtime):
+        return WhatIf(cudagraph=None, compiled=None, unavailable="the trace records a GPU run but no GPU "
+                      "activity: its CPU op times are launch costs, not work a CUDA graph would keep")
+    if (mode or "").startswith("compiled"):
+        return WhatIf(cudagraph=None, compiled=None, unavailable=f"the run is compiled already (detected mode: "
+                      f"{mode}): the compilation what-if predicts eager CPU runs; compare with an eager run instead")
     other = cpu_breakdown(against.trace) if against is not None and not against.trace.has_gpu else None
-    return WhatIf(cudagraph=None, compiled=compiled_whatif(breakdown, other["window_us"] if other else None))
+    compiled = compiled_whatif(breakdown, other["window_us"] if other else None)
+    return WhatIf(cudagraph=None, compiled=compiled, unavailable=None if compiled else
+                  "no classified CPU op work in the window to set the framework overhead against")

@@ -204,7 +204,12 @@ def test_a_compiled_cpu_run_gets_no_compiled_prediction():
     b = breakdown(1000.0, 400.0, 600.0)
     assert W.whatif(Tables(cpu_only), breakdown=b, mode="eager").compiled is not None
     for mode in ("compiled", "compiled+cudagraph"):
-        assert W.whatif(Tables(cpu_only), breakdown=b, mode=mode) == W.WhatIf(cudagraph=None, compiled=None)
+        w = W.whatif(Tables(cpu_only), breakdown=b, mode=mode)
+        assert w.cudagraph is None and w.compiled is None
+        assert w.unavailable.startswith(f"the run is compiled already (detected mode: {mode})")
+    # An eager run without classified op work says so (not "no CPU ops").
+    w = W.whatif(Tables(cpu_only), breakdown=breakdown(0.0, 0.0, 0.0), mode="eager")
+    assert w.compiled is None and w.unavailable.startswith("no classified CPU op work in the window")
 
 
 def test_no_prediction_is_slower_than_measured():
@@ -213,7 +218,8 @@ def test_no_prediction_is_slower_than_measured():
     assert 1 <= w.low <= w.speedup <= w.high
     # A GPU run whose kernels are missing is not a CPU run: no compiled what-if either.
     edge = load(real_trace("kineto-a100-edgecase-no-kernel-events.json.gz"))
-    assert W.whatif(Tables(edge), breakdown=breakdown(5.0, 1.0, 4.0)) == W.WhatIf(None, None)
+    w = W.whatif(Tables(edge), breakdown=breakdown(5.0, 1.0, 4.0))
+    assert (w.cudagraph, w.compiled) == (None, None) and "records a GPU run but no GPU activity" in w.unavailable
 
 
 @pytest.mark.parametrize("name", ["kineto-fmt-libkineto-test-cudasync-beforefix.json.gz",
