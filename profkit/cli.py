@@ -135,18 +135,20 @@ def capture(model, mode, device, batch, prompt_len, new_tokens, dtype, kv_groups
 
     require_torch("capture")
     from profkit.capture.config import CaptureConfig
-    from profkit.capture.console import CaptureProgress, print_timings
-    from profkit.capture.job import capture_job
-    from profkit.capture.models import check_fits, resolve_model, with_kv_groups
     from profkit.capture.modes import resolve_device, resolve_modes
-    from profkit.capture.run import check_args, check_out_dir
 
-    # Every argument is checked before the first model is built.
+    # Every argument is checked before the first model is built; the mode and device first,
+    # before transformers is imported (a mode this machine cannot run is refused in seconds).
     cfg = CaptureConfig(model=model, mode=mode, device=device, batch=batch, prompt_len=prompt_len,
                         new_tokens=new_tokens, dtype=dtype, warmup=warmup, steps=steps, seed=seed, kv_groups=kv_groups,
                         out_dir=out).check()
     dev = resolve_device(device)
     modes = resolve_modes(mode, dev)
+    from profkit.capture.console import CaptureProgress, print_timings
+    from profkit.capture.job import capture_job
+    from profkit.capture.models import check_fits, resolve_model, with_kv_groups
+    from profkit.capture.run import check_args, check_out_dir
+
     spec = with_kv_groups(resolve_model(model), kv_groups)
     check_args(spec, cfg)
     check_fits(spec, cfg, dev)

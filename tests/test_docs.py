@@ -37,6 +37,19 @@ def test_readme_main_command_captures_and_reports_the_run():
     assert line.endswith("profkit report traces/run.json")
 
 
+def test_readme_quotes_the_recorded_main_job_run():
+    """README's main-job part and docs/report.png come from one run (tools/main_job.py run)."""
+    from tools import main_job
+
+    assert main_job.check() == 0, "rerun python tools/main_job.py run on an idle machine"
+    rec = __import__("json").loads(main_job.RECORD.read_text())
+    written = set(rec["files"])
+    # Every file the README says the main job writes is one the recorded run wrote.
+    assert {"traces/run.json", "reports/traces.html", "traces/gpt2-eager-b1-s128.json.gz",
+            "traces/gpt2-compiled-b1-s128.meta.json"} <= written
+    assert any(f.startswith("reports/traces_traces/") for f in written)
+
+
 def test_links_resolve():
     for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
