@@ -86,11 +86,20 @@ def analyze(trace_path, as_json, window, top, all_gaps, peak_bw, peak_tflops, ca
         from profkit.report import console
         from profkit.runfiles.paths import traces_in
 
-        result = A.job(A.run_ranks(traces_in(trace_path), options), trace_path)
-        if as_json:
-            click.echo(encode(result).decode())
+        summaries = A.run_ranks(traces_in(trace_path), options)
+        why = A.why_not_a_job(summaries) if len(summaries) > 1 else None
+        if why:
+            note = f"{trace_path}: not one job ({why}): each trace is analysed alone"
+            if as_json:
+                click.echo(encode({"not_a_job": note, "traces": summaries}).decode())
+            else:
+                click.echo(f"profkit: {note}", err=True)
+                for s in summaries:
+                    console.render(s, top=options.top)
+        elif as_json:
+            click.echo(encode(A.job(summaries, trace_path)).decode())
         else:
-            console.render_job(result)
+            console.render_job(A.job(summaries, trace_path))
     elif as_json:
         click.echo(A.summary_json(trace_path, options).decode())
     else:

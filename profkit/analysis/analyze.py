@@ -7,7 +7,7 @@
 - `summarize(trace, ...)`: the Summary alone;
 - `summary(path, options)` / `summary_json(path, options)`: one trace file, answered from
   the result cache when nothing changed (profkit.analysis.result_cache);
-- `job(...)`, `is_job(...)`, `run_ranks(...)`: a folder of per-rank traces
+- `job(...)`, `is_job(...)`, `why_not_a_job(...)`, `run_ranks(...)`: a folder of per-rank traces
   (profkit.analysis.ranks);
 - `diff(a, b)`: the kernel diff of two runs (profkit.analysis.compare).
 
@@ -19,7 +19,7 @@ from profkit.analysis.result import NO_STEPS
 from profkit.runfiles.sidecar import capture_of
 
 __all__ = ["Analysis", "AnalysisOptions", "NO_STEPS", "FINDING_RULES", "analyze", "summarize", "summary",
-           "summary_json", "diff", "job", "is_job", "run_ranks", "checked_whatif", "load_rules", "rule_table"]
+           "summary_json", "diff", "job", "is_job", "why_not_a_job", "run_ranks", "checked_whatif", "load_rules", "rule_table"]
 
 
 class Analysis:
@@ -114,6 +114,12 @@ def is_job(traces):
     from profkit.analysis import ranks
 
     return ranks.is_job(traces)
+
+
+def why_not_a_job(members):
+    from profkit.analysis import ranks
+
+    return ranks.why_not_a_job(members)
 
 
 def job(summaries, folder):

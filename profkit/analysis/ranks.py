@@ -27,10 +27,33 @@ def summarize_rank(path, options=None):
     return memo.summary(path, options or AnalysisOptions())
 
 
+def why_not_a_job(members):
+    """Why these traces (or summaries: anything with `rank` and `world_size`, from distributedInfo)
+    are not the ranks of one job, or None when they are.
+
+    Ranks of one job say so: each trace records its rank in one world of the same size
+    (torch.distributed writes distributedInfo into every rank's trace). Traces that do not,
+    or that record different worlds, may come from different machines and days: aligning
+    their clocks or naming stragglers among them would be invented.
+    """
+    n = len(members)
+    if n < 2:
+        return "a single trace"
+    missing = sum(m.rank is None for m in members)
+    if missing:
+        return (f"{missing} of {n} traces record no distributed rank (no distributedInfo): nothing says they ran "
+                "together")
+    sizes = sorted({m.world_size for m in members} - {None})
+    if len(sizes) > 1:
+        return f"the traces record different world sizes ({', '.join(map(str, sizes))})"
+    if sizes and max(m.rank for m in members) >= sizes[0]:
+        return f"a rank is not below the world size {sizes[0]}"
+    return None
+
+
 def is_job(traces):
-    """Several traces with distinct distributedInfo ranks: ranks of one job, not runs to compare."""
-    found = [t.rank for t in traces]
-    return len(found) > 1 and None not in found and len(set(found)) == len(found)
+    """Several traces with distinct distributedInfo ranks of one world: ranks of one job, not runs to compare."""
+    return why_not_a_job(traces) is None and len({t.rank for t in traces}) == len(traces)
 
 
 def run(paths, options=None):

@@ -3,6 +3,8 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -141,3 +143,24 @@ def test_rank_table_exposed_communication_and_comm_wait_rule(serial, dlrm_dir):
     named = {s.rank for s in serial.stragglers.ranks if s.rule == "comm_wait"}
     assert named == {r for r, e in exposed.items() if e < ranks.COMM_WAIT_FRACTION * median} == {7}
     assert "comm_wait" in serial.stragglers.rules
+
+
+def test_unrelated_traces_in_one_folder_are_not_a_job(tmp_path):
+    """Two single-GPU traces from different machines (no distributedInfo): each analysed alone,
+    and the output says why, instead of a 2-rank job with a days-long clock offset."""
+    (tmp_path / "a.json.gz").symlink_to(real_trace("kineto-rtx5080-mlp-train-eager.json.gz"))
+    (tmp_path / "b.json.gz").symlink_to(real_trace("kineto-a100-edgecase-no-kernel-events.json.gz"))
+    r = profkit_cli("analyze", tmp_path, "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert "not one job (2 of 2 traces record no distributed rank" in doc["not_a_job"]
+    assert [Path(t["trace"]).name for t in doc["traces"]] == ["a.json.gz", "b.json.gz"]
+    text = profkit_cli("analyze", tmp_path)
+    assert "each trace is analysed alone" in text.stderr and "straggler" not in text.stdout
+    assert ranks.why_not_a_job([SimpleNamespace(rank=0, world_size=8), SimpleNamespace(rank=1, world_size=4)]) \
+        == "the traces record different world sizes (4, 8)"
+
+
+def test_ranks_of_one_world_are_a_job(dlrm_dir):
+    members = [profkit.load(p) for p in sorted(dlrm_dir.glob("*rank[01].json.gz"))]
+    assert ranks.why_not_a_job(members) is None and ranks.is_job(members)
