@@ -65,7 +65,8 @@ def _analysis(trace):
     return {"mode": s["mode"]["name"], "classes_pct": {c: s["classes"][c]["pct"] for c in CLASSES},
             "roofline": [{"phase": name, "measured_ms": p["measured_ms"], "limit_ms": p["limit_ms"],
                           "pct_of_limit": p["pct_of_limit"], "bound": p["bound"]} for name, p in phases if p],
-            "peaks": (roof.get("device") or {}).get("source"), "peaks_note": (roof.get("device") or {}).get("note")}
+            "roofline_peaks": (roof.get("device") or {}).get("source"),
+            "roofline_peaks_note": (roof.get("device") or {}).get("note")}
 
 
 def _screenshot(page, dest):
