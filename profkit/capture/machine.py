@@ -34,7 +34,7 @@ class Competition:
     """The share of all CPU time that other processes used between `start` and `others_pct`.
 
     /proc/stat counts every CPU's busy time (all but idle and iowait); this process's own
-    user + system time (os.times, all its threads) is taken off. Unlike the 1-minute load
+    user + system time (os.times, all its threads, and the children it waited for) is taken off. Unlike the 1-minute load
     average, which trails by a minute and counts this process's own recent work, it says
     what competed with a measurement while it ran.
     """
@@ -66,8 +66,9 @@ def others_busy_now(seconds=1.0):
 
 
 def _own_seconds():
+    """CPU seconds of this process (all its threads) and of the children it has waited for."""
     t = os.times()
-    return t.user + t.system
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def _loadavg():

@@ -90,3 +90,17 @@ def test_a_verdict_between_runs_needs_comparable_conditions():
         "compiled was timed on a noisy machine (load average 6.60 > 2 CPUs)"]
     assert unfit_for_comparison([("eager", quiet, 2), ("compiled", quiet, 8)]) == [
         "the runs used different thread counts (eager: 2, compiled: 8)"]
+
+
+def test_competition_is_busy_time_less_this_process_and_its_children(monkeypatch):
+    """/proc/stat jiffies over the probe, less os.times of this process and its waited-for children."""
+    import os
+
+    from profkit.capture import machine
+
+    tick = os.sysconf("SC_CLK_TCK")
+    stats = iter([[0] * 8, [300, 0, 100, 500, 100, 0, 0, 0]])  # 1000 jiffies: 400 busy, 500 idle, 100 iowait
+    own = iter([10.0, 10.0 + 100 / tick])  # this process (and children) took 100 of the 400 busy jiffies
+    monkeypatch.setattr(machine, "_cpu_stat", lambda: next(stats))
+    monkeypatch.setattr(machine, "_own_seconds", lambda: next(own))
+    assert machine.Competition().start().others_pct() == 30.0
