@@ -312,6 +312,12 @@ def calibrate(out, triad_mb, matmul_n, reps):
         click.echo(f"profkit: warning: {note}", err=True)
 
 
+def _keep_secrets_option(f):
+    return click.option("--keep-secrets", is_flag=True,
+                        help="Copy credential-like trace metadata (tokens, keys, passwords) as it is; by default "
+                             "profkit's copies of a trace mask it.")(f)
+
+
 @cli.command()
 @click.argument("traces", metavar="RUN.json|TRACE|DIR ...", nargs=-1, required=True,
                 type=click.Path(path_type=Path))
@@ -321,7 +327,8 @@ def calibrate(out, triad_mb, matmul_n, reps):
 @click.option("--no-hta", is_flag=True, help="Skip the HolisticTraceAnalysis section even when HTA is installed.")
 @_rules_option
 @click.option("--no-cache", is_flag=True, help="Read the trace files even if their columns are cached.")
-def report(traces, output, open_browser, no_hta, rules_file, no_cache):
+@_keep_secrets_option
+def report(traces, output, open_browser, no_hta, rules_file, no_cache, keep_secrets):
     """Write an HTML report of one trace, or compare several (a run manifest, files or a folder).
 
     `profkit report traces/run.json` shows every mode of that capture side by side;
@@ -345,7 +352,7 @@ def report(traces, output, open_browser, no_hta, rules_file, no_cache):
         path = build_sweep_report(traces[0], output)
         click.echo(str(path))
     else:
-        path = build_report(traces, output, hta=not no_hta, options=options,
+        path = build_report(traces, output, hta=not no_hta, options=options, keep_secrets=keep_secrets,
                             notify=lambda text: click.echo(f"profkit: {text}", err=True))
         click.echo(str(path))
         click.echo(f"open it in a browser; for the Perfetto buttons run: profkit serve {path.parent}", err=True)
@@ -374,12 +381,16 @@ def rules_command(rules_file, as_json):
 @click.argument("trace_path", metavar="TRACE", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="Where to write the annotated trace (gzip Chrome JSON, e.g. OUT.json.gz).")
-def annotate(trace_path, output):
+@_keep_secrets_option
+def annotate(trace_path, output, keep_secrets):
     """Copy a trace, adding profkit's idle gaps (named by cause) and kernel classes as Perfetto tracks."""
     from profkit.report.annotate import annotate as write_annotated
 
-    counts = write_annotated(trace_path, output)
+    counts = write_annotated(trace_path, output, keep_secrets=keep_secrets)
     click.echo(str(output))
+    if counts["masked"]:
+        click.echo(f"profkit: masked {len(counts['masked'])} credential-like metadata value(s) in the copy "
+                   f"({', '.join(counts['masked'][:3])}); --keep-secrets copies them as they are", err=True)
     click.echo(f"{counts['gaps']} idle gaps and {counts['labelled']} classified events; open it in "
                "https://ui.perfetto.dev", err=True)
 
@@ -389,7 +400,8 @@ def annotate(trace_path, output):
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="Port on 127.0.0.1 (0 picks a free one).")
 @click.option("--no-browser", is_flag=True, help="Only print the URL to open.")
-def open_(inputs, port, no_browser):
+@_keep_secrets_option
+def open_(inputs, port, no_browser, keep_secrets):
     """Open traces in the Perfetto UI (ui.perfetto.dev), with profkit's gap and class tracks.
 
     Serves the traces and annotated copies on 127.0.0.1 only, and opens a page
@@ -403,7 +415,7 @@ def open_(inputs, port, no_browser):
     from profkit.report.serve import url_of
 
     with tempfile.TemporaryDirectory(prefix="profkit-open-") as tmp:
-        server, url, staged = open_server(inputs, tmp, port,
+        server, url, staged = open_server(inputs, tmp, port, keep_secrets=keep_secrets,
                                           notify=lambda text: click.echo(f"profkit: {text}", err=True))
         click.echo(url)
         for t in staged:

@@ -27,7 +27,7 @@ from profkit.analysis.cost.roofline import roofline
 from profkit.analysis.time.steps import step_of_times, steps_summary
 from profkit.analysis.time.whatif import whatif
 from profkit.errors import ProfkitError
-from profkit.trace import load
+from profkit.trace import load, secrets
 from profkit.trace.model import name_mask
 
 # Traces with at least this many GPU activities + CPU ops compute their efficiency table in a
@@ -48,6 +48,9 @@ def summary_of(tables, sidecar=None, options=None):
     recorded = msgspec.to_builtins(sidecar.peaks) if sidecar and sidecar.peaks else None
     peaks = {**options.peaks, "recorded": recorded}  # the peaks a capture recorded come first
     warnings = list(trace.warnings)
+    leaked = secrets.warning(trace.meta)
+    if leaked:
+        warnings.append(leaked)
     classes, by = tables.classes(options.rules)
     big = len(trace.gpu) + len(trace.cpu_ops) >= BACKGROUND_ROWS
     if big and trace.has_gpu:

@@ -17,7 +17,7 @@ import orjson
 
 from profkit.analysis.analyze import analyze
 from profkit.fileio import atomic_path
-from profkit.trace import load
+from profkit.trace import load, secrets
 from profkit.trace.reader import EventStream
 
 CAT_GAP, CAT_CLASS = "profkit_gap", "profkit_class"
@@ -73,9 +73,10 @@ def _is_ours(e):
             and args["name"].startswith("profkit:"))
 
 
-def annotate(src, dest, analysis=None):
+def annotate(src, dest, analysis=None, keep_secrets=False):
     """Write `dest` (gzip Chrome JSON): `src` plus profkit's tracks. Returns counts.
-    `analysis`: the Analysis of `src` (its options' rules classify the kernels), else made here."""
+    `analysis`: the Analysis of `src` (its options' rules classify the kernels), else made here.
+    Credential-like metadata (profkit.trace.secrets) is masked unless `keep_secrets`."""
     src, dest = Path(src), Path(dest)
     analysis = analysis if analysis is not None else analyze(load(src))
     trace = analysis.trace
@@ -87,32 +88,47 @@ def annotate(src, dest, analysis=None):
     pid = _free_pid(trace)
     extra, n_gaps = _extra_events(trace, table, classes, gaps, pid)
     labelled = 0
+
+    def labelled_events(batch):
+        nonlocal labelled
+        for e in batch:
+            if not isinstance(e, dict) or _is_ours(e):
+                continue
+            if e.get("ph") == "X" and "name" in e and "ts" in e and "dur" in e:
+                try:
+                    cls = label.get(_key(str(e["name"]), e["ts"], e["dur"]))
+                except (TypeError, ValueError):
+                    cls = None
+                if cls is not None:
+                    e["args"] = {**(e["args"] if isinstance(e.get("args"), dict) else {}), CLASS_ARG: cls}
+                    labelled += 1
+            yield e
+
+    masked = write_copy(src, dest, labelled_events, extra, keep_secrets)
+    return {"gaps": n_gaps, "labelled": labelled, "events_added": len(extra), "masked": masked}
+
+
+def write_copy(src, dest, events=lambda batch: batch, extra=(), keep_secrets=False):
+    """Stream `src` into `dest` (gzip Chrome JSON, written atomically): each batch of events through
+    `events`, then `extra`, then the top-level keys, credential-like values masked unless
+    `keep_secrets`. Returns the paths of the values masked."""
     stream = EventStream(src)
     with atomic_path(dest) as tmp, open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as out:
         out.write(b'{"traceEvents":[')
         first = True
         for batch in stream.batches():
-            kept = []
-            for e in batch:
-                if not isinstance(e, dict) or _is_ours(e):
-                    continue
-                if e.get("ph") == "X" and "name" in e and "ts" in e and "dur" in e:
-                    try:
-                        cls = label.get(_key(str(e["name"]), e["ts"], e["dur"]))
-                    except (TypeError, ValueError):
-                        cls = None
-                    if cls is not None:
-                        e["args"] = {**(e["args"] if isinstance(e.get("args"), dict) else {}), CLASS_ARG: cls}
-                        labelled += 1
-                kept.append(e)
+            kept = list(events(batch))
             if kept:
                 chunk = orjson.dumps(kept)[1:-1]
                 out.write(chunk if first else b"," + chunk)
                 first = False
-        chunk = orjson.dumps(extra)[1:-1]
-        out.write((chunk if first else b"," + chunk) + b"]")
-        for key, value in stream.meta.items():
+        if extra:
+            chunk = orjson.dumps(list(extra))[1:-1]
+            out.write(chunk if first else b"," + chunk)
+        out.write(b"]")
+        meta, masked = (stream.meta, []) if keep_secrets else secrets.masked(stream.meta)
+        for key, value in meta.items():
             if key != "traceEvents":
                 out.write(b"," + orjson.dumps(key) + b":" + orjson.dumps(value))
         out.write(b"}")
-    return {"gaps": n_gaps, "labelled": labelled, "events_added": len(extra)}
+    return masked

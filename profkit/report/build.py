@@ -45,11 +45,12 @@ def traces_dir(out):
     return out.with_name(out.stem + "_traces")
 
 
-def build_report(inputs, out=None, hta=True, options=None, notify=None):
+def build_report(inputs, out=None, hta=True, options=None, notify=None, keep_secrets=False):
     """Write the report for `inputs` (run manifests, trace files and/or folders); return its path.
 
     `options`: an AnalysisOptions (its rules also label the annotated traces); `notify(text)` hears
-    about choices made for the user (which of several runs a folder stands for)."""
+    about choices made for the user (which of several runs a folder stands for); the annotated copies
+    mask credential-like metadata unless `keep_secrets`."""
     out = Path(out) if out else default_output(inputs)
     if out.suffix.lower() not in (".html", ".htm"):
         raise ProfkitError(f"the report is an HTML file: name it *.html, not {out.name}")
@@ -58,7 +59,7 @@ def build_report(inputs, out=None, hta=True, options=None, notify=None):
     urls = []
     for run in runs:
         name = f"{_safe(run.label)}.json.gz"
-        annotate(run.path, tdir / name, analysis=run.analysis)
+        annotate(run.path, tdir / name, analysis=run.analysis, keep_secrets=keep_secrets)
         urls.append(quote(f"{tdir.name}/{name}"))
     sections = [hta_section(r, r.analysis.step_timing()[0]) for r in runs] if hta else None
     write_text_atomic(out, render_html(runs, urls, sections))

@@ -20,7 +20,7 @@ from markupsafe import Markup
 
 from profkit import __version__
 from profkit.fileio import write_text_atomic
-from profkit.report.annotate import annotate
+from profkit.report.annotate import annotate, write_copy
 from profkit.report.build import _safe
 from profkit.report.runs import find_traces
 from profkit.report.serve import make_server, url_of
@@ -30,7 +30,7 @@ PAGE = "index.html"
 _env = Environment(loader=PackageLoader("profkit.report", "templates"), autoescape=select_autoescape(default=True))
 
 
-def stage(inputs, folder, notify=None):
+def stage(inputs, folder, notify=None, keep_secrets=False):
     """Put the traces of `inputs` (a run manifest, traces, folders) and their annotated copies in
     `folder`, with the page that opens them; returns one dict per trace (label, file names)."""
     folder = Path(folder)
@@ -43,9 +43,13 @@ def stage(inputs, folder, notify=None):
             label, n = f"{base}-{n}", n + 1
         labels.add(label)
         original = f"{label}{Path(path).name[len(trace_stem(path)):]}"
-        _link_or_copy(path, folder / original)
         annotated = f"{label}.annotated.json.gz"
-        annotate(path, folder / annotated)
+        counts = annotate(path, folder / annotated, keep_secrets=keep_secrets)
+        if counts["masked"]:  # the original as it is, but for its credentials
+            original = f"{label}.json.gz"
+            write_copy(path, folder / original)
+        else:
+            _link_or_copy(path, folder / original)
         staged.append({"label": label, "original": original, "annotated": annotated,
                        "original_url": quote(original), "annotated_url": quote(annotated)})
     js = resources.files("profkit.report").joinpath("templates", "perfetto.js").read_text(encoding="utf-8")
@@ -63,8 +67,8 @@ def _link_or_copy(src, dest):
         shutil.copyfile(src, dest)
 
 
-def open_server(inputs, folder, port=0, notify=None):
+def open_server(inputs, folder, port=0, notify=None, keep_secrets=False):
     """Stage `inputs` in `folder` and return (server, page URL, staged traces); the server is not started."""
-    staged = stage(inputs, folder, notify)
+    staged = stage(inputs, folder, notify, keep_secrets)
     server = make_server(folder, port)
     return server, url_of(server, PAGE), staged
