@@ -36,8 +36,12 @@ RULES = (
          "GEMMs >= gemm_pct% of time below gemm_efficiency_pct% of the limit, median M <= small_rows -> batch"),
     Rule("large_gap", "info", ("gpu",), {"gap_share_of_window_pct": 10.0}, T.large_gap,
          "one idle gap >= gap_share_of_window_pct% of the window -> look at it in Perfetto"),
-    Rule("gpu_bound", "good", ("gpu",), {"busy_pct": 90.0}, T.gpu_bound,
-         "GPU busy >= busy_pct% -> faster kernels, not launch overhead"),
+    Rule("exposed_communication", "warn", ("gpu",), {"exposed_pct": 20.0}, T.exposed_communication,
+         "communication not overlapped by compute >= exposed_pct% of the window -> overlap it, fewer and "
+         "larger collectives, another parallelism"),
+    Rule("gpu_bound", "good", ("gpu",), {"busy_pct": 90.0, "exposed_share_of_busy": 50.0}, T.gpu_bound,
+         "GPU busy >= busy_pct%, less than exposed_share_of_busy% of it exposed communication -> faster "
+         "kernels, not launch overhead"),
     Rule("cuda_graphs", "info", ("gpu",), {}, T.cuda_graphs, "CUDA-graph launches present"),
     Rule("cudagraph_whatif", "info", ("gpu", "not_graphed"), {"saved_pct": 10.0}, T.cudagraph_whatif,
          "the what-if model predicts CUDA graphs save >= saved_pct% of the step -> capture it (blockers first)"),

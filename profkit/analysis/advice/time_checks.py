@@ -128,10 +128,38 @@ def gpu_bound(f, t):
     busy = f.summary.temporal.busy_pct
     if busy < t["busy_pct"]:
         return None
+    comm = f.summary.communication
+    busy_us = busy * f.summary.window_us.span / 100.0
+    if comm is not None and busy_us and comm.exposed_us >= t["exposed_share_of_busy"] * busy_us / 100.0:
+        return None  # busy waiting on the links: exposed_communication says what to try
     text = (f"GPU-bound: the GPU is busy {busy:.0f}% of the window, so launch overhead no longer matters; "
             "speed-ups now come from faster kernels.")
     return Hit(busy, t["busy_pct"], text, "Work on the top kernels and classes below (fusion, precision, shapes).",
         Evidence(numbers={"busy_pct": round(busy, 1)}, items=top_items(f, None)))
+
+
+def exposed_communication(f, t):
+    comm, span = f.summary.communication, f.summary.window_us.span
+    if comm is None or not span or not comm.time_us:
+        return None
+    pct = 100.0 * comm.exposed_us / span
+    if pct < t["exposed_pct"]:
+        return None
+    overlap = "none" if comm.overlap_pct is None else f"{comm.overlap_pct:.0f}%"
+    text = (f"Communication-bound: collective kernels run {comm.time_us / 1000:.2f} ms and "
+            f"{comm.exposed_us / 1000:.2f} ms of it ({pct:.0f}% of the window) is exposed, with no compute "
+            f"beside it (overlap achieved: {overlap}); faster kernels would not shorten that time.")
+    action = ("Overlap communication with compute (DDP: gradient buckets that start during backward, "
+              "bucket_cap_mb; FSDP: forward/backward prefetch; async collectives), send fewer and larger "
+              "collectives, or choose a parallelism that moves less data; compare each collective's bus "
+              "bandwidth with the link's.")
+    items = [Item(kind="collective", name=c.name, time_us=c.time_us, count=c.count,
+                  detail=", ".join(x for x in (c.dtype, f"{c.group_size} ranks" if c.group_size else None,
+                                              f"bus {c.busbw_gbs:.1f} GB/s" if c.busbw_gbs else None) if x))
+             for c in comm.collectives[:3]] or top_items(f, {"communication"})  # no collective metadata: kernels
+    return Hit(pct, t["exposed_pct"], text, action, Evidence(
+        numbers={"exposed_pct_of_window": round(pct, 1), "exposed_us": round(comm.exposed_us, 1),
+                 "communication_us": round(comm.time_us, 1), "overlap_pct": comm.overlap_pct}, items=items))
 
 
 def large_gap(f, t):

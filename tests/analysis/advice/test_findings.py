@@ -29,6 +29,8 @@ ALEXNET = "hta/critical_path/alexnet/benchmark_result_2869224_1695835535_trace.j
 NS = "hta/ns_resolution_trace/rank-0.Apr_03_18_51_38.1102.pt.trace.json.gz"
 EVENT_SYNC = "hta/critical_path/cuda_event_sync/event_sync_trace.json.gz"
 VLLM = "kineto-b200-vllm-tp8-rank0-eager.json.gz"  # compiled (Triton) and launch-bound
+DLRM = "kineto-v100x8-dlrm-train-rank0.json.gz"  # data-parallel training: 43% of the window exposed communication
+NCCL = "hta/nccl_parser_config/nccl_data.json.gz"
 
 _cache = {}
 
@@ -74,6 +76,7 @@ CASES = {
     "small_gemm_batching": (BERT, EAGER, "GEMMs at 85% of the limit"),
     "large_gap": (ALEXNET, EAGER, "gaps are many and small"),
     "gpu_bound": (NS, EAGER, "GPU idle 66%"),
+    "exposed_communication": (DLRM, NCCL, "exposed communication 6% of the window"),
     "cuda_graphs": (GRAPHED, EAGER, "no graph launches"),
     "cudagraph_whatif": (EAGER, GRAPHED, "graphed run: precondition not_graphed"),
     "unclassified": (EVENT_SYNC, EAGER, "every kernel classified"),
@@ -271,3 +274,33 @@ def test_innermost_op_around_a_call_matches_a_scan_of_every_op():
         inside = np.flatnonzero((o_ts <= s) & (o_end >= e))
         want = names[inside[np.argmin((o_end - o_ts)[inside])]] if len(inside) else None
         assert around(s, e) == want
+
+
+def test_exposed_communication_evidence_from_the_summary_it_prints():
+    s = summary_json(profkit.load(real_trace(DLRM)))
+    f = {x["rule"]: x for x in s["findings"]}["exposed_communication"]
+    comm, span = s["communication"], s["window_us"]["span"]
+    assert f["evidence"]["numbers"]["exposed_pct_of_window"] == pytest.approx(100 * comm["exposed_us"] / span, abs=0.05)
+    assert f"{comm['exposed_us'] / 1000:.2f} ms" in f["text"] and "overlap" in f["action"].lower()
+    # No collective metadata in this trace: the evidence names the top communication kernels.
+    assert not comm["collectives"]
+    assert [i["name"] for i in f["evidence"]["items"]] == [k["name"] for k in s["kernels"]
+                                                           if k["class"] == "communication"][:3]
+
+
+def test_gpu_bound_stays_silent_when_the_busy_time_is_exposed_communication():
+    """Busy 95% of a 100 ms window, 60 ms of it collectives with nothing beside them: not 'faster kernels'."""
+    from types import SimpleNamespace
+
+    from profkit.analysis.advice import time_checks as T
+
+    t = next(r.thresholds for r in RULES if r.id == "gpu_bound")
+
+    def facts_with(exposed_us):
+        comm = SimpleNamespace(exposed_us=exposed_us, time_us=70_000.0)
+        return SimpleNamespace(summary=SimpleNamespace(temporal=SimpleNamespace(busy_pct=95.0), communication=comm,
+                                                       window_us=SimpleNamespace(span=100_000.0), kernels=[]),
+                               gpu=True)
+
+    assert T.gpu_bound(facts_with(60_000.0), t) is None
+    assert T.gpu_bound(facts_with(10_000.0), t) is not None
