@@ -7,6 +7,7 @@ After the N-th row reaches results.csv the process creates the file READY and sl
 signal arrives (SIGINT raises KeyboardInterrupt there, as Ctrl-C would between two points).
 """
 
+import signal
 import sys
 import time
 from pathlib import Path
@@ -30,5 +31,8 @@ def hold_after(ready, n):
 
 
 if __name__ == "__main__":
+    # A shell that starts the test suite in the background makes its children ignore SIGINT, and
+    # Python then installs no handler: put Ctrl-C's back, so the test's SIGINT acts as one.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     hold_after(sys.argv[1], int(sys.argv[2]))
     main(sys.argv[3:])
