@@ -28,11 +28,16 @@ class Tables:
             self._kept[key] = build()
         return self._kept[key]
 
+    def blocking_calls(self):
+        """Name, ts, end of the blocking host calls and cuda_sync events (launches.blocking_calls)."""
+        return self._once("blocking_calls", lambda: launches.blocking_calls(self.trace))
+
     def syncs(self):
-        """(ts, end) arrays of the blocking host calls and cuda_sync events (empty on CPU traces)."""
+        """(ts, end) arrays of blocking_calls() (empty on CPU traces)."""
         if not self.trace.has_gpu:
             return np.empty(0), np.empty(0)
-        return self._once("syncs", lambda: launches.sync_intervals(self.trace))
+        return self._once("syncs", lambda: (self.blocking_calls()["ts"].to_numpy(float),
+                                            self.blocking_calls()["end"].to_numpy(float)))
 
     def step_ranges(self):
         return self._once("step_ranges", lambda: steps.step_ranges(self.trace))

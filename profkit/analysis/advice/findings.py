@@ -42,7 +42,9 @@ RULES = (
     Rule("gpu_bound", "good", ("gpu",), {"busy_pct": 90.0, "exposed_share_of_busy": 50.0}, T.gpu_bound,
          "GPU busy >= busy_pct%, less than exposed_share_of_busy% of it exposed communication -> faster "
          "kernels, not launch overhead"),
-    Rule("cuda_graphs", "info", ("gpu",), {}, T.cuda_graphs, "CUDA-graph launches present"),
+    Rule("cuda_graphs", "info", ("gpu",), {"graphed_pct": 90.0}, T.cuda_graphs,
+         "CUDA-graph launches present: nothing to do when >= graphed_pct% of kernels replay from graphs, else "
+         "capture the kernels still launched one by one"),
     Rule("cudagraph_whatif", "info", ("gpu", "not_graphed"), {"saved_pct": 10.0}, T.cudagraph_whatif,
          "the what-if model predicts CUDA graphs save >= saved_pct% of the step -> capture it (blockers first)"),
     Rule("unclassified", "info", (), {"other_pct": 10.0}, W.unclassified,

@@ -44,8 +44,10 @@ _SYNC_ADVICE = (  # innermost CPU op around the blocking call -> what caused it,
      "keep the value on the device (torch.where, masks) or read it once per step, not per iteration"),
     (r"::nonzero|masked_select|::unique", "an op whose output size depends on the data (nonzero, masked_select)",
      "use a fixed-size form (torch.where, nonzero_static) so the host does not wait"),
-    (r"::to$|_to_copy|::copy_|::cpu$|::tolist", ".cpu() / .to() / .tolist() (a device-to-host copy)",
-     "copy with non_blocking=True into pinned memory, or move the read out of the loop"),
+    (r"::to$|_to_copy|::copy_|::cpu$|::tolist|::tensor$|::as_tensor",
+     "a blocking host↔device copy (.to(), .cpu(), .tolist(), torch.tensor(...) of host data)",
+     "make the tensor on the device, or copy with non_blocking=True from or into pinned memory; read device "
+     "values once per step, not per iteration; CUDA graphs cannot remove this wait"),
 )
 
 
@@ -66,8 +68,8 @@ def sync_gaps(f, t):
     by = f.summary.gaps.by_cause["sync"]
     text = (f"Sync-bound: {sync:.0f}% of the GPU's idle time ({by.total_us / 1000:.2f} ms in {by.count} gaps) "
             "is spent while the host waits for the device"
-            + (f"; the blocking call sits in {top.name} ({top.count}×, {top.time_us / 1000:.2f} ms), i.e. {cause}."
-               if top else "."))
+            + (f"; the host was blocked in {top.detail.removeprefix('host blocked in ')} inside {top.name} "
+               f"({top.count}×, {top.time_us / 1000:.2f} ms), i.e. {cause}." if top else "."))
     ev = Evidence(numbers={"idle_pct": round(f.idle_pct, 1), "sync_share_of_idle_pct": round(sync, 1),
                            "sync_gaps": by.count, "sync_gap_us": round(by.total_us, 1)},
                   items=ops[:3] + gap_items(f, "sync", 2))
@@ -76,7 +78,8 @@ def sync_gaps(f, t):
 
 def _blocking_ops(f, gap_rows):
     """The innermost CPU op around each blocking host call that overlaps a sync gap, by name."""
-    ts, end = (np.asarray(a, dtype=float) for a in f.tables.syncs())
+    calls = f.tables.blocking_calls()
+    ts, end, names = calls["ts"].to_numpy(float), calls["end"].to_numpy(float), calls["name"].to_numpy()
     if not len(ts) or not len(gap_rows):
         return []
     gs, ge = gap_rows["start_us"].to_numpy(), (gap_rows["start_us"] + gap_rows["dur_us"]).to_numpy()
@@ -87,13 +90,13 @@ def _blocking_ops(f, gap_rows):
     hit = (i >= 0) & (ts < ge[np.clip(i, 0, None)])
     agg = {}
     ops = f.tables.enclosing()
-    for s, e in zip(ts[hit], end[hit]):
-        name = ops.shortest_around(s, e) or "(no CPU op around the call)"
-        n, tot, first = agg.get(name, (0, 0.0, s))
-        agg[name] = (n + 1, tot + (e - s), first)
+    for s, e, call in zip(ts[hit], end[hit], names[hit]):
+        key = (ops.shortest_around(s, e) or "(no CPU op around the call)", call)
+        n, tot, first = agg.get(key, (0, 0.0, s))
+        agg[key] = (n + 1, tot + (e - s), first)
     items = [Item(kind="op", name=name, time_us=float(tot), count=n, start_us=float(first),
-                  detail="host blocked in this op")
-             for name, (n, tot, first) in agg.items()]
+                  detail=f"host blocked in {call}")
+             for (name, call), (n, tot, first) in agg.items()]
     return sorted(items, key=lambda x: -x.time_us)
 
 
@@ -185,10 +188,21 @@ def cuda_graphs(f, t):
     cg = f.summary.cuda_graphs
     if not cg.launches:
         return None
+    alone = f.summary.launches.count  # kernels launched one by one, outside every graph
+    graphed = 100.0 * cg.kernels / (cg.kernels + alone) if cg.kernels + alone else 0.0
     text = (f"{cg.launches} CUDA-graph launches replay {cg.kernels} kernels "
-            f"({cg.kernels_per_launch_mean or 0:.0f} per launch on average).")
-    return Hit(None, None, text, "Nothing to do: launch overhead is already amortised inside the graphs.", Evidence(
-        numbers={"graph_launches": cg.launches, "graph_kernels": cg.kernels}))
+            f"({cg.kernels_per_launch_mean or 0:.0f} per launch on average)")
+    if graphed >= t["graphed_pct"]:
+        text += f": {graphed:.1f}% of the kernels replay from graphs."
+        action = "Nothing to do for launch overhead: it is amortised inside the graphs."
+    else:
+        text += (f", but {alone} kernels ({100 - graphed:.1f}%) are still launched one by one, each paying its "
+                 "launch.")
+        action = ("Capture the rest of the step too (widen the torch.cuda.graph region, or torch.compile "
+                  "mode=\"reduce-overhead\" on the parts outside it); the what-if says what that buys.")
+    return Hit(None, None, text, action, Evidence(
+        numbers={"graph_launches": cg.launches, "graph_kernels": cg.kernels, "kernels_launched_alone": alone,
+                 "graphed_kernels_pct": round(graphed, 1)}))
 
 
 def cudagraph_whatif(f, t):

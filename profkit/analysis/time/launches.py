@@ -12,9 +12,24 @@ Kinds (`KINDS`), tested in this order on the call's name:
   cuCtxSynchronize, cuStreamSynchronize, cuEventSynchronize.
 
 Every other call (cudaEventQuery, cudaStreamWaitEvent, cudaFuncSetAttribute, ...,
-and Kineto's "INVALID") is no launch. Separately, `blocking` marks the calls that
-block the host until the device catches up: the "sync" kind plus synchronous
-copies (cudaMemcpy, hipMemcpy, cuMemcpyDtoH); idle-gap causes use it.
+and Kineto's "INVALID") is no launch.
+
+Separately, `blocking` marks the calls that return only once the device has caught up
+(idle-gap causes use it), by what the API references say they do, not by the names met:
+- the "sync" kind (Device/Stream/Event/Ctx Synchronize, runtime, driver and HIP);
+- synchronous copies: every cudaMemcpy*, cuMemcpy* and hipMemcpy* variant without "Async"
+  (CUDA Runtime API, "API synchronization behavior": a synchronous memcpy returns once the
+  copy is done for device-to-host and host-to-host, after a stream sync for pageable
+  host-to-device); hipMemcpyWithStream is one of them despite its stream (HIP API reference:
+  it blocks the host like hipMemcpy; PyTorch on ROCm copies with it);
+- frees, which synchronise the device (cudaFree, cuMemFree, hipFree, their Host/Array forms;
+  not the stream-ordered *Async frees), and page-locked host allocations (cudaMallocHost,
+  cudaHostAlloc, cuMemAllocHost, cuMemHostAlloc, hipHostMalloc: CUDA C Programming Guide,
+  "Implicit Synchronization");
+- an *Async copy whose device activity moves pageable memory (Kineto names it "Memcpy DtoH
+  (Device -> Pageable)"): the API makes such a copy synchronous with the host.
+A name alone never decides a gap's cause: temporal.gaps also needs the call to be in flight
+when the device goes idle, or to cover most of the gap.
 """
 
 import re
@@ -26,7 +41,7 @@ import pandas as pd
 from profkit.analysis.time import steps as st
 from profkit.analysis.result import LaunchKind, Launches
 
-__all__ = ["KINDS", "call_kind", "kinds", "is_kind", "blocking", "sync_intervals", "LaunchKind", "Launches", "launch_summary"]
+__all__ = ["KINDS", "call_kind", "kinds", "is_kind", "blocking", "blocking_calls", "LaunchKind", "Launches", "launch_summary"]
 
 KINDS = ("kernel", "graph", "memcpy", "memset", "sync")
 _RULES = (
@@ -37,7 +52,10 @@ _RULES = (
     ("memset", re.compile(r"^(?:cuda|cu|hip)Memset")),
     ("sync", re.compile(r"^(?:cuda|hip)(?:Device|Stream|Event)Synchronize|^cu(?:Ctx|Stream|Event)Synchronize")),
 )
-_SYNC_COPY = re.compile(r"^(?:cudaMemcpy|hipMemcpy)$|^cuMemcpyDtoH(?!Async)")
+_BLOCKING = re.compile(r"^(?:cuda|cu|hip)Memcpy(?!\w*Async)"
+                       r"|^(?:cudaFree|cuMemFree|hipFree|hipHostFree)(?!\w*Async)"
+                       r"|^(?:cudaMallocHost|cudaHostAlloc|cuMemAllocHost|cuMemHostAlloc|hipHostMalloc|hipMallocHost)")
+_PAGEABLE = re.compile(r"^Memcpy .*Pageable")
 
 
 @lru_cache(maxsize=1 << 12)
@@ -51,7 +69,7 @@ def call_kind(name):
 
 @lru_cache(maxsize=1 << 12)
 def _blocks(name):
-    return call_kind(name) == "sync" or bool(_SYNC_COPY.search(name))
+    return call_kind(name) == "sync" or bool(_BLOCKING.search(name))
 
 
 def _per_name(names, fn, empty):
@@ -78,13 +96,21 @@ def blocking(names):
     return _per_name(names, _blocks, False).astype(bool)
 
 
-def sync_intervals(trace):
-    """(ts, end) arrays of the host's blocking calls and the cuda_sync events: the waits
-    temporal.gaps calls a gap's cause "sync" (the summary's gaps and the what-if model)."""
+def blocking_calls(trace):
+    """The host's blocking calls (`blocking`, and *Async copies of pageable memory) and the
+    cuda_sync events, as one frame of name, ts, end: the waits temporal.gaps calls a gap's
+    cause "sync" (the summary's gaps, the what-if model, the sync finding)."""
     rt = trace.runtime
     is_sync = blocking(rt["name"]) if len(rt) else np.zeros(0, bool)
-    return (np.concatenate([rt["ts"].to_numpy()[is_sync], trace.syncs["ts"].to_numpy()]),
-            np.concatenate([rt["end"].to_numpy()[is_sync], trace.syncs["end"].to_numpy()]))
+    gpu = trace.gpu
+    if len(rt) and len(gpu):
+        copies = gpu[(gpu["kind"] == "memcpy").to_numpy() & _per_name(gpu["name"], lambda n: bool(
+            _PAGEABLE.search(n)), False).astype(bool)]
+        is_sync |= rt["correlation"].isin(copies["correlation"]).to_numpy() & is_kind(rt["name"], "memcpy")
+    calls = rt.loc[is_sync, ["name", "ts", "end"]].assign(name=lambda d: d["name"].astype(str))
+    events = trace.syncs[["name", "ts", "end"]].assign(name=lambda d: d["name"].astype(str))
+    return pd.concat([calls, events], ignore_index=True)
+
 
 
 def _call_steps(trace, ranges, gpu_steps):

@@ -7,9 +7,11 @@ CPU side of the activity that ends it:
 
 - host_bound: the launch call of the next activity began only after the GPU had
   gone idle: the CPU could not issue work fast enough (launch overhead, Python);
-- sync: host-bound, and the reason is known: when the GPU went idle the host was
-  blocked in a synchronisation (cuda*Synchronize, a synchronous memcpy, a
-  cuda_sync event), so nothing could be queued behind the work it waited for;
+- sync: host-bound, and the reason is known: the host was blocked in a call that
+  waits for the device (launches.blocking: a synchronize, a synchronous copy, a free, a
+  cuda_sync event) when the GPU went idle, or for at least BLOCKED_SHARE of the gap
+  (a blocking copy issued just after the device drained holds the host until the copy
+  is done), so nothing could be queued behind the work it waited for;
 - other: the work was already launched and still did not start (dependencies
   between streams, gaps inside a graph replay), or its launch is not in the trace.
 """
@@ -27,6 +29,7 @@ from profkit.trace.model import STEP_NAME, name_mask
 # Gap histogram bin edges (µs); log-spaced like nsys's gap buckets.
 GAP_EDGES = [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 1e5, np.inf]
 HTA_KERNEL_WAIT_US = 30  # HTA's default consecutive_kernel_delay
+BLOCKED_SHARE = 0.5  # a gap is sync when blocking calls cover at least this share of it
 # HTA 0.5.0's kernel types (hta/utils/utils.py, get_kernel_type), used under --window hta.
 _HTA_COMM = re.compile(r"nccl.*Kernel")  # matched at the start of the name
 _HTA_MEMORY = re.compile(r"Memcpy|Memset|dma")  # at the start
@@ -135,6 +138,10 @@ def gaps(gpu, lo, hi, syncs):
         s_ts, s_end = sync_ts[order], np.maximum.accumulate(sync_end[order])
         k = np.searchsorted(s_ts, g_end, side="left") - 1
         in_sync = (k >= 0) & (s_end[np.maximum(k, 0)] > g_start)
+        # Or the host spent most of the gap inside blocking calls.
+        u_ts, u_end = union(sync_ts, sync_end)
+        blocked = busy_before(u_ts, u_end, g_end) - busy_before(u_ts, u_end, g_start)
+        in_sync |= blocked >= BLOCKED_SHARE * (g_end - g_start)
     cause = np.where(host_bound, np.where(in_sync, "sync", "host_bound"), "other")
     return out.assign(cause=cause, before=before["name"].astype(str).to_numpy(),
                       after=after["name"].astype(str).to_numpy())

@@ -304,3 +304,15 @@ def test_gpu_bound_stays_silent_when_the_busy_time_is_exposed_communication():
 
     assert T.gpu_bound(facts_with(60_000.0), t) is None
     assert T.gpu_bound(facts_with(10_000.0), t) is not None
+
+
+def test_cuda_graphs_says_nothing_to_do_only_when_the_kernels_replay_from_graphs():
+    """A trace with a few graph launches among thousands of single launches is not 'amortised'."""
+    partial = rules_of(real_trace("hta/negative_queue_length_values_check/rank0.json.gz"))["cuda_graphs"]
+    n = partial["evidence"]["numbers"]
+    ev = raw_events(real_trace("hta/negative_queue_length_values_check/rank0.json.gz"))
+    alone = sum(1 for e in ev if e.get("cat") == "cuda_runtime" and "LaunchKernel" in e["name"])
+    assert n["kernels_launched_alone"] == alone and n["graphed_kernels_pct"] < 5
+    assert "still launched one by one" in partial["text"] and "Nothing to do" not in partial["action"]
+    whole = rules_of(real_trace(GRAPHED))["cuda_graphs"]
+    assert whole["evidence"]["numbers"]["graphed_kernels_pct"] >= 90 and whole["action"].startswith("Nothing to do")
