@@ -157,10 +157,18 @@ def decode_block(text: bytes):
         except msgspec.ValidationError:  # a kept field (args included) of a type Kineto never writes
             return _build(*_lenient(_generic(data)))
     except (msgspec.DecodeError, ValueError, RecursionError):  # JSON decode errors are ValueErrors
-        if _is_json(data):
+        if _is_json(data) and _is_utf8(data):  # bad UTF-8: the reader repairs it (reader.repair)
             raise Unreadable("an event holds a value no JSON reader here can hold "
                              "(such as an integer of thousands of digits)") from None
         return None
+
+
+def _is_utf8(data):
+    try:
+        bytes(data).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _is_json(data):

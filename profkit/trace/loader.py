@@ -141,6 +141,9 @@ def _columns(path, cache, workers, pool=None):
     warnings = []
     if stream.truncated:
         warnings.append(f"{stream.truncated}; analysing the events read before that point")
+    for what, made, at in stream.repaired:
+        warnings.append(f"{path}: {what} inside the events (the first at byte {at} of the JSON text), each "
+                        f"replaced by {made}: JSON allows neither, so the names that held them read differently")
     if cols.bad:
         warnings.append(f"skipped {cols.bad} events with a missing, negative or non-numeric ts/dur")
     if entry is not None:

@@ -19,6 +19,7 @@ than that is an error), the key is searched for only in text not yet searched,
 and a failed cut is retried only once the buffer has doubled.
 """
 
+import codecs
 import gzip
 import os
 import re
@@ -43,6 +44,28 @@ _TRIES = 4  # cut candidates tried per attempt, last first
 
 
 _SPAN_WINDOW = 16 << 10  # bytes read around each cut of a plain file fed to workers (Span)
+# Bytes JSON never allows raw (RFC 8259: control characters must be escaped inside strings, and
+# only tab, newline and carriage return are whitespace outside them).
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+codecs.register_error("profkit.qmark", lambda e: ("?" * (e.end - e.start), e.end))
+
+
+def repair(text):
+    """(text with every raw control character made a space and every byte of invalid UTF-8 a
+    "?", the same length; [(what was found, what each became, first index)] of the repairs)."""
+    notes = []
+    found = [m.start() for m in _CONTROL.finditer(text)]
+    if found:
+        text = _CONTROL.sub(b" ", text)
+        notes.append((f"{len(found)} raw control character{'s' * (len(found) != 1)}", "a space", found[0]))
+    try:
+        text.decode("utf-8")
+    except UnicodeDecodeError as e:
+        decoded = text.decode("utf-8", "surrogateescape")
+        bad = sum(1 for c in decoded if "\udc80" <= c <= "\udcff")
+        text = decoded.encode("utf-8", "profkit.qmark")
+        notes.append((f"{bad} byte{'s' * (bad != 1)} of invalid UTF-8", '"?"', e.start))
+    return text, notes
 
 
 class Span:
@@ -124,6 +147,7 @@ class EventStream:
         self.path = Path(path)
         self.meta = {}
         self.truncated = None
+        self.repaired = []  # (what was found, what each became, first byte offset in the JSON text)
         self.plain = False
         self.offset = None
         self._buf = bytearray()
@@ -180,8 +204,11 @@ class EventStream:
                 del buf[:start + 1]
                 self._pos += start + 1
                 return True
+            if cut is None and self.validate and self._repair(buf, start):
+                continue
             if cut is None:
                 if eof:
+                    self._check_malformed(buf, start)
                     if self.truncated is None:
                         self.truncated = f"{self.path}: the event array never closes (file cut short?)"
                     if buf.strip(b" \t\r\n,") and not self._seen_events:
@@ -292,12 +319,42 @@ class EventStream:
             self._pos = self._given_end = self._pos + length
             yield Span(self.path, self.offset, length)
 
+    def _repair(self, buf, start):
+        """Repair buf[start:] in place (repair()); whether anything changed. Only the text up to
+        the last `}` is touched, so no UTF-8 sequence cut at the buffer's end is taken for bad."""
+        end = buf.rfind(b"}", start) + 1
+        if end <= start:
+            return False
+        fixed, notes = repair(bytes(buf[start:end]))
+        if not notes:
+            return False
+        buf[start:end] = fixed
+        self._note(notes, self._pos + start)
+        return True
+
+    def _note(self, notes, base):
+        for what, made, first in notes:
+            self.repaired.append((what, made, base + first))
+
+    def _check_malformed(self, buf, start):
+        """At the end of the input with text left that no cut could take: a file cut short fails
+        at its end; text that fails well before it is malformed, and is said so (not cut)."""
+        text = bytes(buf[start:])
+        ok = check_block(text.rstrip(_WS + b",]}"))
+        if isinstance(ok, int) and ok is not True and len(text) - ok > 64:
+            at = self._pos + start + ok
+            near = text[max(0, ok - 20):ok + 20]
+            raise ProfkitError(f"{self.path}: not valid JSON at byte {at} of its JSON text (near {near!r}); "
+                               "the events after it cannot be read")
+
     def push_back(self, blocks):
         """Give back blocks (in order) the decoder found malformed: they are cut again, checking
         every cut from now on (a `},{` in a string or a nested array fooled the cheap cut).
         While blocks() runs it yields them next; once it has ended, resume() does."""
         text = b"".join(map(bytes, blocks))
         self._pos = self._given_end = self._given_end - len(text)
+        text, notes = repair(text)  # what makes a block fail for good: raw control bytes, bad UTF-8
+        self._note(notes, self._pos)
         if self._done:
             self._buf[:] = text + b"]"
         else:
