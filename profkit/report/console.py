@@ -41,7 +41,8 @@ def render(summary, console=None, top=10):
     _findings(con, summary.findings, summary.window_us.start)
     _largest_gaps(con, summary, gpu)
 
-    tab = _table("Time by class", "class", "time", "%", "count")
+    tab = _table("Time by class (% of the kernel time in the analysis window; CPU traces: of the ops' self time)",
+                 "class", "time", "%", "count")
     for name, c in summary.classes.items():
         tab.add_row(name, fmt.duration(c.time_us), f"{c.pct:.1f}", str(c.count))
     con.print(tab)
@@ -228,7 +229,9 @@ def render_rules(table, console=None):
 def _efficiency(con, eff):
     dev = eff.device
     title = f"Efficiency vs {dev.name}" if dev else "Efficiency (no device peaks)"
-    tab = _table(title, "class", "% FLOPs", "% time", "TFLOP/s", "GB/s", "MUE %", "uncounted")
+    tab = _table(title + " (% time: of the GPU time of every op call in the cost table, whole trace; "
+                 "not the window's share above)", "class", "% FLOPs", "% time", "TFLOP/s", "GB/s", "MUE %",
+                 "uncounted")
     for name, c in eff.classes.items():
         missed = c.time_us - c.counted.time_us
         tab.add_row(name, fmt.plain(c.pct_flops, ".2f"), fmt.plain(c.pct_time, ".1f"), fmt.plain(c.tflops, ".3f"),

@@ -32,6 +32,9 @@ class RunNumbers:
     kernels_per_step: float | None
     outside_ops: int | None
     outside_us: float | None
+    unlaunched_ops: int | None  # GPU work whose launch call is not in the trace (inside outside_ops)
+    unlaunched_us: float | None
+    unlaunched_pct: float | None  # of all the GPU time in the steps and outside them
     ttft_ms: float | None
     decode_ms: float | None
     tokens_per_s: float | None
@@ -84,6 +87,7 @@ def compute(run):
         kernels_per_step=_median([r.kernels for r in steps.per_step]) if steps else None,
         outside_ops=steps.outside.gpu_ops if steps else None,
         outside_us=steps.outside.time_us if steps else None,
+        **_unlaunched(steps),
         ttft_ms=timing.ttft_ms if timing else None,
         decode_ms=timing.decode_ms_per_token if timing else None,
         tokens_per_s=timing.tokens_per_s if timing else None,
@@ -105,6 +109,15 @@ def compute(run):
         threads=run.sidecar.device.threads if run.sidecar and run.sidecar.device else None,
         **_ranges(run, timing),
     )
+
+
+def _unlaunched(steps):
+    """The GPU work the per-step figures cannot attribute because its launch is not in the trace."""
+    if steps is None or not steps.outside.no_launch:
+        return {"unlaunched_ops": None, "unlaunched_us": None, "unlaunched_pct": None}
+    total = steps.outside.time_us + sum(r.gpu_time_us for r in steps.per_step)
+    return {"unlaunched_ops": steps.outside.no_launch, "unlaunched_us": steps.outside.no_launch_time_us,
+            "unlaunched_pct": 100 * steps.outside.no_launch_time_us / total if total else None}
 
 
 def _spread(run, timing):
@@ -233,7 +246,13 @@ def headline_rows(runs, numbers, compare=True):
         ("Wall time per step", [fmt_ms(n.step_us) for n in numbers], numbers[0].step_basis),
         ("GPU work outside steps", [f"{n.outside_ops} ops / {fmt_ms(n.outside_us)}" if n.outside_ops is not None
                                     else "—" for n in numbers],
-         "launched outside every profiler step (warm-up, graph capture): not in the per-step figures"),
+         "launched outside every profiler step (warm-up, graph capture), or with no launch in the trace: "
+         "not in the per-step figures"),
+        ("GPU work without a recorded launch", [f"{n.unlaunched_ops} ops / {fmt_ms(n.unlaunched_us)} "
+                                                f"({fmt_pct(n.unlaunched_pct)} of GPU time)"
+                                                if n.unlaunched_ops else "—" for n in numbers],
+         "activities whose launch call is not in the trace (the CPU side was not recorded): no step can be "
+         "given them, so the per-step figures miss this share"),
         ("TTFT", [_with_range(n.ttft_ms, n.ttft_range) for n in numbers],
          "time to first token, measured outside the profiler (profkit captures): median (min–max of the runs)"),
         ("Decode latency per token", [_with_range(n.decode_ms, n.decode_range) for n in numbers],

@@ -236,3 +236,24 @@ def test_class_totals_above_the_wall_time_say_why(tmp_path):
     assert "add up to 1.200 ms per step, more than the wall time per step (1.000 ms)" in note
     assert "ops on 2 threads run at the same time" in note
     assert note in render_html(runs, [None])
+
+
+def test_gpu_work_without_a_recorded_launch_is_counted_from_plain_json():
+    """The per-step figures cannot attribute activities whose launch call is not in the trace:
+    the page says how many and what share of the GPU time (hand count: correlation ids)."""
+    import gzip
+    import json
+
+    from profkit.report.runs import load_runs
+
+    path = real_trace("kineto-h100-qwen1.5-0.5b-hf-eager-infer.json.gz")
+    ev = [e for e in json.loads(gzip.decompress(path.read_bytes()))["traceEvents"] if e.get("ph") == "X"]
+    launched = {e["args"].get("correlation") for e in ev if e.get("cat") in ("cuda_runtime", "cuda_driver")}
+    gpu = [e for e in ev if e.get("cat") in ("kernel", "gpu_memcpy", "gpu_memset")]
+    alone = [e for e in gpu if e.get("args", {}).get("correlation") not in launched]
+    (run,) = load_runs([path])
+    n = M.compute(run)
+    assert n.unlaunched_ops == len(alone) and n.unlaunched_us == pytest.approx(sum(e["dur"] for e in alone))
+    assert n.unlaunched_pct == pytest.approx(100 * sum(e["dur"] for e in alone) / sum(e["dur"] for e in gpu), abs=0.05)
+    rows = {name: cells for name, cells, _ in M.headline_rows([run], [n])}
+    assert rows["GPU work without a recorded launch"] == [f"{len(alone)} ops / 13.7 ms (30.1% of GPU time)"]

@@ -60,14 +60,26 @@ KERNEL_RULES = INDUCTOR_RULES + [
     # -- activities and runtime blits --------------------------------------------------
     (r"^(?:memcpy|memset)\b", MEM, "CUPTI memcpy/memset activity names ('Memcpy HtoD ...', 'Memset (Device)')"),
     (r"__amd_rocclr_(?:copy|fill)", MEM, "ROCm runtime blit kernels implementing hipMemcpy/hipMemset"),
+    # -- communication libraries' local helpers (above their libraries' communication rules) ---------
+    (r"deep_ep::(?:\w+::)*(?:clean_low_latency_buffer|clean_mask_buffer|update_mask_buffer|query_mask_buffer|"
+     r"dispatch_copy_epilogue)|nvshmemi_(?:init_array|team_index|team_mapping)_kernel", MEM,
+     "local buffer set-up and copies of communication libraries, no data across ranks: DeepEP internode_ll "
+     "clean_low_latency_buffer and mask buffers, elastic dispatch_copy_epilogue_impl; NVSHMEM team set-up"),
+    (r"deep_ep::(?:\w+::)*combine_reduce_epilogue", NORM,
+     "DeepEP elastic combine_reduce_epilogue_impl: the local reduction of the combined expert outputs"),
+    (r"deep_ep::(?:\w+::)*get_dispatch_layout", OTHER,
+     "DeepEP layout::get_dispatch_layout: counts the tokens bound for each rank and expert (bookkeeping)"),
     # -- communication ---------------------------------------------------------------------
-    (r"nccl|rccl|msccl", COMM, "NCCL/RCCL collectives and send/recv (ncclKernel_*, ncclDevKernel_*)"),
+    (r"nccl|rccl|msccl|onerankreduce", COMM, "NCCL/RCCL collectives and send/recv (ncclKernel_*, ncclDevKernel_*, "
+     "ncclSymkDevKernel_*, mscclKernel_*), and oneRankReduce, NCCL's collective on a one-rank communicator"),
     (r"multimem_|cross_device_reduce|(?:^|[^a-z])all_?(?:reduce|gather|to_?all)|reduce_?scatter|"
-     r"userbuffers|lamport|nvshmem|deep_?ep", COMM,
+     r"userbuffers|lamport|nvshmem|deep_?ep|_on_stream_kernel|c10d::symmetric_memory::", COMM,
      "custom collectives: PyTorch symm_mem multimem all-reduce, vLLM cross_device_reduce, AITER "
      "reduce_scatter_cross_device_store, TensorRT-LLM allreduce/lamport, userbuffers, MSCCL++ kernels "
-     "named allgather/allreduce*, NVSHMEM (nvshmemi_*), DeepEP dispatch/combine/notify_dispatch "
-     "(deep_ep::intranode::, deep_ep::internode::, deep_ep::internode_ll::, Primus-Turbo's port)"),
+     "named allgather/allreduce*, NVSHMEM (nvshmemi_*, and the *_on_stream_kernel collectives: barrier, sync, "
+     "fcollect, rdxn, broadcast), DeepEP dispatch/combine/notify_dispatch/barrier (deep_ep::intranode::, "
+     "internode::, internode_ll::, legacy::, elastic::, Primus-Turbo's port), PyTorch symmetric memory's "
+     "c10d::symmetric_memory::barrier/put_signal/wait_signal kernels"),
     (r"moe_?a2a", COMM,
      "TensorRT-LLM MoE expert-parallel all-to-all (moeA2ADispatchKernel, moeA2ACombineKernel)"),
     # -- kernels whose names would hit a later, wrong rule ---------------------------------------

@@ -150,6 +150,7 @@ class Outside(Record):
     kernels: int = 0
     kernel_time_us: float = 0.0
     no_launch: int = 0
+    no_launch_time_us: float = 0.0  # their GPU time: what no per-step figure can hold
 
 
 class Period(Record):

@@ -43,10 +43,7 @@ _KINDS = (
     (r"^_?reduce", "reduce", lambda n: 1.0),
     (r"^_?(?:send|recv)", "send_recv", lambda n: 1.0),
 )
-NO_METADATA = ("no collective metadata in the trace: neither the communication kernels nor the ops that "
-               "launched them carry 'Collective name', 'In/Out msg nelems', 'dtype' and 'Group size' (PyTorch "
-               "records them on record_param_comms; custom kernels such as symmetric-memory all-reduce or "
-               "DeepEP never have them)")
+_KEYS = "'Collective name', 'In/Out msg nelems', 'dtype' and 'Group size'"
 
 
 def _pct(time_us, exposed_us):
@@ -124,16 +121,31 @@ def _collectives(comm):
             g["bytes"] += size
     out = [_entry(key, g) for key, g in groups.items()]
     out.sort(key=lambda c: -c.time_us)
-    missing = int((~has).sum())
-    reason = None
-    if missing and not has.any():
-        reason = NO_METADATA
-    elif missing:
-        unlisted_us = float(comm["dur"].to_numpy()[~has].sum())
-        reason = (f"{missing} of {len(comm)} communication kernels ({unlisted_us:.1f} µs) "
-                  "carry no collective metadata and are not listed (custom kernels: symmetric-memory "
-                  "all-reduce, DeepEP, NVSHMEM)")
-    return out, reason
+    return out, _why_unlisted(comm, has)
+
+
+def _why_unlisted(comm, has):
+    """Why communication kernels have no collective entry, by what is actually missing: the
+    launch call (then no op can carry the metadata), or the metadata on the op that launched them."""
+    missing = ~has
+    if not missing.any():
+        return None
+    no_launch = missing & (np.isnan(comm["launch_ts"].to_numpy(float)) if "launch_ts" in comm
+                           else np.zeros(len(comm), bool))
+    plain = missing & ~no_launch
+    parts = []
+    if no_launch.any():
+        parts.append(f"{int(no_launch.sum())} have no launch call in the trace (their CPU side was not recorded), "
+                     "so no op can carry their metadata")
+    if plain.any():
+        parts.append(f"{int(plain.sum())} were launched by ops that carry none of {_KEYS} (recent PyTorch "
+                     "records them on record_param_comms for torch.distributed collectives; older releases, and "
+                     "kernels launched another way such as symmetric-memory all-reduce, DeepEP or NVSHMEM ones, "
+                     "do not)")
+    unlisted_us = float(comm["dur"].to_numpy()[missing].sum())
+    head = ("no collective metadata in the trace: of the " if not has.any() else
+            f"{int(missing.sum())} of ")
+    return f"{head}{len(comm)} communication kernels ({unlisted_us:.1f} µs unlisted), " + "; ".join(parts)
 
 
 def _message_bytes(m):

@@ -155,7 +155,8 @@ def steps_summary(trace, ranges, gpu=None, idx=None):
     out = idx < 0
     no_launch = out & np.isnan(gpu["launch_ts"].to_numpy(float)) if "launch_ts" in gpu else out & False
     outside = Outside(gpu_ops=int(out.sum()), time_us=float(dur[out].sum()), kernels=int((out & kernel).sum()),
-                      kernel_time_us=float(dur[out & kernel].sum()), no_launch=int(no_launch.sum()))
+                      kernel_time_us=float(dur[out & kernel].sum()), no_launch=int(no_launch.sum()),
+                      no_launch_time_us=float(dur[no_launch].sum()))
 
     ops = per_step_sum(idx, np.ones(len(idx)), n)
     kernels = per_step_sum(idx, kernel, n)

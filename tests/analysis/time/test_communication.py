@@ -92,7 +92,8 @@ def test_exposed_communication_on_a_hand_made_trace(tmp_path):
     assert ar["busbw_gbs"] == pytest.approx(ar["algbw_gbs"] * 2 * 3 / 4)
     assert (ag["count"], ag["bytes"], ag["time_us"]) == (2, 2 * 2000, 20)
     assert ag["busbw_gbs"] == pytest.approx(ag["algbw_gbs"] * 3 / 4)
-    assert got["reason"].startswith("1 of 4 communication kernels (5.0 µs)")
+    # A hand-made trace records no launch calls: that is what the reason says is missing.
+    assert got["reason"].startswith("1 of 4 communication kernels (5.0 µs unlisted), 1 have no launch call")
     assert_timeline_adds_up(got)
 
 
@@ -155,3 +156,28 @@ def test_metadata_on_the_launching_record_param_comms_op_is_used(tmp_path):
     got = summary_json(profkit.load(stripped))["communication"]["collectives"]
     assert got == summary_json(profkit.load(path))["communication"]["collectives"]
     assert [c["name"] for c in got] == ["_allgather_base"]
+
+
+def test_the_reason_for_unlisted_collectives_says_what_is_missing(tmp_path):
+    """Kernels whose launch calls were not recorded are not 'custom kernels': the reason says their
+    CPU side is missing; kernels launched by ops without metadata are said to be that."""
+    import gzip
+    import json
+
+    import profkit
+    from profkit.analysis.analyze import summarize
+
+    src = real_trace("kineto-v100x8-dlrm-train-rank0.json.gz")
+    plain = summarize(profkit.load(src)).communication.reason
+    assert "8 were launched by ops that carry none of" in plain and "no launch call" not in plain
+    doc = json.loads(gzip.decompress(src.read_bytes()))
+    nccl = {e["args"]["correlation"] for e in doc["traceEvents"]
+            if e.get("cat") == "kernel" and "nccl" in e["name"].lower()}
+    doc["traceEvents"] = [e for e in doc["traceEvents"] if not (
+        e.get("cat") in ("cuda_runtime", "cuda_driver") and e.get("args", {}).get("correlation") in nccl)
+        and not (e.get("ph") in ("s", "f") and e.get("id") in nccl)]
+    path = tmp_path / "no-launch.json.gz"
+    path.write_bytes(gzip.compress(json.dumps(doc).encode()))
+    reason = summarize(profkit.load(path)).communication.reason
+    assert "of the 8 communication kernels" in reason and "8 have no launch call in the trace" in reason
+    assert "launched by ops" not in reason
