@@ -58,7 +58,9 @@ INDUCTOR_RULES = [
 
 KERNEL_RULES = INDUCTOR_RULES + [
     # -- activities and runtime blits --------------------------------------------------
-    (r"^(?:memcpy|memset)\b", MEM, "CUPTI memcpy/memset activity names ('Memcpy HtoD ...', 'Memset (Device)')"),
+    (r"^(?:memcpy|memset)\b|(?:^|[^a-z])mem(?:set|cpy)_kernel", MEM,
+     "CUPTI memcpy/memset activity names ('Memcpy HtoD ...', 'Memset (Device)') and libraries' own memset "
+     "kernels (TransformerEngine memset_kernel)"),
     (r"__amd_rocclr_(?:copy|fill)", MEM, "ROCm runtime blit kernels implementing hipMemcpy/hipMemset"),
     # -- communication libraries' local helpers (above their libraries' communication rules) ---------
     (r"deep_ep::(?:\w+::)*(?:clean_low_latency_buffer|clean_mask_buffer|update_mask_buffer|query_mask_buffer|"
@@ -73,38 +75,46 @@ KERNEL_RULES = INDUCTOR_RULES + [
     (r"nccl|rccl|msccl|onerankreduce", COMM, "NCCL/RCCL collectives and send/recv (ncclKernel_*, ncclDevKernel_*, "
      "ncclSymkDevKernel_*, mscclKernel_*), and oneRankReduce, NCCL's collective on a one-rank communicator"),
     (r"multimem_|cross_device_reduce|(?:^|[^a-z])all_?(?:reduce|gather|to_?all)|reduce_?scatter|"
-     r"userbuffers|lamport|nvshmem|deep_?ep|_on_stream_kernel|c10d::symmetric_memory::", COMM,
+     r"userbuffers|lamport|nvshmem|deep_?ep|_on_stream_kernel|c10d::symmetric_memory::|pcie_ipc|"
+     r"(?:^|[^a-z])(?:ag|ar|rs)_(?:ll_)?gfx\d", COMM,
      "custom collectives: PyTorch symm_mem multimem all-reduce, vLLM cross_device_reduce, AITER "
      "reduce_scatter_cross_device_store, TensorRT-LLM allreduce/lamport, userbuffers, MSCCL++ kernels "
      "named allgather/allreduce*, NVSHMEM (nvshmemi_*, and the *_on_stream_kernel collectives: barrier, sync, "
      "fcollect, rdxn, broadcast), DeepEP dispatch/combine/notify_dispatch/barrier (deep_ep::intranode::, "
      "internode::, internode_ll::, legacy::, elastic::, Primus-Turbo's port), PyTorch symmetric memory's "
-     "c10d::symmetric_memory::barrier/put_signal/wait_signal kernels"),
+     "c10d::symmetric_memory::barrier/put_signal/wait_signal kernels, FlashInfer comm::pcie_ipc all-reduce, "
+     "AITER ag_/ar_/rs_gfx* all-gather/all-reduce/reduce-scatter"),
     (r"moe_?a2a", COMM,
      "TensorRT-LLM MoE expert-parallel all-to-all (moeA2ADispatchKernel, moeA2ACombineKernel)"),
     # -- kernels whose names would hit a later, wrong rule ---------------------------------------
     (r"reshape_and_cache|concat_and_cache|copy_blocks|swap_blocks|copy_page_indices|"
-     r"append_?paged_?kv_?cache", MEM, "vLLM/FlashInfer KV-cache writes and block copies"),
-    (r"rotary|(?:^|[^a-z])rope", EW, "rotary position embedding (vLLM rotary_embedding_kernel): sin/cos map"),
+     r"append_?paged_?kv_?(?:mla_?)?cache", MEM,
+     "vLLM/FlashInfer KV-cache writes and block copies (FlashInfer AppendPagedKVCache, AppendPagedKVMlaCache)"),
+    (r"rotary|(?:^|[^a-z])m?rope", EW,
+     "rotary position embedding (vLLM rotary_embedding_kernel, AITER fused_mrope_rms_kv_kernel): sin/cos map"),
     (r"transform_bias_rescale_qkv", EW, "native MHA fast path: QKV bias add and Q scaling"),
-    (r"routing|topk_?softmax|moe_?softmax|topkgating", NORM,
+    (r"routing|topk_?softmax|moe_?softmax|topkgating|moe_fused_gate|moe_aux_loss", NORM,
      "MoE router: softmax and top-k over expert logits (TRT-LLM routingRenormalize with its "
-     "histogram/offset helpers, vLLM topk_softmax)"),
+     "histogram/offset helpers, vLLM topk_softmax, SGLang/AITER moe_fused_gate_kernel, TransformerEngine "
+     "fused_router fused_moe_aux_loss)"),
     (r"moe_align|expandinputrows|moe::dev::finalize|finalize_?moe|finalizekernel|unpermute|moe_permute|"
-     r"moe_sum|count_and_sort_expert", MEM,
+     r"moe_sum|count_and_sort_expert|moe_3stage_sort|sort_scales_kernel", MEM,
      "MoE token permutation: group tokens by expert, then gather rows back (finalize, TRT-LLM "
      "finalizeKernelVecLoad); above the CUTLASS rule because their template arguments name cutlass types"),
-    (r"(?:^|::)ln_(?:fwd|bwd)_|cucompute(?:part)?grad(?:gammabeta|input)", NORM,
+    (r"(?:^|[^a-z0-9])ln_(?:fwd|bwd)_|cucompute(?:part)?grad(?:gammabeta|input)", NORM,
      "layer norm kernels whose names do not spell it: TransformerEngine ln_fwd/ln_bwd_tuned/general_kernel, "
      "Apex cuComputePartGradGammaBeta/cuComputeGradInput (norm backward); above the attention rule"),
     # -- attention ------------------------------------------------------------------------------
     (r"flash(?!infer)|fmha|_mha|mha_(?:fwd|bwd)|attention|attn|sdpa|mem_eff|xformers|"
-     r"(?:batch|single)(?:prefill|decode)|mergestate", ATTN,
+     r"(?:batch|single)(?:prefill|decode)|mergestate|withkvcache|(?:^|[^a-z])(?:sparse_)?mla_|"
+     r"(?:^|[^a-z])pa_(?:prefill|decode)|(?:^|[^a-z])gqa_d\d|(?:^|[^a-z])dsa_v\d", ATTN,
      "fused attention: FlashAttention 2 (pytorch_flash::flash_fwd_kernel, flash_fwd_splitkv) and 3 "
      "(cutlass::device_kernel<flash::FlashAttnFwdSm90<...>>), mem-efficient/xFormers CUTLASS fmha "
      "(fmha_cutlassF, AttentionKernel), cuDNN SDPA, TRT-LLM fmhaSm100, vLLM paged_attention_v1/v2 and "
      "Triton kernel_unified_attention_2d, FlashInfer Batch/SinglePrefill/Decode and MergeStates, CK "
-     "ck_tile FmhaFwdKernel, AITER kernel_paged_attention_2d. Not the rest of the flashinfer:: namespace "
+     "ck_tile FmhaFwdKernel, AITER kernel_paged_attention_2d, FlashInfer (FP8)PrefillWithKVCache and "
+     "POD kernels, sparse_mla decode/prefill, AITER MLA decode (mla_decode_fwd_*, kn_*_mla_*), pa_prefill/"
+     "pa_decode, opus gqa_d*, dsa_v32 decode. Not the rest of the flashinfer:: namespace "
      "(norm::RMSNormKernel, activation::act_and_mul_kernel)"),
     # -- tensor contractions -----------------------------------------------------------------
     (r"(?<!fb)(?<!deep_)gemm|gemv|nvjet|cijk_|tensile|hipblaslt|rocblas", TC,
@@ -115,9 +125,11 @@ KERNEL_RULES = INDUCTOR_RULES + [
     (r"cublas|splitkreduce|epilogue::|(?:^|[^a-z_])(?:dot|scal|axpy|asum|nrm2)_kernel", TC,
      "cuBLAS helpers launched inside a GEMM call: split-K reduce, cuBLASLt epilogue, level-1 dot/scal"),
     (r"cutlass", TC, "CUTLASS GEMM/conv kernels (cutlass::Kernel2<cutlass_80_tensorop_*gemm*>, cutlass_cudnn)"),
-    (r"^bmm_|fused_moe_kernel|moe_gemm|grouped_?(?:gemm|mm)|marlin|machete|scaled_mm|wgmma|matmul", TC,
+    (r"^bmm_|fused_moe_kernel|moe_gemm|grouped_?(?:gemm|mm)|marlin|machete|scaled_mm|wgmma|matmul|wv_?splitk|"
+     r"opus_moe_stage\d", TC,
      "MoE / quantised grouped GEMMs and Triton matmuls by name: TRT-LLM bmm_*, vLLM fused_moe_kernel, "
-     "Marlin/Machete, vLLM/SGLang _w8a8_block_fp8_matmul (above the fp8 quant rule)"),
+     "Marlin/Machete, vLLM/SGLang _w8a8_block_fp8_matmul (above the fp8 quant rule), AITER skinny GEMMs "
+     "wvSplitK* and opus_moe_stage1/2 MoE GEMMs"),
     (r"nchwtonhwc|nhwctonchw|nchw2nhwc|nhwc2nchw|transpose|permute", MEM,
      "layout transforms (cuDNN NCHW<->NHWC, transpose/permute kernels): pure data movement"),
     (r"bn_fw|bn_bw|batch_?norm", NORM, "batch norm (cuDNN bn_fw_tr_1C11/bn_bw_1C11, MIOpen BatchNorm)"),
@@ -131,6 +143,9 @@ KERNEL_RULES = INDUCTOR_RULES + [
      "layer/RMS/group norm (vectorized_layer_norm_kernel, LayerNormForwardCUDAKernel, RowwiseMoments, "
      "GammaBetaBackward, vLLM rms_norm/fused_add_rms_norm)"),
     # -- element-wise maps that later memory rules would catch ---------------------------------
+    (r"(?:^|::)(?:unary_)?operator_(?:bcast|contiguous|tn_big_tile|element)", EW,
+     "AITER binary and unary operator kernels (operator_bcast*, operator_contiguous*, unary_operator_tile): "
+     "broadcast add/sub/mul/div maps (above the pad/index memory rules their names would hit)"),
     (r"masked_fill|masked_scale|elementwise_kernel_with_index|arange|distribution_|dropout|upsample", EW,
      "masked fill/scale, dropout, arange, random generators, upsampling: maps (above the index rule: "
      "upsample kernels name a source_index helper)"),
@@ -148,7 +163,7 @@ KERNEL_RULES = INDUCTOR_RULES + [
     (r"index|gather|scatter|embedding|(?:^|[^a-z])take", MEM,
      "index/gather/scatter/embedding (index_elementwise_kernel, indexSelectLargeIndex, "
      "_scatter_gather_elementwise_kernel, vectorized_gather_kernel): data moved by index"),
-    (r"catarray|(?:^|[^a-z])cat_|copy|fillfunctor|fill_kernel|(?:^|[^a-z])stack", MEM,
+    (r"catarray|(?:^|[^a-z])cat_|copy|fillfunctor|(?:^|[^a-z])fill_kernel|(?:^|[^a-z])stack", MEM,
      "copies, casts, cat, fill (CatArrayBatchedCopy, direct_copy_kernel_cuda, bfloat16_copy_kernel_cuda, "
      "copy_device_to_device, FillFunctor): no arithmetic on the values"),
     # -- reductions -----------------------------------------------------------------------------
