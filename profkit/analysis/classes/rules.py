@@ -104,6 +104,14 @@ KERNEL_RULES = INDUCTOR_RULES + [
     (r"(?:^|[^a-z0-9])ln_(?:fwd|bwd)_|cucompute(?:part)?grad(?:gammabeta|input)", NORM,
      "layer norm kernels whose names do not spell it: TransformerEngine ln_fwd/ln_bwd_tuned/general_kernel, "
      "Apex cuComputePartGradGammaBeta/cuComputeGradInput (norm backward); above the attention rule"),
+    (r"fused_attn::(?:cu_seqlens\w*|populate_rng_state\w*|extract_seed_and_offset|get_runtime_num_segments\w*)|"
+     r"advance_step_flashattn|prepare_varlen_num_blocks", OTHER,
+     "attention set-up, not attention: TransformerEngine fused_attn sequence offsets and RNG state, vLLM "
+     "advance_step_flashattn (scheduler bookkeeping), FlashAttention 3 prepare_varlen_num_blocks"),
+    (r"(?:un)?swizzle_\w*scaling|multi_(?:un)?padding_kernel|swap_first_dims|convert_(?:bshd_to_thd|thd_to_bshd)|"
+     r"thd_read_half_tensor|thd_reorder", MEM,
+     "TransformerEngine layout kernels: scale-factor swizzles, padding, THD/BSHD conversions and context-"
+     "parallel reorders (above the attention rule: they sit in fused_attn)"),
     # -- attention ------------------------------------------------------------------------------
     (r"flash(?!infer)|fmha|_mha|mha_(?:fwd|bwd)|attention|attn|sdpa|mem_eff|xformers|"
      r"(?:batch|single)(?:prefill|decode)|mergestate|withkvcache|(?:^|[^a-z])(?:sparse_)?mla_|"
