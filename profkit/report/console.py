@@ -6,6 +6,7 @@ from rich.table import Table
 
 from profkit.analysis.result import BLOCKER_LABELS
 from profkit.report import fmt
+from profkit.report.metrics import classes_above_wall
 from profkit.report.names import short_name
 
 
@@ -46,6 +47,9 @@ def render(summary, console=None, top=10):
     for name, c in summary.classes.items():
         tab.add_row(name, fmt.duration(c.time_us), f"{c.pct:.1f}", str(c.count))
     con.print(tab)
+    above = classes_above_wall(summary, summary.window_us.span)
+    if above:
+        con.print(f"note: over the analysis window, {escape(above)}")
 
     g = summary.gaps
     tab = _table(f"Idle gaps: {g.count} totalling {fmt.duration(g.total_us)} "

@@ -173,21 +173,28 @@ def class_total_notes(runs, numbers, per_step):
     per-step figures are medians, which need not add up to the median step."""
     out = []
     for r, n in zip(runs, numbers):
-        s = r.summary
-        total = sum((c.per_step_us if per_step else c.time_us) or 0.0 for c in s.classes.values())
-        wall, per = (n.step_us, " per step") if per_step else (s.window_us.span, "")
-        if not wall or total <= wall:
-            continue
-        why = []
-        if s.cpu is not None and s.cpu.threads > 1:
-            why.append(f"ops on {s.cpu.threads} threads run at the same time and each counts its own time")
-        elif s.cpu is None and len(s.streams) > 1:
-            why.append(f"kernels on {len(s.streams)} streams run at the same time and each counts its own time")
-        if per_step:
-            why.append("each class is its median over the steps, and medians need not add up to a step")
-        out.append(f"{r.label}: the classes add up to {fmt_ms(total)}{per}, more than the wall time{per} "
-                   f"({fmt_ms(wall)}): " + "; ".join(why or ["the ops overlap in time"]))
+        note = classes_above_wall(r.summary, n.step_us if per_step else r.summary.window_us.span, per_step)
+        if note:
+            out.append(f"{r.label}: {note}")
     return out
+
+
+def classes_above_wall(s, wall, per_step=False):
+    """Why a Summary's time per class adds up to more than `wall` (µs; per step when `per_step`),
+    or None when it does not."""
+    total = sum((c.per_step_us if per_step else c.time_us) or 0.0 for c in s.classes.values())
+    per = " per step" if per_step else ""
+    if not wall or total <= wall:
+        return None
+    why = []
+    if s.cpu is not None and s.cpu.threads > 1:
+        why.append(f"ops on {s.cpu.threads} threads run at the same time and each counts its own time")
+    elif s.cpu is None and len(s.streams) > 1:
+        why.append(f"kernels on {len(s.streams)} streams run at the same time and each counts its own time")
+    if per_step:
+        why.append("each class is its median over the steps, and medians need not add up to a step")
+    return (f"the classes add up to {fmt_ms(total)}{per}, more than the wall time{per} ({fmt_ms(wall)}): "
+            + "; ".join(why or ["the ops overlap in time"]))
 
 
 def _phase_wall(phase):

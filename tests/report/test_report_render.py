@@ -236,6 +236,12 @@ def test_class_totals_above_the_wall_time_say_why(tmp_path):
     assert "add up to 1.200 ms per step, more than the wall time per step (1.000 ms)" in note
     assert "ops on 2 threads run at the same time" in note
     assert note in render_html(runs, [None])
+    # The terminal says it over the whole window: 2 steps x 1200 µs of class time in 2000 µs.
+    from tests.helpers.cli import profkit_cli
+
+    out = " ".join(profkit_cli("analyze", path, "--no-cache").stdout.split())
+    assert ("note: over the analysis window, the classes add up to 2.400 ms, more than the wall time (2.000 ms): "
+            "ops on 2 threads run at the same time") in out
 
 
 def test_gpu_work_without_a_recorded_launch_is_counted_from_plain_json():
