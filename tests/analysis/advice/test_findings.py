@@ -17,7 +17,7 @@ from profkit.analysis.tables import EnclosingOps, Tables
 from profkit.analysis.result import to_builtins
 from profkit.analysis.analyze import summarize
 from profkit.runfiles.sidecar import capture_of, read_sidecar
-from tests.helpers.traces import real_trace, summary_json
+from tests.helpers.traces import all_real_traces, real_trace, summary_json
 
 EAGER = "kineto-rtx5080-mlp-train-eager.json.gz"
 GRAPHED = "kineto-rtx5080-mlp-train-cudagraph-manual.json.gz"
@@ -316,3 +316,32 @@ def test_cuda_graphs_says_nothing_to_do_only_when_the_kernels_replay_from_graphs
     assert "still launched one by one" in partial["text"] and "Nothing to do" not in partial["action"]
     whole = rules_of(real_trace(GRAPHED))["cuda_graphs"]
     assert whole["evidence"]["numbers"]["graphed_kernels_pct"] >= 90 and whole["action"].startswith("Nothing to do")
+
+
+# evidence number -> the summary figure it must equal (the same output prints both)
+AGREES = {
+    "idle_pct": lambda s: s["temporal"]["idle_pct"],
+    "busy_pct": lambda s: s["temporal"]["busy_pct"],
+    "host_bound_gaps": lambda s: s["gaps"]["by_cause"]["host_bound"]["count"],
+    "host_bound_us": lambda s: s["gaps"]["by_cause"]["host_bound"]["total_us"],
+    "sync_gaps": lambda s: s["gaps"]["by_cause"]["sync"]["count"],
+    "sync_gap_us": lambda s: s["gaps"]["by_cause"]["sync"]["total_us"],
+    "exposed_us": lambda s: s["communication"]["exposed_us"],
+    "communication_us": lambda s: s["communication"]["time_us"],
+    "graph_launches": lambda s: s["cuda_graphs"]["launches"],
+    "graph_kernels": lambda s: s["cuda_graphs"]["kernels"],
+    "kernels_launched_alone": lambda s: s["launches"]["count"],
+}
+
+
+@pytest.mark.parametrize("path", all_real_traces(), ids=lambda p: p.name[:50])
+def test_findings_agree_with_the_numbers_the_same_output_prints(path):
+    """No finding contradicts the summary beside it: each evidence number that restates a summary
+    figure equals it (to its rounding), and no two findings disagree on the window's busy/idle."""
+    s = summary_json(profkit.load(path))
+    for f in s["findings"]:
+        for key, value in f["evidence"]["numbers"].items():
+            if key in AGREES and value is not None:
+                assert value == pytest.approx(AGREES[key](s), abs=0.051), (f["rule"], key)
+    rules = {f["rule"] for f in s["findings"]}
+    assert not ({"gpu_bound", "launch_bound"} <= rules) and not ({"gpu_bound", "exposed_communication"} <= rules)
