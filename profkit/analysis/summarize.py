@@ -152,18 +152,30 @@ class PerStep:
     """Rows (GPU activities or CPU ops) with the step that launched each (-1: outside every step)."""
 
     def __init__(self, cls, names, dur, idx, count):
-        self.frame = pd.DataFrame({"cls": np.asarray(cls, dtype=object), "name": np.asarray(names, dtype=object),
-                                   "dur": np.asarray(dur, dtype=float), "step": np.asarray(idx)})
-        self.frame = self.frame[self.frame["step"] >= 0]
+        # Keys are kept as integer codes into their distinct values (a categorical's codes, else one
+        # factorize): grouping a million rows by string would hash every string again per call.
+        keep = np.asarray(idx) >= 0
+        self._keys = {"cls": self._codes(cls, keep), "name": self._codes(names, keep)}
+        self.frame = pd.DataFrame({"dur": np.asarray(dur, dtype=float)[keep], "step": np.asarray(idx)[keep]})
         self.count = count
+
+    @staticmethod
+    def _codes(values, keep):
+        if isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):
+            return values.cat.codes.to_numpy()[keep], pd.Index(values.cat.categories.astype(str))
+        codes, uniques = pd.factorize(np.asarray(values, dtype=object)[keep])
+        return codes, pd.Index(uniques)
 
     def medians(self, key, values):
         """({value: median over steps of its time per step}, {value: median of its count per step})."""
-        g = self.frame[self.frame[key].isin(values)].groupby([key, "step"])["dur"].agg(["sum", "size"])
+        codes, uniques = self._keys[key]
+        wanted = uniques.get_indexer(values)
+        rows = np.isin(codes, wanted[wanted >= 0])
+        g = self.frame[rows].assign(key=codes[rows]).groupby(["key", "step"])["dur"].agg(["sum", "size"])
         steps = range(self.count)
         out_us, out_n = {}, {}
-        for v in values:
-            rows = g.loc[v] if v in g.index.get_level_values(0) else g.iloc[0:0]
+        for v, c in zip(values, wanted):
+            rows = g.loc[c] if c >= 0 and c in g.index.get_level_values(0) else g.iloc[0:0]
             out_us[v] = float(np.median(rows["sum"].reindex(steps, fill_value=0.0))) if self.count else None
             out_n[v] = float(np.median(rows["size"].reindex(steps, fill_value=0))) if self.count else None
         return out_us, out_n
@@ -180,7 +192,7 @@ def _gpu_summary(tables, classes, by, window_kind, warnings):
     if steps.warning:
         warnings.append(steps.warning)
     launches = launch_summary(trace, ranges, idx)
-    per_step = PerStep(gpu["cls"], gpu["name"].astype(str), gpu["dur"], idx, ranges.count)
+    per_step = PerStep(gpu["cls"], gpu["name"], gpu["dur"], idx, ranges.count)
     lo, hi, mask = tables.window(window_kind)
     gpu = gpu[mask]
     if window_kind != "gpu" and not len(trace.steps):

@@ -175,9 +175,13 @@ class Trace:
         return cpu
 
     # -- joins ------------------------------------------------------------------
-    def _launch_table(self):
+    @cached_property
+    def _launches(self):
+        """(the runtime calls by correlation id, first of each id; the row of each GPU activity's
+        launch in it, -1 without one): one hash lookup per activity, shared by both joins."""
         rt = self.runtime[self.runtime["correlation"] >= 0]
-        return rt.drop_duplicates("correlation").set_index("correlation")
+        rt = rt.drop_duplicates("correlation").set_index("correlation")
+        return rt, rt.index.get_indexer(self.gpu["correlation"].to_numpy())
 
     def gpu_launches(self):
         """trace.gpu with the CPU-side launch of each activity (by correlation id)."""
@@ -189,19 +193,17 @@ class Trace:
 
     @cached_property
     def _gpu_launches(self):
-        rt = self._launch_table()
-        out = self.gpu.copy()
-        corr = out["correlation"]
-        out["launch_name"] = corr.map(rt["name"].astype(object))
-        out["launch_ts"] = corr.map(rt["ts"])
-        out["launch_dur"] = corr.map(rt["dur"])
-        out["launch_tid"] = corr.map(rt["tid"])
+        rt, at = self._launches
+        out = self.gpu.copy(deep=False)  # new columns only: the activities themselves are shared
+        for col, src in (("launch_name", rt["name"].astype(object)), ("launch_ts", rt["ts"]),
+                         ("launch_dur", rt["dur"]), ("launch_tid", rt["tid"])):
+            out[col] = _at(src, at)
         return out
 
     @cached_property
     def _gpu_ops(self):
-        rt = self._launch_table()
-        ext = self.gpu["correlation"].map(rt["external_id"])
+        rt, at = self._launches
+        ext = pd.Series(_at(rt["external_id"], at), index=self.gpu.index)
         ext = ext.where(ext > 0, self.gpu["external_id"].where(self.gpu["external_id"] > 0))
         # The op of each external id; the shortest wins when an id repeats: it is the innermost.
         cpu_ext = self._cpu["external_id"].to_numpy()
@@ -216,7 +218,7 @@ class Trace:
         def column(values):  # the op's value per activity, NaN where there is no op (as Series.map gives)
             return pd.Series(pd.api.extensions.take(np.asarray(values), at, allow_fill=True), index=ext.index)
 
-        out = self.gpu.copy()
+        out = self.gpu.copy(deep=False)  # new columns only: the activities themselves are shared
         out["op_name"] = column(self._cpu["name"].astype(object)).astype("category")
         for col in ("input_dims", "input_types", "input_concrete", "collective"):
             out["op_" + col] = column(self._cpu[col])
@@ -225,6 +227,13 @@ class Trace:
     def __repr__(self):
         return (f"Trace({self.path.name!r}: {len(self.gpu)} GPU activities, {len(self.runtime)} launches/"
                 f"runtime calls, {len(self._cpu)} CPU ops, {len(self.steps)} steps)")
+
+
+def _at(src, at):
+    """src's values at rows `at`, NaN where `at` is -1: what Series.map by the same keys gives, dtypes
+    included (an int column turns float where a key is missing; mapping by an empty table gives float)."""
+    out = pd.api.extensions.take(src.to_numpy(), at, allow_fill=True)
+    return out.astype(np.float64) if not len(src) else out
 
 
 def _nesting(pid, tid, end):

@@ -78,7 +78,7 @@ def facts(tables, summary, sidecar=None):
         compiled="compiled" in mode or side_mode == "compiled",
         graphed="cudagraph" in mode or side_mode == "cudagraph",
         static_cache=bool(sidecar and sidecar.compile and sidecar.compile.kv_cache == "static"),
-        shapes=bool(len(ops)) and any(d is not None for d in ops["input_dims"]),
+        shapes=bool(len(ops)) and bool(ops["input_dims"].notna().any()),
         noise_pct=noise_pct, noise_source=source, tables=tables)
 
 
