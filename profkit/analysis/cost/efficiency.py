@@ -145,8 +145,11 @@ def op_table(trace, classes, device=None):
     u["flops"], u["bytes"], u["kind"] = flops, nbytes, kinds
     has_shapes = np.array([isinstance(d, list) and len(d) > 0 for d in u["dims"]], dtype=bool)
     no_op = u["name"].isna().to_numpy()
-    u["status"] = np.select([u["host"].to_numpy(dtype=bool), no_op, ~has_shapes, u["bytes"].isna().to_numpy()],
-                            ["host_copy", "no_op", "no_shapes", "unmodeled"], "counted")
+    # A categorical built from its codes: a million statuses compare as integers, not as strings.
+    order = ("counted",) + STATUSES
+    first = [u["host"].to_numpy(dtype=bool), no_op, ~has_shapes, u["bytes"].isna().to_numpy()]
+    codes = np.select(first, [order.index(s) for s in ("host_copy", "no_op", "no_shapes", "unmodeled")], 0)
+    u["status"] = pd.Categorical.from_codes(codes, categories=order)
     # A class for ops the classifier did not label (CPU ops that enclose others).
     fallback = u["kind"].map(KIND_CLASS).fillna("other")
     u["cls"] = u["cls"].where(u["cls"].notna(), fallback)
