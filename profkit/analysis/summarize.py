@@ -129,12 +129,20 @@ def _class_table(cls, dur, names, *, top, steps, by=None):
     """Time per class and the `top` kernels (CPU traces: ops) of the window's rows, with
     their medians over steps from `steps` (a PerStep of all rows, attributed by launch);
     `by`: the layer that classified each row (GPU traces)."""
+    # Names as a categorical (no NaN among them) group by their codes; sorting the distinct names
+    # afterwards gives the order grouping the strings gives, so ties among the top kernels fall alike.
+    categorical = isinstance(getattr(names, "dtype", None), pd.CategoricalDtype)
+    coded = categorical and not names.isna().any()
+    names = names.array if coded else names.astype(str).to_numpy() if categorical else names
     df = pd.DataFrame({"cls": pd.Categorical(cls, categories=CLASSES), "dur": dur, "name": names,
                        "by": None if by is None else np.asarray(by, dtype=object)})
     total = float(df["dur"].sum()) or 1.0
     per = df.groupby("cls", observed=False)["dur"].agg(["sum", "count"])
     k = df.groupby("name", observed=True).agg(time_us=("dur", "sum"), n=("dur", "size"), cls=("cls", "first"),
                                               by=("by", "first"))
+    if coded:
+        k.index = k.index.astype(str)
+        k = k.sort_index()
     k = k.nlargest(top, "time_us")
     c_us, c_n = steps.medians("cls", CLASSES)
     k_us, k_n = steps.medians("name", list(k.index))
@@ -222,7 +230,7 @@ def _gpu_summary(tables, classes, by, window_kind, warnings):
             timeline = temporal.timeline(starts, ends, lo, hi)
     gaps = tables.gaps(window_kind)
     idle = span_total - busy
-    classes, kernels = _class_table(gpu["cls"], gpu["dur"].to_numpy(), gpu["name"].astype(str), top=KERNELS_LISTED,
+    classes, kernels = _class_table(gpu["cls"], gpu["dur"].to_numpy(), gpu["name"], top=KERNELS_LISTED,
                                     steps=per_step, by=gpu["by"])
     return {
         "window_us": Window(start=float(lo), end=float(hi), span=float(hi - lo), kind=window_kind),

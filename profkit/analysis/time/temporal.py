@@ -120,15 +120,14 @@ def gaps(gpu, lo, hi, syncs):
     out = pd.DataFrame({"start_us": g_start, "dur_us": g_end - g_start})
     if not len(out):
         return out.assign(cause=pd.Series(dtype=str), before="", after="")
-    by_start = gpu.sort_values("ts", kind="stable")
-    nxt = np.searchsorted(by_start["ts"].to_numpy(), g_end, side="left")
-    nxt = np.minimum(nxt, len(by_start) - 1)
-    after = by_start.iloc[nxt]
-    by_end = gpu.sort_values("end", kind="stable")
-    prev = np.searchsorted(by_end["end"].to_numpy(), g_start, side="right") - 1
-    before = by_end.iloc[np.maximum(prev, 0)]
+    # The activity after each gap (first to start at its end) and before it (last to end at its
+    # start), found on sorted copies of the two time columns: only the gaps' rows are taken.
+    ts, end = gpu["ts"].to_numpy(), gpu["end"].to_numpy()
+    by_start, by_end = np.argsort(ts, kind="stable"), np.argsort(end, kind="stable")
+    after = by_start[np.minimum(np.searchsorted(ts[by_start], g_end, side="left"), len(ts) - 1)]
+    before = by_end[np.maximum(np.searchsorted(end[by_end], g_start, side="right") - 1, 0)]
 
-    launch = after["launch_ts"].to_numpy()
+    launch = gpu["launch_ts"].to_numpy()[after]
     host_bound = launch > g_start  # NaN (no launch found) compares False
     sync_ts, sync_end = syncs
     in_sync = np.zeros(len(out), bool)
@@ -143,8 +142,9 @@ def gaps(gpu, lo, hi, syncs):
         blocked = busy_before(u_ts, u_end, g_end) - busy_before(u_ts, u_end, g_start)
         in_sync |= blocked >= BLOCKED_SHARE * (g_end - g_start)
     cause = np.where(host_bound, np.where(in_sync, "sync", "host_bound"), "other")
-    return out.assign(cause=cause, before=before["name"].astype(str).to_numpy(),
-                      after=after["name"].astype(str).to_numpy())
+    names = gpu["name"]
+    return out.assign(cause=cause, before=names.iloc[before].astype(str).to_numpy(),
+                      after=names.iloc[after].astype(str).to_numpy())
 
 
 def gap_rows(g):
