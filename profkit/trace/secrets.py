@@ -79,6 +79,7 @@ def warning(meta):
     if not found:
         return None
     shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+    it = "them" if len(found) != 1 else "it"
     return (f"the trace's metadata holds {len(found)} credential-like value{'s' if len(found) != 1 else ''} "
-            f"({shown}): profkit's copies of it mask them (unless --keep-secrets); mask them in the "
+            f"({shown}): profkit's copies of the trace mask {it} (unless --keep-secrets); mask {it} in the "
             "original before you share it")
