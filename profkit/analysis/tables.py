@@ -36,8 +36,8 @@ class Tables:
         """(ts, end) arrays of blocking_calls() (empty on CPU traces)."""
         if not self.trace.has_gpu:
             return np.empty(0), np.empty(0)
-        return self._once("syncs", lambda: (self.blocking_calls()["ts"].to_numpy(float),
-                                            self.blocking_calls()["end"].to_numpy(float)))
+        calls = self.blocking_calls()
+        return self._once("syncs", lambda: (calls["ts"].to_numpy(float), calls["end"].to_numpy(float)))
 
     def step_ranges(self):
         return self._once("step_ranges", lambda: steps.step_ranges(self.trace))

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from profkit.capture.machine import Competition, others_busy_now
-from profkit.common.hardware import CPU_NAME, cpu_model, default_calibration, is_busy, load_note
+from profkit.common.hardware import CPU_NAME, cpu_model, default_calibration, is_busy, load_condition, load_note
 from profkit.errors import ProfkitError
 from profkit.fileio import write_text_atomic
 
@@ -153,8 +153,8 @@ def cpu_peaks(notify=None, measure=calibrate, others_now=others_busy_now):
         data = measure()
         save(data, path)
         origin = f"measured by this capture, cached in {path}"
-    elif load_note(data.get("load")) and not machine_load(others_now())["busy"]:
-        say(f"the cached CPU peaks were {load_note(data['load']).split(':')[0]}; the machine is quiet now: "
+    elif load_condition(data.get("load")) and not machine_load(others_now())["busy"]:
+        say(f"the cached CPU peaks were {load_condition(data['load'])}; the machine is quiet now: "
             "measuring them again")
         fresh = measure()
         data = fresh if not fresh["load"]["busy"] else _best_of(data, fresh)

@@ -34,9 +34,9 @@ class Competition:
     """The share of all CPU time that other processes used between `start` and `others_pct`.
 
     /proc/stat counts every CPU's busy time (all but idle and iowait); this process's own
-    user + system time (os.times, all its threads, and the children it waited for) is taken off. Unlike the 1-minute load
-    average, which trails by a minute and counts this process's own recent work, it says
-    what competed with a measurement while it ran.
+    user + system time (os.times: all its threads, and the children it waited for) is taken
+    off. Unlike the 1-minute load average, which trails by a minute and counts this process's
+    own recent work, it says what competed with a measurement while it ran.
     """
 
     def start(self):

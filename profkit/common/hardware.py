@@ -163,15 +163,22 @@ def is_busy(others_pct, load_avg, cpus):
     return load_avg is not None and bool(cpus) and load_avg >= BUSY_LOAD_PER_CPU * cpus
 
 
-def load_note(load):
-    """The warning for peaks measured under load ({load_avg, cpus, others_pct, busy}), else ""."""
+def load_condition(load):
+    """'measured under load (<what competed>)' for peaks measured under load ({load_avg, cpus,
+    others_pct, busy}), else ""."""
     if not isinstance(load, dict) or not load.get("busy"):
         return ""
     others = load.get("others_pct")
     what = [f"other processes took {others:.0f}% of the CPU time"] if others is not None else []
     if load.get("load_avg") is not None:
         what.append(f"load average {load['load_avg']:.2f} on {load.get('cpus', '?')} CPUs")
-    return f"measured under load ({'; '.join(what)}): the peaks may be low; {RECALIBRATE}"
+    return f"measured under load ({'; '.join(what)})"
+
+
+def load_note(load):
+    """The warning for peaks measured under load (load_condition, and what to do), else ""."""
+    condition = load_condition(load)
+    return f"{condition}: the peaks may be low; {RECALIBRATE}" if condition else ""
 
 
 def calibrated_device(data, where):
