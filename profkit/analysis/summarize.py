@@ -202,7 +202,7 @@ def _gpu_summary(tables, classes, by, window_kind, warnings):
     launches = launch_summary(trace, ranges, idx)
     per_step = PerStep(gpu["cls"], gpu["name"], gpu["dur"], idx, ranges.count)
     lo, hi, mask = tables.window(window_kind)
-    gpu = gpu[mask]
+    gpu = gpu if mask.all() else gpu[mask]  # (a copy of every column: only when the window drops rows)
     if window_kind != "gpu" and not len(trace.steps):
         warnings.append(f"no ProfilerStep in the trace: window '{window_kind}' is the whole GPU range")
     unlaunched = int(gpu["launch_ts"].isna().sum())

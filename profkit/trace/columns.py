@@ -161,12 +161,20 @@ class Columns:
         return -2 - self.ids.id(part.ids.strings[v - _TEXT]) if v < _LOW else v
 
     def table(self, table):
-        """{column: numpy array} of one table ("gpu", "runtime", "cpu", "annot", "sync", "flow")."""
+        """{column: numpy array} of one table ("gpu", "runtime", "cpu", "annot", "sync", "flow"). The
+        parts' pieces are joined once and kept joined: asking again (the cache, then the Trace) costs nothing."""
         out = {}
         for col, code in TABLES[table].items():
             pieces = self._pieces[table][col]
-            arr = np.concatenate(pieces) if pieces else np.empty(0, code)
-            out[col] = arr.astype(code, copy=False)
+            arr = np.concatenate(pieces) if len(pieces) > 1 else pieces[0] if pieces else np.empty(0, code)
+            pieces[:] = [arr.astype(code, copy=False)]
+            out[col] = pieces[0]
+        return out
+
+    def pop(self, table):
+        """table(table), given away: the columns no longer hold it, so whoever builds on it can free it."""
+        out = self.table(table)
+        self._pieces[table] = {col: [] for col in TABLES[table]}
         return out
 
 

@@ -15,6 +15,7 @@ import orjson
 import pandas as pd
 
 from profkit.trace import columns as C
+from profkit.trace.pool import return_freed_memory
 
 STEP_NAME = r"^ProfilerStep#(\d+)$"  # the one pattern of a profiler step's name
 _DTYPES = {"d": np.float64, "q": np.int64, "b": np.int8}
@@ -56,15 +57,27 @@ def first_of_groups(*codes):
 
 
 def _frame(table, spec, cats):
-    """DataFrame from array columns; `cats` maps a column to its symbol list."""
+    """DataFrame from array columns (taken from `table` one by one, so each is freed once in the frame);
+    `cats` maps a column to its symbol list."""
     data = {}
     for col, code in spec.items():
-        arr = np.asarray(table[col], dtype=_DTYPES[code])
+        arr = np.asarray(table.pop(col), dtype=_DTYPES[code])
         data[col] = _categorical(arr, cats[col]) if col in cats else arr
-    df = pd.DataFrame(data)
+        del arr
+    df = pd.DataFrame(data, copy=False)  # one block per column: no consolidated copy of the table
     if "ts" in df and "dur" in df:
         df["end"] = df["ts"] + df["dur"]
+    return_freed_memory()  # the table's columns, freed above: peak memory is one table over the trace, not two
     return df
+
+
+def _sorted(df, *keys):
+    """df in the stable order of its numeric columns `keys` (the first the most significant), as
+    sort_values(list(keys), kind="stable", ignore_index=True) gives; not copied when already in order."""
+    order = np.lexsort([df[k].to_numpy() for k in reversed(keys)])
+    if (order[1:] > order[:-1]).all():
+        return df
+    return df.take(order).reset_index(drop=True)
 
 
 def _objects(codes, decoded):
@@ -103,33 +116,33 @@ class Trace:
         names = cols.names.strings
         shape_text = [s.decode() for s in cols.shapes.strings]
 
-        gpu = _frame(cols.table("gpu"), C.GPU, {"name": names, "grid": shape_text, "block": shape_text})
+        gpu = _frame(cols.pop("gpu"), C.GPU, {"name": names, "grid": shape_text, "block": shape_text})
         gpu["collective"] = _decode_some(gpu.pop("collective"), cols.shapes.strings)
         gpu["kind"] = pd.Categorical.from_codes(gpu["kind"].astype(np.int64), categories=list(C.GPU_KINDS))
         for col in ("grid", "block"):
             gpu[col] = gpu[col].cat.add_categories([""]) if "" not in gpu[col].cat.categories else gpu[col]
             gpu[col] = gpu[col].fillna("")
-        self.gpu = gpu.sort_values("ts", kind="stable", ignore_index=True)
+        self.gpu = _sorted(gpu, "ts")
+        del gpu
 
-        self.runtime = _frame(cols.table("runtime"), C.RUNTIME, {"name": names, "cat": names}).sort_values(
-            "ts", kind="stable", ignore_index=True)
+        self.runtime = _sorted(_frame(cols.pop("runtime"), C.RUNTIME, {"name": names, "cat": names}), "ts")
 
-        cpu = _frame(cols.table("cpu"), C.CPU, {"name": names})
+        cpu = _frame(cols.pop("cpu"), C.CPU, {"name": names})
         cpu["input_dims"] = _decode_shapes(cpu.pop("dims"), cols.shapes.strings)
         cpu["input_types"] = _decode_shapes(cpu.pop("types"), cols.shapes.strings)
         cpu["input_concrete"] = _decode_shapes(cpu.pop("concrete"), cols.shapes.strings)
         cpu["collective"] = _decode_some(cpu.pop("collective"), cols.shapes.strings)
         # Enclosing ops first on ties, so nesting can be read off in order.
         cpu["_neg_dur"] = -cpu["dur"]
-        cpu = cpu.sort_values(["pid", "tid", "ts", "_neg_dur"], kind="stable", ignore_index=True)
-        self._cpu = cpu.drop(columns="_neg_dur")
+        self._cpu = _sorted(cpu, "pid", "tid", "ts", "_neg_dur").drop(columns="_neg_dur")
+        del cpu
 
-        annot = _frame(cols.table("annot"), C.ANNOT, {"name": names})
+        annot = _frame(cols.pop("annot"), C.ANNOT, {"name": names})
         annot["on_gpu"] = annot["on_gpu"].astype(bool)
-        self.annotations = annot.sort_values("ts", kind="stable", ignore_index=True)
-        self.syncs = _frame(cols.table("sync"), C.SYNC, {"name": names}).sort_values("ts", kind="stable", ignore_index=True)
-        flows = _frame(cols.table("flow"), C.FLOW, {"cat": names})
-        self.flows = flows
+        self.annotations = _sorted(annot, "ts")
+        self.syncs = _sorted(_frame(cols.pop("sync"), C.SYNC, {"name": names}), "ts")
+        self.flows = _frame(cols.pop("flow"), C.FLOW, {"cat": names})
+        return_freed_memory()  # and the sorts' copies
 
     # -- simple facts ---------------------------------------------------------
     @property
@@ -169,7 +182,7 @@ class Trace:
     @cached_property
     def cpu_ops(self):
         """CPU ops with `depth`, `parent` (row position, -1) and `is_leaf`."""
-        cpu = self._cpu.copy()
+        cpu = self._cpu.copy(deep=False)  # new columns only: the ops themselves are shared
         depth, parent, leaf = _nesting(cpu["pid"].to_numpy(), cpu["tid"].to_numpy(), cpu["end"].to_numpy())
         cpu["depth"], cpu["parent"], cpu["is_leaf"] = depth, parent, leaf
         return cpu
@@ -182,6 +195,11 @@ class Trace:
         rt = self.runtime[self.runtime["correlation"] >= 0]
         rt = rt.drop_duplicates("correlation").set_index("correlation")
         return rt, rt.index.get_indexer(self.gpu["correlation"].to_numpy())
+
+    def launch_column(self, col):
+        """A column of each GPU activity's launch (trace.runtime's `col`), NaN without one."""
+        rt, at = self._launches
+        return _at(rt[col], at)
 
     def gpu_launches(self):
         """trace.gpu with the CPU-side launch of each activity (by correlation id)."""
@@ -202,8 +220,7 @@ class Trace:
 
     @cached_property
     def _gpu_ops(self):
-        rt, at = self._launches
-        ext = pd.Series(_at(rt["external_id"], at), index=self.gpu.index)
+        ext = pd.Series(self.launch_column("external_id"), index=self.gpu.index)
         ext = ext.where(ext > 0, self.gpu["external_id"].where(self.gpu["external_id"] > 0))
         # The op of each external id; the shortest wins when an id repeats: it is the innermost.
         cpu_ext = self._cpu["external_id"].to_numpy()

@@ -9,6 +9,7 @@ file's size. Where processes cannot be started (a daemonic worker, a sandbox),
 the blocks are decoded here instead.
 """
 
+import functools
 import multiprocessing
 import os
 from collections import deque
@@ -19,8 +20,10 @@ from profkit.errors import ProfkitError
 from profkit.trace.decode import decode_block
 
 
+@functools.cache
 def _libc():
-    """glibc, for its malloc tuning calls; None where the C library is another (nothing to tune)."""
+    """glibc, for its malloc tuning calls; None where the C library is another (nothing to tune).
+    Looked up once: find_library runs ldconfig."""
     import ctypes
     import ctypes.util
 

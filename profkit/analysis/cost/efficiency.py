@@ -59,8 +59,9 @@ def mue(q_bytes, t_us, peak_gbs):
 
 
 def _dtype(types):
-    """The first floating dtype among an op's inputs (it selects the FLOP peak)."""
-    for t in types or ():
+    """The first floating dtype among an op's inputs (it selects the FLOP peak); none without a list
+    (NaN: the activity has no op, as in a trace without CPU ops)."""
+    for t in types if isinstance(types, list) else ():
         if t in FLOATING:
             return t
     return None
@@ -78,33 +79,39 @@ def _aligned(classes, frame):
 
 
 def _costs(names, dims, types, concrete):
+    """(flops, bytes, kind) of each call; calls without an op name (activities whose op is not in
+    the trace) cost nothing and have no kind."""
+    flops, nbytes = np.full(len(names), np.nan), np.full(len(names), np.nan)
+    kinds = np.full(len(names), None, dtype=object)
+    named = np.flatnonzero(names.notna().to_numpy())
     # Rows with the same shapes share one parsed object (the loader parses each distinct
     # text once), so calls are costed once per (name, shape objects): all stay alive here.
-    names, dims, types, concrete = (list(c) for c in (names, dims, types, concrete))
-    rows, group = first_of_groups(pd.factorize(np.array(names, dtype=object))[0], object_ids(dims),
-                                  object_ids(types), object_ids(concrete))
+    names, dims, types, concrete = (c.to_numpy(dtype=object)[named] for c in (names, dims, types, concrete))
+    rows, group = first_of_groups(pd.factorize(names)[0], object_ids(dims), object_ids(types),
+                                  object_ids(concrete))
     per_group = []
     for i in rows.tolist():
-        c = op_cost(names[i], dims[i], types[i], concrete[i]) if isinstance(names[i], str) else None
-        per_group.append((c.flops, c.bytes, c.kind) if c else
-                         (np.nan, np.nan, op_kind(names[i]) if isinstance(names[i], str) else None))
-    flops = np.array([p[0] for p in per_group], dtype=float)[group]
-    nbytes = np.array([p[1] for p in per_group], dtype=float)[group]
-    kinds = np.array([p[2] for p in per_group], dtype=object)[group]
+        c = op_cost(names[i], dims[i], types[i], concrete[i])
+        per_group.append((c.flops, c.bytes, c.kind) if c else (np.nan, np.nan, op_kind(names[i])))
+    if per_group:
+        flops[named] = np.array([p[0] for p in per_group], dtype=float)[group]
+        nbytes[named] = np.array([p[1] for p in per_group], dtype=float)[group]
+        kinds[named] = np.array([p[2] for p in per_group], dtype=object)[group]
     return flops, nbytes, kinds
 
 
 def _gpu_units(trace, classes):
-    g = trace.gpu_ops()
-    g["cls"] = _aligned(classes, trace.gpu).to_numpy()
+    ops = trace.gpu_ops()
+    # Only the columns the units need: the sort below copies what it is given.
+    g = ops[["op_name", "dur", "op_input_dims", "op_input_types", "op_input_concrete"]].assign(
+        cls=_aligned(classes, trace.gpu).to_numpy())
     # One unit per launching op call (the external id gpu_ops() joined on);
     # activities without a known op stand alone.
-    rt = trace.runtime[trace.runtime["correlation"] >= 0].drop_duplicates("correlation")
-    ext = g["correlation"].map(rt.set_index("correlation")["external_id"])
-    ext = ext.where(ext > 0, g["external_id"])
+    ext = pd.Series(trace.launch_column("external_id"), index=ops.index)
+    ext = ext.where(ext > 0, ops["external_id"])
     known = g["op_name"].notna() & (ext > 0)
     g["unit"] = np.where(known, ext.fillna(-1).astype(np.int64), -1 - np.arange(len(g)))
-    g["host"] = (g["kind"] == "memcpy") & name_mask(g["name"], _HOST_COPY)
+    g["host"] = (ops["kind"] == "memcpy") & name_mask(ops["name"], _HOST_COPY)
     g = g.sort_values("dur", ascending=False, kind="stable")
     u = g.groupby("unit", sort=False).agg(
         name=("op_name", "first"), cls=("cls", "first"), time_us=("dur", "sum"),
@@ -156,11 +163,17 @@ def op_table(trace, classes, device=None):
     t = u["time_us"].where(u["time_us"] > 0) * 1e-6
     u["tflops"] = u["flops"] / t / 1e12
     u["gbps"] = u["bytes"] / t / 1e9
-    types = u["types"].tolist()  # rows with the same input types share one object: one lookup each
+    # The FLOP peak of each call with FLOPs (the rest have no ideal time): rows with the same input
+    # types share one object, so one lookup each.
+    costed = np.flatnonzero(np.isfinite(flops))
+    types = u["types"].to_numpy(dtype=object)[costed]
     rows, group = first_of_groups(object_ids(types))
-    peak = np.array([device.peak_tflops(_dtype(types[i])) if device else None for i in rows.tolist()], dtype=object)
-    peak_f = pd.Series(peak[group], index=u.index, dtype=object)
-    u["ideal_us"] = u["flops"] / (pd.to_numeric(peak_f, errors="coerce") * 1e6)
+    peak = np.full(len(u), np.nan)
+    if device is not None and len(costed):
+        found = pd.to_numeric(pd.Series([device.peak_tflops(_dtype(types[i])) for i in rows.tolist()],
+                                        dtype=object), errors="coerce").to_numpy(float)
+        peak[costed] = found[group]
+    u["ideal_us"] = u["flops"] / (peak * 1e6)
     u["mue_pct"] = u["bytes"] / (u["time_us"] * 1e3 * device.bandwidth_gbs) * 100 \
         if device is not None and device.bandwidth_gbs else np.nan
     u["compute_pct"] = u["ideal_us"] / u["time_us"] * 100

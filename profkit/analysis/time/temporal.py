@@ -107,11 +107,16 @@ def window(trace, gpu, kind):
     return float(sel["ts"].min()), float(sel["end"].max()), mask
 
 
-def gaps(gpu, lo, hi, syncs):
+CAUSES = ("host_bound", "sync", "other")
+
+
+def gaps(gpu, lo, hi, syncs, neighbours=True):
     """Idle gaps of one device's activities in [lo, hi], with cause and neighbours.
 
     gpu: rows of one device with ts, end, name, launch_ts. syncs: (ts, end)
-    arrays of blocking host calls and cuda_sync events.
+    arrays of blocking host calls and cuda_sync events. `cause` (and `before`/`after`, the
+    names of the activities around each gap, left out with neighbours=False) are categoricals:
+    a gap costs a few bytes, not a string per column.
     """
     starts, ends = union(gpu["ts"].to_numpy(), gpu["end"].to_numpy())
     keep = (ends >= lo) & (starts <= hi)
@@ -119,7 +124,7 @@ def gaps(gpu, lo, hi, syncs):
     g_start, g_end = ends[:-1], starts[1:]
     out = pd.DataFrame({"start_us": g_start, "dur_us": g_end - g_start})
     if not len(out):
-        return out.assign(cause=pd.Series(dtype=str), before="", after="")
+        return out.assign(cause=pd.Categorical([], CAUSES), before="", after="")
     # The activity after each gap (first to start at its end) and before it (last to end at its
     # start), found on sorted copies of the two time columns: only the gaps' rows are taken.
     ts, end = gpu["ts"].to_numpy(), gpu["end"].to_numpy()
@@ -141,10 +146,12 @@ def gaps(gpu, lo, hi, syncs):
         u_ts, u_end = union(sync_ts, sync_end)
         blocked = busy_before(u_ts, u_end, g_end) - busy_before(u_ts, u_end, g_start)
         in_sync |= blocked >= BLOCKED_SHARE * (g_end - g_start)
-    cause = np.where(host_bound, np.where(in_sync, "sync", "host_bound"), "other")
-    names = gpu["name"]
-    return out.assign(cause=cause, before=names.iloc[before].astype(str).to_numpy(),
-                      after=names.iloc[after].astype(str).to_numpy())
+    cause = pd.Categorical.from_codes(np.where(host_bound, np.where(in_sync, 1, 0), 2).astype(np.int8), CAUSES)
+    out["cause"] = cause
+    if neighbours:
+        names = gpu["name"].astype("category")  # (already one, for trace tables)
+        out["before"], out["after"] = names.array.take(before), names.array.take(after)
+    return out
 
 
 def gap_rows(g):
@@ -156,8 +163,8 @@ def gap_rows(g):
 def gap_summary(g, largest=20):
     """Gaps: counts, percentiles, totals per cause, the histogram and the `largest` gaps."""
     dur = g["dur_us"].to_numpy()
-    by_cause = {c: CauseTotal(count=int((g["cause"] == c).sum()), total_us=float(dur[g["cause"] == c].sum()))
-                for c in ("host_bound", "sync", "other")}
+    cause = g["cause"].array  # a categorical: each comparison is one of its codes
+    by_cause = {c: CauseTotal(count=int((cause == c).sum()), total_us=float(dur[cause == c].sum())) for c in CAUSES}
     counts, _ = np.histogram(dur, bins=GAP_EDGES)
     totals, _ = np.histogram(dur, bins=GAP_EDGES, weights=dur)
     hist = [GapBin(lo_us=float(GAP_EDGES[i]), hi_us=float(GAP_EDGES[i + 1]) if np.isfinite(GAP_EDGES[i + 1]) else None,
@@ -194,17 +201,22 @@ def stream_idle(gpu, wait_us=HTA_KERNEL_WAIT_US):
     the previous activity ended, kernel_wait if the gap is under `wait_us`,
     else other (HTA's get_idle_time_breakdown definitions).
     """
+    dev, stream = gpu["device"].to_numpy(), gpu["stream"].to_numpy()
+    ts, end, launch = (gpu[c].to_numpy(float) for c in ("ts", "end", "launch_ts"))
+    order = np.lexsort((ts, stream, dev))  # per (device, stream), by start: one sort of four columns
+    if not (order[1:] > order[:-1]).all():  # (one stream, already by start: nothing to reorder)
+        dev, stream, ts, end, launch = dev[order], stream[order], ts[order], end[order], launch[order]
+    cut = np.flatnonzero((dev[1:] != dev[:-1]) | (stream[1:] != stream[:-1])) + 1
     rows = []
-    for (dev, stream), s in gpu.groupby(["device", "stream"], sort=True):
-        s = s.sort_values("ts", kind="stable")
-        prev_end = s["end"].shift(1).to_numpy()
-        interval = s["ts"].to_numpy() - prev_end
-        host = s["launch_ts"].to_numpy() > prev_end
+    for a, b in zip([0, *cut.tolist()], [*cut.tolist(), len(ts)] if len(ts) else []):
+        prev_end = np.r_[np.nan, end[a:b - 1]]
+        interval = ts[a:b] - prev_end
+        host = launch[a:b] > prev_end
         kernel = ~host & (interval < wait_us)
         valid = ~np.isnan(interval)
-        starts, ends = union(s["ts"].to_numpy(), s["end"].to_numpy())
+        starts, ends = union(ts[a:b], end[a:b])
         rows.append(StreamIdle(
-            device=int(dev), stream=int(stream),
+            device=int(dev[a]), stream=int(stream[a]),
             busy_us=float((ends - starts).sum()),
             idle_us=float(np.nansum(interval)),
             host_wait_us=float(interval[valid & host].sum()),

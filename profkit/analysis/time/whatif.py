@@ -187,7 +187,7 @@ def cudagraph_whatif(tables):
         return None
     lo, hi = segs[0].start, segs[-1].end
     inside = ((gpu["ts"] < hi) & (gpu["end"] > lo)).to_numpy()
-    g = temporal.gaps(gpu[inside], lo, hi, tables.syncs())
+    g = temporal.gaps(gpu.loc[inside, ["ts", "end", "launch_ts"]], lo, hi, tables.syncs(), neighbours=False)
     starts, ends = intervals.union(gpu["ts"].to_numpy()[inside], gpu["end"].to_numpy()[inside])
     other = g["dur_us"][g["cause"] == "other"].to_numpy()
     d = float(np.median(other)) if len(other) else 0.0
@@ -197,7 +197,7 @@ def cudagraph_whatif(tables):
     has_launch = gpu["launch_ts"].notna().to_numpy()
     launch_dur = gpu["launch_dur"].to_numpy()
     # The gaps of one device come sorted by start: a step's gaps are one slice of them.
-    g_start, g_dur, g_cause = g["start_us"].to_numpy(), g["dur_us"].to_numpy(), g["cause"].to_numpy()
+    g_start, g_dur, g_cause = g["start_us"].to_numpy(), g["dur_us"].to_numpy(), g["cause"].array
     order, bounds = _rows_by_step(idx, tables.step_ranges().count)
 
     preds = []
