@@ -65,7 +65,12 @@ def cuda_graph_summary(trace):
     if graph_ids:
         distinct, basis = len(graph_ids), "graph id"
     else:  # no ids recorded: launches replaying the same kernel sequence are one graph
-        seqs = {tuple(g.sort_values("ts")["name"].astype(str)) for _, g in per_launch}
+        # Each launch's kernel names (codes of the one categorical) in time order, from one sort.
+        corr, ts = replayed["correlation"].to_numpy(), replayed["ts"].to_numpy()
+        order = np.lexsort((ts, corr))
+        corr, names = corr[order], replayed["name"].cat.codes.to_numpy()[order]
+        cuts = [0, *(np.flatnonzero(corr[1:] != corr[:-1]) + 1).tolist(), len(corr)]
+        seqs = {tuple(names[a:b].tolist()) for a, b in zip(cuts[:-1], cuts[1:]) if b > a}
         distinct, basis = len(seqs), "kernel sequence"
     return CudaGraphs(
         launches=int(len(launches)),

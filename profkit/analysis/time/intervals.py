@@ -23,7 +23,10 @@ def union(ts, end):
 
 
 def covered(starts, ends, lo, hi):
-    """Time in [lo, hi] covered by disjoint intervals."""
+    """Time in [lo, hi] covered by sorted disjoint intervals (from union): only the intervals that
+    reach into [lo, hi] are looked at, so asking once per step costs the step's intervals, not all."""
+    a, b = np.searchsorted(ends, lo, side="right"), np.searchsorted(starts, hi, side="left")
+    starts, ends = starts[a:b], ends[a:b]
     return float(np.clip(np.minimum(ends, hi) - np.maximum(starts, lo), 0, None).sum())
 
 
