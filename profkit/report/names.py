@@ -20,8 +20,14 @@ for it (the HTML cell's title, the JSON's `kernels[].name`).
 
 import re
 
-# A template argument that names the operation of a generic TensorIterator/reduce kernel.
-_HINT = re.compile(r"(\w+(?:Functor|_kernel_cuda|_kernel_impl|Op)\w*|\w+_kernel(?=\())")
+# A template argument that names the operation of a generic TensorIterator/reduce kernel: a word
+# holding one of _HINT_PARTS after its first character, or ending in "_kernel" right before "(".
+# Words are found first and tested with string methods (one pass: a regex of \w+ around the parts
+# backtracks over every start of a long word).
+_WORD = re.compile(r"\w+")
+_HINT_PARTS = ("Functor", "_kernel_cuda", "_kernel_impl", "Op")
+# Names are shortened from their first SHORT_CHARS characters (what a table cell can show and more).
+SHORT_CHARS = 4096
 # The element type a templated kernel was instantiated for (first one named in its arguments).
 _DTYPE = re.compile(r"\b(float|double|c10::BFloat16|c10::Half|__half|__nv_bfloat16|c10::Float8_\w+|bool|"
                     r"(?:unsigned |signed )?char|short|int|long(?: long)?|c10::complex<\w+>)\b")
@@ -51,10 +57,21 @@ def _split(text):
     return text, ""
 
 
+def _hints(args):
+    """The words of `args` that name an operation (see _HINT_PARTS), in order."""
+    out = []
+    for m in _WORD.finditer(args):
+        w = m.group()
+        if any(w.find(p, 1) > 0 for p in _HINT_PARTS) or (
+                w.endswith("_kernel") and len(w) > 7 and args[m.end():m.end() + 1] == "("):
+            out.append(w)
+    return out
+
+
 def short_name(name, limit=None):
     """A readable kernel (or op) name that still tells kernels apart; `limit` caps its
     length with an ellipsis."""
-    text = str(name)
+    text = str(name)[:SHORT_CHARS]
     text = (text[5:] if text.startswith("void ") else text).replace("(anonymous namespace)::", "").strip()
     text = _ENABLE_IF.sub("", text)
     base, args = _split(text)
@@ -62,7 +79,7 @@ def short_name(name, limit=None):
     out = base
     if args:
         first = _FIRST_ARG.match(args)
-        hints = [h for h in _HINT.findall(args) if h != leaf and h != "gpu_kernel_impl"]
+        hints = [h for h in _hints(args) if h != leaf and h != "gpu_kernel_impl"]
         dtype = _DTYPE.search(args)
         if _WRAPPER.match(leaf) and first and not first.group(1).isdigit() and not _DTYPE.fullmatch(first.group(1)):
             out = f"{first.group(1)} [{base}]"

@@ -30,14 +30,17 @@ hand-labelled list tests/data/kernel_names.json.
 
 from profkit.analysis.result.work import ATTN, CLASSES, COMM, EW, MEM, NORM, OTHER, TC  # noqa: F401
 
-# Ops that only copy, gather or reshape; shared by Inductor and CPU fused names.
-_MOVE = (r"cat|clone|copy|to_copy|embedding|index|index_select|gather|slice|select|view|unsafe_view|"
-         r"transpose|permute|split|split_with_sizes|unsqueeze|squeeze|expand|constant_pad_nd|t|reshape|"
-         r"stack|repeat")
+# Ops that only copy, gather or reshape; shared by Inductor and CPU fused names. Longest first, and
+# each `_op` of a fused name is matched atomically ((?>...)): one reading per name, never the 2^n ways
+# "_index_select" repeated could be split into index/select (exponential backtracking on a crafted name).
+_MOVE = "|".join(sorted(("cat", "clone", "copy", "to_copy", "embedding", "index", "index_select", "gather", "slice",
+                         "select", "view", "unsafe_view", "transpose", "permute", "split", "split_with_sizes",
+                         "unsqueeze", "squeeze", "expand", "constant_pad_nd", "t", "reshape", "stack", "repeat"),
+                        key=lambda w: (-len(w), w)))
 
 # Inductor (torch.compile) kernel names: the prefix says the kernel's shape.
 INDUCTOR_RULES = [
-    (rf"^triton_poi_fused(?:_+(?:{_MOVE}))+_*\d*$", MEM,
+    (rf"^triton_poi_fused(?>_+(?:{_MOVE}))+_*\d*$", MEM,
      "Inductor pointwise kernel fusing only copies/cat/gather/views: data movement"),
     (r"^triton_poi_", EW, "Inductor pointwise kernel (fused maps)"),
     (r"^triton_(?:red|per)_", NORM,
@@ -47,12 +50,15 @@ INDUCTOR_RULES = [
     (r"^triton_for_", EW, "Inductor combo/foreach kernel (horizontally fused maps, optimizer steps)"),
     (r"^triton_+\d", None,
      "PyTorch 2.0 Inductor names (triton__0d1d2d...) encode only argument hints: ask the launching op"),
-    (r"cpp_fused\w*?_(?:mm|bmm|addmm|baddbmm|convolution|linear)(?:_|$)", TC,
+    # The C++ rules start only where "cpp_fused" does not continue a word, and scan its fused ops with
+    # one lazy \w*? each (no quantifier inside it): linear in the name.
+    (r"(?<![a-z0-9])cpp_fused\w*?_(?:mm|bmm|addmm|baddbmm|convolution|linear)(?:_|$)", TC,
      "Inductor C++ (CPU) kernel containing a matmul/conv"),
-    (r"cpp_fused\w*?_(?:_?softmax|_?log_softmax|native_layer_norm|layer_norm|rms_norm|\w*batch_norm|"
+    (r"(?<![a-z0-9])cpp_fused\w*?(?:_(?:_?softmax|_?log_softmax|native_layer_norm|layer_norm|rms_norm|"
      r"group_norm|mean|sum|var|var_mean|amax|amin|max|min|argmax|argmin|logsumexp|prod|std|norm|"
-     r"linalg_vector_norm)(?:_|$)", NORM, "Inductor C++ kernel containing a reduction/normalization"),
-    (rf"cpp_fused(?:_+(?:{_MOVE}))+_*\d*$", MEM, "Inductor C++ kernel fusing only copies/cat/gather/views"),
+     r"linalg_vector_norm)|batch_norm)(?:_|$)", NORM, "Inductor C++ kernel containing a reduction/normalization"),
+    (rf"(?<![a-z0-9])cpp_fused(?>_+(?:{_MOVE}))+_*\d*$", MEM,
+     "Inductor C++ kernel fusing only copies/cat/gather/views"),
     (r"cpp_fused_", EW, "Inductor C++ kernel of fused maps"),
 ]
 
