@@ -2,6 +2,7 @@
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -414,6 +415,7 @@ def open_(inputs, port, no_browser, keep_secrets):
     from profkit.report.opener import open_server
     from profkit.report.serve import url_of
 
+    _stop_on_sigterm()  # the temporary folder (a hard link to each trace) goes with the server
     with tempfile.TemporaryDirectory(prefix="profkit-open-") as tmp:
         server, url, staged = open_server(inputs, tmp, port, keep_secrets=keep_secrets,
                                           notify=lambda text: click.echo(f"profkit: {text}", err=True))
@@ -441,6 +443,7 @@ def serve(folder, port):
     from profkit.report.serve import make_server, url_of
 
     server = make_server(folder, port)
+    _stop_on_sigterm()
     click.echo(url_of(server))
     for page in sorted(folder.glob("*.html"))[:20]:
         click.echo(f"  {url_of(server, page.name)}")
@@ -449,6 +452,13 @@ def serve(folder, port):
         server.serve_forever()
     finally:
         server.server_close()
+
+
+def _stop_on_sigterm():
+    """SIGTERM (kill, a service manager) ends a serving command as Ctrl-C does: cleaning up."""
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 def _no_cache(flag):
@@ -463,15 +473,20 @@ def _no_cache(flag):
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True,
               help="table: aligned text (long names cut); csv and json keep every value whole.")
 @click.option("--no-cache", is_flag=True, help="Read the trace file even if its columns are cached.")
-def sql(trace_path, query, fmt, no_cache):
+@click.option("--limit", type=click.IntRange(0), default=10_000, show_default=True,
+              help="Print at most this many rows (0: all of them; they are then all held in memory).")
+def sql(trace_path, query, fmt, no_cache, limit):
     """Run one read-only SQL query over a trace (tables gpu, runtime, cpu_ops, annotations,
     steps, flows, kernels_by_class; see docs/sql.md). Needs profkit[sql] (DuckDB)."""
     from profkit.analysis import sql as trace_sql
     from profkit.trace import load
 
     _no_cache(no_cache)
-    columns, rows = trace_sql.query(load(trace_path), query)
+    columns, rows, more = trace_sql.query(load(trace_path), query, limit or None)
     click.echo(trace_sql.render(columns, rows, fmt))
+    if more:
+        click.echo(f"profkit: showed the first {limit} rows of more (--limit N to show more, --limit 0 for all)",
+                   err=True)
 
 
 @cli.command()
@@ -490,8 +505,16 @@ def cache(action):
                    f"{i['bytes'] / 2**20:.1f} MB (limit {i['max_bytes'] >> 20} MB, loader version {i['loader_version']})")
 
 
+def _warning_line(message, category, filename, lineno, file=None, line=None):
+    """Python's warnings as one line on stderr (not the file, line and quoted source beneath)."""
+    text = str(message)
+    click.echo(text if text.startswith("profkit") else f"profkit: warning: {category.__name__}: {text}", err=True)
+
+
 def main(argv=None):
     """Entry point: user errors become one line on stderr and exit status 2."""
+    if not os.environ.get("PROFKIT_DEBUG"):
+        warnings.showwarning = _warning_line
     try:
         cli.main(args=argv, prog_name="profkit", standalone_mode=False)
     except ProfkitError as e:

@@ -39,6 +39,23 @@ def summary(path, options):
     return decode(data) if data is not None else _compute(path, options, kept)[0]
 
 
+def _served(data, path):
+    """Whether a kept result may stand for `path`: it decodes into the result model (the schema) and
+    claims this trace, with a window no measurement contradicts (an entry written by anything but
+    profkit, or damaged into other valid JSON, is recomputed, not printed)."""
+    import msgspec
+
+    from profkit.analysis.result import decode
+
+    try:
+        s = decode(data)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return False
+    t = s.temporal
+    return (s.trace == str(path) and 0 <= t.busy_pct <= 100 and 0 <= t.idle_pct <= 100 and t.busy_us >= 0
+            and t.idle_us >= 0)
+
+
 def summary_json(path, options):
     """`analyze --json`'s bytes for one trace; a hit needs no pandas and no analysis at all."""
     kept, data = _lookup(path, options)
@@ -48,7 +65,12 @@ def summary_json(path, options):
 def _lookup(path, options):
     """(where the result is kept or None, its JSON or None)."""
     kept = entry(path, options)
-    return kept, read(kept) if kept else None
+    data = read(kept) if kept else None
+    if data is not None and not _served(data, path):
+        warnings.warn(f"profkit cache: discarding {kept}: not a result of this trace", cache.CacheWarning, stacklevel=2)
+        cache.remove(kept)
+        data = None
+    return kept, data
 
 
 def _compute(path, options, kept):

@@ -10,12 +10,14 @@ The events are streamed batch by batch, so memory stays flat for big traces.
 """
 
 import gzip
+import os
 from pathlib import Path
 
 import numpy as np
 import orjson
 
 from profkit.analysis.analyze import analyze
+from profkit.errors import ProfkitError
 from profkit.fileio import atomic_path
 from profkit.trace import load, secrets
 from profkit.trace.reader import EventStream
@@ -108,6 +110,13 @@ def annotate(src, dest, analysis=None, keep_secrets=False):
     return {"gaps": n_gaps, "labelled": labelled, "events_added": len(extra), "masked": masked}
 
 
+def _same_file(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def write_copy(src, dest, events=lambda batch: batch, extra=(), keep_secrets=False):
     """Stream `src` into `dest` (gzip Chrome JSON, written atomically): each batch of events through
     `events`, then `extra`, then the top-level keys, credential-like values masked unless
@@ -126,6 +135,10 @@ def write_copy(src, dest, events=lambda batch: batch, extra=(), keep_secrets=Fal
             chunk = orjson.dumps(list(extra))[1:-1]
             out.write(chunk if first else b"," + chunk)
         out.write(b"]")
+        if (stream.truncated or stream.repaired) and _same_file(src, dest):
+            why = stream.truncated or f"{stream.repaired[0][0]} had to be repaired to read it"
+            raise ProfkitError(f"{dest}: not written over its own input, which could not be copied exactly ({why}); "
+                               "write the copy to another file")
         meta, masked = (stream.meta, []) if keep_secrets else secrets.masked(stream.meta)
         for key, value in meta.items():
             if key != "traceEvents":

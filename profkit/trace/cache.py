@@ -22,7 +22,7 @@ from profkit.common.paths import user_cache_dir
 from profkit.fileio import atomic_path
 
 # Bump whenever decoding could give different columns for the same file.
-LOADER_VERSION = 4
+LOADER_VERSION = 5  # 5: NaN, Infinity and lone surrogates repaired; ends past 2^53 µs skipped
 MIN_BYTES = 1 << 20  # smaller files load faster than an entry is checked
 FULL_HASH_BYTES = 32 << 20
 HASH_EDGE = 4 << 20
@@ -41,13 +41,16 @@ def cache_dir() -> Path:
 
 
 def fingerprint(path: Path, salt=()):
-    """A hex digest of `path`'s identity and content (resolved path, size, mtime, and all of
-    its bytes up to FULL_HASH_BYTES, else the first and last HASH_EDGE), with `salt` mixed
-    in; None when the file cannot be read."""
+    """A hex digest of `path`'s identity and content (resolved path, device, inode, size, mtime and
+    ctime in ns, and all of its bytes up to FULL_HASH_BYTES, else the first and last HASH_EDGE),
+    with `salt` mixed in; None when the file cannot be read. The inode change time covers the
+    bytes not hashed: every write sets it, and so does setting the mtime back (os.utime,
+    `touch -d`), while no call sets it back, so a file changed in the middle never matches."""
     try:
         st = os.stat(path)
         h = hashlib.blake2b(digest_size=16)
-        h.update(orjson.dumps([*salt, str(Path(path).resolve()), st.st_size, st.st_mtime_ns]))
+        h.update(orjson.dumps([*salt, str(Path(path).resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
+                               st.st_ctime_ns]))
         with open(path, "rb") as f:
             if st.st_size <= FULL_HASH_BYTES:
                 h.update(f.read())

@@ -194,6 +194,9 @@ def _dumps(obj):
         return json.dumps(obj, separators=(",", ":")).encode()
 
 
+MAX_TIME_US = float(1 << 53)
+
+
 def _lenient(items):
     """Generic decode: each event cleaned to an Event by the loader's rules; counts of categories."""
     part_counts = {}
@@ -286,7 +289,10 @@ def _build(events, counts):
             continue
         ts = np.array([e.ts for e in evs], np.float64)
         dur = np.array([e.dur for e in evs], np.float64)
-        ok = (ts >= 0) & (dur >= 0)  # NaN (absent or not a number) fails too
+        # NaN (absent or not a number) fails too, and so does an end past 2^53 µs (285 years after
+        # 1970: no clock gives it, and float64 keeps no microseconds there; 1e308 + 1e308 is inf).
+        with np.errstate(over="ignore", invalid="ignore"):
+            ok = (ts >= 0) & (dur >= 0) & (ts + dur < MAX_TIME_US)
         if not ok.all():
             part.bad += int((~ok).sum())
             evs = [e for e, keep in zip(evs, ok.tolist()) if keep]

@@ -141,11 +141,11 @@ def _columns(path, cache, workers, pool=None):
     warnings = []
     if stream.truncated:
         warnings.append(f"{stream.truncated}; analysing the events read before that point")
-    for what, made, at in stream.repaired:
+    for what, made, at, why in stream.repaired:
         warnings.append(f"{path}: {what} inside the events (the first at byte {at} of the JSON text), each "
-                        f"replaced by {made}: JSON allows neither, so the names that held them read differently")
+                        f"replaced by {made}: {why}")
     if cols.bad:
-        warnings.append(f"skipped {cols.bad} events with a missing, negative or non-numeric ts/dur")
+        warnings.append(f"skipped {cols.bad} events with a missing, negative, non-numeric or impossible ts/dur (an end past 2^53 µs)")
     if entry is not None:
         _cache.write(entry, cols, stream.meta, warnings)
     return stream.meta, cols, warnings

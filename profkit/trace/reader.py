@@ -38,7 +38,8 @@ _CUT = re.compile(rb"\}\s*(?=,\s*\{|\])")
 _KEY = re.compile(rb'"traceEvents"\s*:\s*\[')
 _KEY_SPAN = 256  # the key with generous whitespace: how far back a new search starts
 _WS = b" \t\r\n"
-_SPACE = re.compile(rb"[ \t\r\n]*")
+_BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark some editors and Windows tools write first
+_LEAD = re.compile(rb"(?:\xef\xbb\xbf)?[ \t\r\n]*")  # what may stand before the document
 _SKIP = re.compile(rb"[ \t\r\n]*(?:,[ \t\r\n]*)?")
 _TRIES = 4  # cut candidates tried per attempt, last first
 
@@ -50,21 +51,44 @@ _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 codecs.register_error("profkit.qmark", lambda e: ("?" * (e.end - e.start), e.end))
 
 
+# Non-finite numbers (Python's json.dump writes NaN and Infinity by default) where a value stands,
+# and escapes of one half of a UTF-16 surrogate pair: JSON has no such values, so each would stop the parse.
+_NONFINITE = re.compile(rb"(?<=[:,\[])(\s*)(-?Infinity|NaN)(?=\s*[,\]}])")
+_LONE_SURROGATE = re.compile(rb"(?<!\\)\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})|"
+                             rb"(?<!\\u[dD][89abAB][0-9a-fA-F]{2})(?<!\\)\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+
+
+_TEXT_RULE = "JSON allows neither, so the names that held them read differently"
+
+
 def repair(text):
-    """(text with every raw control character made a space and every byte of invalid UTF-8 a
-    "?", the same length; [(what was found, what each became, first index)] of the repairs)."""
+    """(text with every raw control character made a space, every byte of invalid UTF-8 a "?",
+    every non-finite number an empty list (not a number: its event is skipped and counted, or its
+    field read as missing) and every lone surrogate escape U+FFFD, the same length; [(what was
+    found, what each became, first index, what that means)] of the repairs)."""
     notes = []
+    found = [m.start(2) for m in _NONFINITE.finditer(text)]
+    if found:
+        text = _NONFINITE.sub(lambda m: m.group(1) + b"[]" + b" " * (len(m.group(2)) - 2), text)
+        notes.append((f"{len(found)} non-finite number{'s' * (len(found) != 1)} (NaN or Infinity)", "a non-number",
+                      found[0], "JSON has no such numbers; an event whose ts or dur it was is skipped and counted, "
+                      "any other field reads as missing"))
+    found = [m.start() for m in _LONE_SURROGATE.finditer(text)]
+    if found:
+        text = _LONE_SURROGATE.sub(rb"\\ufffd", text)
+        notes.append((f"{len(found)} lone surrogate escape{'s' * (len(found) != 1)}", "U+FFFD", found[0],
+                      "half a UTF-16 pair is no character, so the names that held them read differently"))
     found = [m.start() for m in _CONTROL.finditer(text)]
     if found:
         text = _CONTROL.sub(b" ", text)
-        notes.append((f"{len(found)} raw control character{'s' * (len(found) != 1)}", "a space", found[0]))
+        notes.append((f"{len(found)} raw control character{'s' * (len(found) != 1)}", "a space", found[0], _TEXT_RULE))
     try:
         text.decode("utf-8")
     except UnicodeDecodeError as e:
         decoded = text.decode("utf-8", "surrogateescape")
         bad = sum(1 for c in decoded if "\udc80" <= c <= "\udcff")
         text = decoded.encode("utf-8", "profkit.qmark")
-        notes.append((f"{bad} byte{'s' * (bad != 1)} of invalid UTF-8", '"?"', e.start))
+        notes.append((f"{bad} byte{'s' * (bad != 1)} of invalid UTF-8", '"?"', e.start, _TEXT_RULE))
     return text, notes
 
 
@@ -147,7 +171,7 @@ class EventStream:
         self.path = Path(path)
         self.meta = {}
         self.truncated = None
-        self.repaired = []  # (what was found, what each became, first byte offset in the JSON text)
+        self.repaired = []  # (what was found, what each became, first byte offset in the JSON text, what it means)
         self.plain = False
         self.offset = None
         self._buf = bytearray()
@@ -248,13 +272,13 @@ class EventStream:
         # Prefix: up to the opening bracket of the event array.
         searched = 0
         while True:
-            start = _SPACE.match(buf).end()
+            start = _LEAD.match(buf).end()
             if start < len(buf) and buf[start:start + 1] == b"[":
                 pos, bare = start + 1, True
                 break
             m = _KEY.search(buf, max(0, searched - _KEY_SPAN))
             if m:
-                head = bytes(buf[:m.start()]).strip(_WS).rstrip(b",").rstrip(_WS)
+                head = bytes(buf[_LEAD.match(buf).end():m.start()]).strip(_WS).rstrip(b",").rstrip(_WS)
                 self.meta = self._parse_head(head)
                 pos, bare = m.end(), False
                 break
@@ -333,8 +357,8 @@ class EventStream:
         return True
 
     def _note(self, notes, base):
-        for what, made, first in notes:
-            self.repaired.append((what, made, base + first))
+        for what, made, first, why in notes:
+            self.repaired.append((what, made, base + first, why))
 
     def _check_malformed(self, buf, start):
         """At the end of the input with text left that no cut could take: a file cut short fails
@@ -407,6 +431,7 @@ class EventStream:
         """Fallback for documents without a streamable event array."""
         if self.truncated:
             raise ProfkitError(self.truncated)
+        data = data.removeprefix(_BOM)
         if not data.strip():
             raise ProfkitError(f"{self.path}: empty file")
         doc = _parse_obj(data, "the file", self.path)
