@@ -30,7 +30,10 @@ def atomic_path(dest):
     os.chmod(tmp, 0o666 & ~_UMASK)
     try:
         yield Path(tmp)
-        os.replace(tmp, dest)
+        try:
+            os.replace(tmp, dest)
+        except OSError as e:
+            raise ProfkitError(f"cannot write {dest}: {e.strerror or e}") from None
     except BaseException:
         try:
             os.unlink(tmp)

@@ -60,8 +60,10 @@ def _step_numbers(ranges, idx):
     return out
 
 
-def query(trace, sql):
-    """(column names, rows) of one read-only query over the trace's views."""
+def query(trace, sql, limit=None):
+    """(column names, rows, whether rows were left out) of one read-only query over the trace's views:
+    at most `limit` rows (None: all of them); only limit + 1 rows are ever fetched, so a query of
+    millions of rows costs the memory of the ones shown."""
     try:
         import duckdb
     except ImportError:
@@ -81,7 +83,9 @@ def query(trace, sql):
         con.execute(f"CREATE VIEW kernels_by_class AS {KERNELS_BY_CLASS}")
         try:
             cur = con.execute(sql)
-            return [d[0] for d in cur.description], cur.fetchall()
+            rows = cur.fetchall() if limit is None else cur.fetchmany(limit + 1)
+            more = limit is not None and len(rows) > limit
+            return [d[0] for d in cur.description], rows[:limit] if more else rows, more
         except duckdb.Error as e:
             raise ProfkitError(f"SQL: {_first_line(e)}") from None
     finally:

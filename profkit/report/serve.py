@@ -7,12 +7,23 @@ exposing anything outside the folder:
 - paths with a ".." segment, hidden files and anything whose real path (after
   symlinks) leaves the folder are refused;
 - a Host header other than 127.0.0.1/localhost is refused, so a web page
-  cannot reach the server by DNS rebinding.
+  cannot reach the server by DNS rebinding;
+- WORKERS threads serve only connections that have sent something; a connection
+  silent for TIMEOUT_S seconds is closed, and at most PENDING wait, so half-open
+  connections cannot stall it; a client that goes away mid-response is at most
+  one line (with --verbose), never a traceback.
 """
 
 import functools
+import queue
+import selectors
+import socket
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import HTTPServer, SimpleHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
@@ -20,10 +31,83 @@ from profkit.errors import ProfkitError
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
+WORKERS, PENDING = 16, 4096
+TIMEOUT_S = 10
+
+
+class _Server(HTTPServer):
+    """An HTTPServer whose threads only ever serve connections that have sent something.
+
+    Accepted connections wait in a selector watched by one thread; a connection that becomes
+    readable goes to the pool of WORKERS threads, one that stays silent for TIMEOUT_S is closed,
+    and past PENDING connections waiting the oldest is closed. Hundreds of half-open connections
+    therefore hold no thread, and a real request is answered at once."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="profkit-serve")
+        self._arrived = queue.SimpleQueue()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._closing = False
+        threading.Thread(target=self._watch, name="profkit-serve-watch", daemon=True).start()
+
+    def process_request(self, request, client_address):
+        self._arrived.put((request, client_address))
+        self._wake_w.send(b"x")
+
+    def _watch(self):
+        sel = selectors.DefaultSelector()
+        sel.register(self._wake_r, selectors.EVENT_READ)
+        waiting = {}  # socket -> (client address, deadline), oldest first
+        while not self._closing:
+            for key, _ in sel.select(timeout=1.0):
+                if key.fileobj is self._wake_r:
+                    self._wake_r.recv(4096)
+                    continue
+                sel.unregister(key.fileobj)
+                self._pool.submit(self._serve, key.fileobj, waiting.pop(key.fileobj)[0])
+            while not self._arrived.empty():
+                request, address = self._arrived.get()
+                if len(waiting) >= PENDING:
+                    oldest = next(iter(waiting))
+                    sel.unregister(oldest)
+                    del waiting[oldest]
+                    self.shutdown_request(oldest)
+                waiting[request] = (address, time.monotonic() + TIMEOUT_S)
+                sel.register(request, selectors.EVENT_READ)
+            now = time.monotonic()
+            for request in [r for r, (_, deadline) in waiting.items() if deadline < now]:
+                sel.unregister(request)
+                del waiting[request]
+                self.shutdown_request(request)
+        sel.close()
+
+    def _serve(self, request, client_address):
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+
+    def handle_error(self, request, client_address):
+        e = sys.exc_info()[1]
+        if isinstance(e, (ConnectionError, TimeoutError)):
+            if self.verbose:
+                sys.stderr.write(f"profkit serve: {client_address[0]}: {type(e).__name__} (client went away)\n")
+            return
+        sys.stderr.write(f"profkit serve: {client_address[0]}: {type(e).__name__}: {e}\n")
+
+    def server_close(self):
+        self._closing = True
+        self._wake_w.send(b"x")
+        super().server_close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 class _Handler(SimpleHTTPRequestHandler):
     root: Path  # set per server by make_server
+    timeout = TIMEOUT_S  # on the socket: a request line or headers that do not come in time end the connection
 
     def _allowed(self):
         host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]")
@@ -71,7 +155,7 @@ def make_server(root, port=DEFAULT_PORT, verbose=False):
     real = root.resolve()
     handler = type("Handler", (_Handler,), {"root": real})
     try:
-        server = ThreadingHTTPServer((HOST, port), functools.partial(handler, directory=str(real)))
+        server = _Server((HOST, port), functools.partial(handler, directory=str(real)))
     except OSError as e:
         raise ProfkitError(f"cannot listen on {HOST}:{port}: {e.strerror or e} (try --port 0 for a free port)") from None
     server.verbose = verbose

@@ -15,7 +15,7 @@ Torch-free: written by the capture command, read by the report.
 import datetime
 import os
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import orjson
 
@@ -86,9 +86,23 @@ def read_manifest(path):
         raise ProfkitError(f"{path}: not a profkit run manifest (expected schema {SCHEMA})")
     try:
         modes = tuple(ModeRecord(**m) for m in data.pop("modes"))
-        return RunManifest(**data, modes=modes)
+        manifest = RunManifest(**data, modes=modes)
     except (TypeError, KeyError) as e:
         raise ProfkitError(f"{path}: malformed run manifest ({e})") from None
+    for m in modes:
+        for what, name in (("trace", m.trace), ("sidecar", m.sidecar)):
+            if not _inside(name):
+                raise ProfkitError(f"{path}: malformed run manifest (the {m.mode!s:.40} mode's {what} must be a file "
+                                   f"name relative to the manifest's folder, not {name!r:.80})")
+    return manifest
+
+
+def _inside(name):
+    """Whether `name` is a relative path that stays inside the manifest's folder."""
+    if not isinstance(name, str) or not name or "\0" in name:
+        return False
+    p = PurePosixPath(name)
+    return not p.is_absolute() and ".." not in p.parts and not PureWindowsPath(name).drive
 
 
 def write_manifest(folder, manifest):

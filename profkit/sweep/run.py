@@ -10,6 +10,9 @@ run out of memory too.
 import ctypes
 import gc
 import json
+import signal
+import threading
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from time import perf_counter
@@ -53,7 +56,7 @@ def run_sweep(plan, out, *, command="", progress=None, calibration=None, rules=(
     out = check_out_dir(out)
     run = _Run(plan, out, command, _peak_device(plan, calibration),
                AnalysisOptions(calibration=calibration, rules=tuple(rules)))
-    with store.sweep_lock(out):
+    with store.sweep_lock(out), _sigterm_interrupts():
         results, rows = _open(plan, out, command)
         done = {r["point"]: r for r in rows}
         if progress:
@@ -80,12 +83,32 @@ def run_sweep(plan, out, *, command="", progress=None, calibration=None, rules=(
                 if progress:
                     progress.finish(point, row)
         except BaseException:
-            # Ctrl-C or a bug: the process did not die in the point, so it is not a death.
+            # Ctrl-C, SIGTERM or a bug: the process did not die in the point, so it is not a death (the
+            # point has no row: the next run retries it).
             store.clear_running(out)
             raise
         final = [done[p.key] for p in plan.points]
         _write_manifest(plan, out, command, complete=all(r["status"] in FINAL for r in final))
     return final
+
+
+@contextmanager
+def _sigterm_interrupts():
+    """SIGTERM (kill, a job scheduler's stop) interrupts the sweep as Ctrl-C does, so the point in
+    progress is forgotten and retried on resume, not counted as a death (only SIGKILL, the
+    out-of-memory killer's signal, leaves that mark). Outside the main thread signals stay as they are."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _open(plan, out, command):

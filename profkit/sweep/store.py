@@ -72,8 +72,11 @@ def read_rows(folder, columns):
     if tuple(header) != tuple(columns):
         raise ProfkitError(f"{path} has columns this profkit does not write; use another --out")
     rows = []
+    batch = columns.index("batch")
     for fields in csv.reader(lines[1:]):
-        if len(fields) != len(columns):
+        # A row this profkit did not write (edited by hand, another tool) is dropped like a torn one: its
+        # point runs again. Every row profkit writes has a whole number of sequences as its batch.
+        if len(fields) != len(columns) or not fields[batch].isdecimal() or len(fields[batch]) > 18:
             dropped += 1
             continue
         rows.append(dict(zip(columns, fields)))
@@ -109,7 +112,11 @@ class ResultsFile:
 
     def append(self, row):
         line = csv_line([_cell(row.get(c)) for c in self.columns]).encode("utf-8")
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        except OSError as e:
+            raise ProfkitError(f"cannot write {self.path}: {e.strerror or e}; the sweep stops here, and the "
+                               "same command resumes it") from None
         try:
             written = os.write(fd, line)
             if written != len(line):  # a full disk; the torn tail is dropped on the next read
@@ -153,7 +160,10 @@ def read_running(folder):
 
 
 def clear_running(folder):
+    """Forget the point in progress (it did not kill the process). In a folder that became
+    read-only the marker cannot go: the next run then counts one death for that point, and
+    retries it (a point is "killed" only after two)."""
     try:
         os.unlink(Path(folder) / RUNNING)
-    except FileNotFoundError:
+    except OSError:
         pass

@@ -33,7 +33,7 @@ def test_top_kernels_match_a_plain_count():
         if e.get("ph") == "X" and e.get("cat") == "kernel":
             want[e["name"]][0] += 1
             want[e["name"]][1] += e["dur"]
-    cols, rows = sql.query(load(path), "SELECT name, count(*) AS n, sum(dur) AS t FROM gpu WHERE kind = 'kernel' "
+    cols, rows, _ = sql.query(load(path), "SELECT name, count(*) AS n, sum(dur) AS t FROM gpu WHERE kind = 'kernel' "
                                        "GROUP BY name ORDER BY t DESC")
     assert cols == ["name", "n", "t"]
     assert {r[0]: [r[1], pytest.approx(r[2])] for r in rows} == {k: [n, t] for k, (n, t) in want.items()}
@@ -53,29 +53,29 @@ def test_step_of_each_activity_is_the_step_that_launched_it():
             step = next((n for n, a, d in steps if ts is not None and a <= ts < a + d), None)
             want[step][0] += 1
             want[step][1] += e["dur"]
-    _, rows = sql.query(load(path), "SELECT step, count(*), sum(dur) FROM gpu GROUP BY step")
+    _, rows, _ = sql.query(load(path), "SELECT step, count(*), sum(dur) FROM gpu GROUP BY step")
     assert {r[0]: [r[1], pytest.approx(r[2])] for r in rows} == {k: [n, t] for k, (n, t) in want.items()}
-    _, steps_rows = sql.query(load(path), "SELECT step, ts, dur FROM steps ORDER BY step")
+    _, steps_rows, _ = sql.query(load(path), "SELECT step, ts, dur FROM steps ORDER BY step")
     assert steps_rows == sorted(steps)
 
 
 def test_classes_self_time_and_flows():
     path = real_trace(MLP)
     trace = load(path)
-    _, rows = sql.query(trace, "SELECT class, kernels, time_us, pct FROM kernels_by_class")
+    _, rows, _ = sql.query(trace, "SELECT class, kernels, time_us, pct FROM kernels_by_class")
     kernels = trace.gpu["kind"] == "kernel"
     cls = classify.classify_gpu(trace)[kernels]
     want = trace.gpu[kernels].groupby(cls.astype(str))["dur"].agg(["size", "sum"])
     assert {r[0]: (r[1], pytest.approx(r[2])) for r in rows} == {c: (n, t) for c, (n, t) in want.iterrows()}
     assert sum(r[3] for r in rows) == pytest.approx(100)
     # Self times of properly nested ops add up to the top-level ops' time.
-    _, [(self_sum, top_sum)] = sql.query(trace, "SELECT sum(self_dur), sum(dur) FILTER (WHERE depth = 0) FROM cpu_ops")
+    _, [(self_sum, top_sum)], _ = sql.query(trace, "SELECT sum(self_dur), sum(dur) FILTER (WHERE depth = 0) FROM cpu_ops")
     assert self_sum == pytest.approx(top_sum)
-    _, [(parents_ok,)] = sql.query(trace, "SELECT bool_and(p.ts <= c.ts AND c.ts + c.dur <= p.ts + p.dur) "
+    _, [(parents_ok,)], _ = sql.query(trace, "SELECT bool_and(p.ts <= c.ts AND c.ts + c.dur <= p.ts + p.dur) "
                                           "FROM cpu_ops c JOIN cpu_ops p ON c.parent = p.id")
     assert parents_ok
     flows = [e for e in raw_events(path) if e.get("ph") in ("s", "f", "t")]
-    _, rows = sql.query(trace, "SELECT phase, count(*) FROM flows GROUP BY phase")
+    _, rows, _ = sql.query(trace, "SELECT phase, count(*) FROM flows GROUP BY phase")
     assert dict(rows) == {p: sum(e["ph"] == p for e in flows) for p in {e["ph"] for e in flows}}
 
 

@@ -160,8 +160,9 @@ SWEEP = ["--batch", "1,2,3,4,5,6", "--prompt-len", "4,8,12,16,20", "--new-tokens
          "--device", "cpu", "--warmup", "0", "--steps", "1"]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_interrupted_sweep_resumes_without_losing_or_duplicating_rows(tiny, tmp_path, sig):
+    # SIGTERM (kill, a scheduler) interrupts as Ctrl-C does: no death is counted for the point in progress.
     out = tmp_path / "runs" / "resume"
     args = ["sweep", "--model", tiny, "--out", str(out), *SWEEP]
     ready = tmp_path / "two-rows-written"
@@ -177,7 +178,7 @@ def test_interrupted_sweep_resumes_without_losing_or_duplicating_rows(tiny, tmp_
     _, err = proc.communicate(timeout=120)
     before = csv_rows(out)
     assert len(before) == 2
-    if sig == signal.SIGINT:
+    if sig in (signal.SIGINT, signal.SIGTERM):
         assert proc.returncode == 130 and "run the same command to resume" in err
         assert not (out / ".running").exists()
     else:
