@@ -219,16 +219,23 @@ def _gpu_summary(tables, classes, by, window_kind, warnings):
     busy = compute = 0.0
     span_total = 0.0
     timeline = []
-    for _, g in rows.groupby("device", sort=True):
-        starts, ends = intervals.union(g["ts"].to_numpy(), g["end"].to_numpy())
+    # Per device (in device order), over one stable sort by device: slices of four arrays, not frames.
+    dev = rows["device"].to_numpy()
+    order = np.argsort(dev, kind="stable")
+    ts, end, comp = rows["ts"].to_numpy()[order], rows["end"].to_numpy()[order], rows["compute"].to_numpy(bool)[order]
+    cut = (np.flatnonzero(dev[order][1:] != dev[order][:-1]) + 1).tolist()
+    for a, b in zip([0, *cut], [*cut, len(order)] if len(order) else []):
+        starts, ends = intervals.union(ts[a:b], end[a:b])
         busy += intervals.covered(starts, ends, lo, hi)
-        c = g[g["compute"].to_numpy(bool)]
-        cs, ce = intervals.union(c["ts"].to_numpy(), c["end"].to_numpy())
+        c = comp[a:b]
+        cs, ce = intervals.union(ts[a:b][c], end[a:b][c])
         compute += intervals.covered(cs, ce, lo, hi)
         span_total += hi - lo
         if not timeline:
             timeline = temporal.timeline(starts, ends, lo, hi)
     gaps = tables.gaps(window_kind)
+    # Busy never exceeds the span but by rounding (spans of 1e18 µs keep no microseconds).
+    busy, compute = min(busy, span_total), min(compute, busy, span_total)
     idle = span_total - busy
     classes, kernels = _class_table(gpu["cls"], gpu["dur"].to_numpy(), gpu["name"], top=KERNELS_LISTED,
                                     steps=per_step, by=gpu["by"])

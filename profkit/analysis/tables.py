@@ -10,7 +10,6 @@ built (once, or not at all), so a test can prove that nothing is rebuilt.
 from collections import Counter
 
 import numpy as np
-import pandas as pd
 
 from profkit.analysis.classes import classify
 from profkit.analysis.time import launches, steps, temporal
@@ -63,7 +62,8 @@ class Tables:
 
         def build():
             lo, hi, mask = self.window(kind)
-            return device_gaps(self.trace.gpu_launches()[mask], lo, hi, self.syncs())
+            gpu = self.trace.gpu_launches()
+            return temporal.gaps_by_device(gpu if mask.all() else gpu[mask], lo, hi, self.syncs())
         return self._once(("gaps", kind), build)
 
     def classes(self, rules=()):
@@ -78,12 +78,6 @@ class Tables:
     def enclosing(self):
         """The CPU op around a host moment (EnclosingOps over trace.cpu_ops)."""
         return self._once("enclosing", lambda: EnclosingOps(self.trace.cpu_ops))
-
-
-def device_gaps(gpu, lo, hi, syncs):
-    """Gaps of each device's union of activity (devices do not cover for each other)."""
-    frames = [temporal.gaps(g, lo, hi, syncs).assign(device=int(dev)) for dev, g in gpu.groupby("device", sort=True)]
-    return pd.concat(frames, ignore_index=True) if frames else temporal.gaps(gpu, lo, hi, syncs).assign(device=-1)
 
 
 def _cpu_window(trace):

@@ -17,7 +17,7 @@ import pandas as pd
 from profkit.trace import columns as C
 from profkit.trace.pool import return_freed_memory
 
-STEP_NAME = r"^ProfilerStep#(\d+)$"  # the one pattern of a profiler step's name
+STEP_NAME = r"^ProfilerStep#(\d{1,18})$"  # the one pattern of a profiler step's name (a number int64 holds)
 _DTYPES = {"d": np.float64, "q": np.int64, "b": np.int8}
 
 
@@ -152,7 +152,7 @@ class Trace:
     @property
     def device_properties(self):
         props = self.meta.get("deviceProperties")
-        return props if isinstance(props, list) else []
+        return [p for p in props if isinstance(p, dict)] if isinstance(props, list) else []  # (objects only)
 
     def _dist(self, key):
         info = self.meta.get("distributedInfo")

@@ -55,7 +55,8 @@ def mue(q_bytes, t_us, peak_gbs):
     """Memory usage efficiency in %: Q / (t · B̂) · 100 (None when not computable)."""
     if not peak_gbs or not t_us or t_us <= 0 or q_bytes is None:
         return None
-    return q_bytes / (t_us * 1e-6 * peak_gbs * 1e9) * 100
+    bytes_at_peak = t_us * 1e-6 * peak_gbs * 1e9
+    return q_bytes / bytes_at_peak * 100 if bytes_at_peak > 0 else None  # (0 when t_us underflows)
 
 
 def _dtype(types):
