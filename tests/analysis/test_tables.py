@@ -17,6 +17,7 @@ TRACES = ["kineto-rtx5080-mlp-train-eager.json.gz",             # GPU, CPU-side 
           "hta/cpu_only/rank-34.Jul_15_10_52_41.1074.pt.trace.json.gz"]  # CPU only
 BUILDERS = [(launches, "blocking_calls"), (steps, "step_ranges"), (steps, "step_of"),
             (classify, "classify_gpu_layers"), (classify, "classify_cpu_ops"), (temporal, "gaps"),
+            (temporal, "gaps_by_device"),
             (tables_module, "EnclosingOps")]
 
 
@@ -48,13 +49,13 @@ def test_each_table_is_built_once(name, window, calls):
         assert calls["blocking_calls"] == 1
         assert calls["step_ranges"] == 1 and calls["step_of"] == 1
         assert calls["classify_gpu_layers"] == 1 and calls["classify_cpu_ops"] == 0
-        # The window's gaps once per device, and the what-if's own table of the busiest device's steps.
-        devices = trace.gpu["device"].nunique()
-        assert calls["gaps"] == devices + (1 if a.summary.whatif.cudagraph else 0)
+        # The window's gaps once (every device in one pass), and the what-if's own table of its steps.
+        assert calls["gaps_by_device"] == 1
+        assert calls["gaps"] == (1 if a.summary.whatif.cudagraph else 0)
     else:
         assert calls["blocking_calls"] == 0 and calls["step_ranges"] == 1
         assert calls["classify_cpu_ops"] == 1 and calls["classify_gpu_layers"] == 0
-        assert calls["gaps"] == 1
+        assert calls["gaps"] == 1 and calls["gaps_by_device"] == 0
     assert calls["EnclosingOps"] <= 1
 
 

@@ -66,6 +66,7 @@ def _first(rules, text):
     return _NO_RULE
 
 
+
 # Rules read at most this much of a name: the longest kernel name in the shared traces has a
 # 2,575-character core, and no rule needs more; a crafted 1 MB name costs what 4 KB does.
 MATCH_CHARS = 4096
@@ -201,8 +202,13 @@ def classify_gpu_layers(trace, rules=()):
     when that op is unknown or says nothing."""
     gpu = trace.gpu
     layer_code = {name: i for i, name in enumerate(LAYERS)}
-    codes = _table_codes(gpu["name"], lambda n: _CODE.get(kernel_layer(n, rules)[0], -1))
-    by = _table_codes(gpu["name"], lambda n: layer_code[kernel_layer(n, rules)[1]])
+    n_layers = len(LAYERS)
+
+    def packed(name):  # class and layer of a name in one int: one lookup per distinct name
+        cls, layer = kernel_layer(name, rules)
+        return (_CODE.get(cls, -1) + 1) * n_layers + layer_code[layer]
+    both = _table_codes(gpu["name"], packed)
+    codes, by = both // n_layers - 1, both % n_layers
     memory = (gpu["kind"] != "kernel").to_numpy()
     codes[memory], by[memory] = _CODE[MEM], layer_code["rule"]
     open_rows = codes < 0
