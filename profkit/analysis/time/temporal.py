@@ -134,12 +134,16 @@ def gaps_by_device(gpu, lo, hi, syncs):
     prepared = _Syncs(*syncs)
     parts = []
     for a, b in zip([0, *cut.tolist()], [*cut.tolist(), len(order)] if len(order) else []):
-        rows = order[a:b]
-        g_start, g_dur, cause, before, after = _gap_arrays(ts[rows], end[rows], launch[rows], lo, hi, prepared)
-        parts.append((g_start, g_dur, cause, rows[before], rows[after], np.full(len(g_start), dev[rows[0]], np.int64)))
+        if b - a == len(order):  # one device: its rows are all rows, in order (no copies of the columns)
+            g_start, g_dur, cause, before, after = _gap_arrays(ts, end, launch, lo, hi, prepared)
+        else:
+            rows = order[a:b]
+            g_start, g_dur, cause, before, after = _gap_arrays(ts[rows], end[rows], launch[rows], lo, hi, prepared)
+            before, after = rows[before], rows[after]
+        parts.append((g_start, g_dur, cause, before, after, np.full(len(g_start), dev[order[a]], np.int64)))
     if not parts:
         return gaps(gpu, lo, hi, syncs).assign(device=-1)
-    g_start, g_dur, cause, before, after, device = (np.concatenate(c) for c in zip(*parts))
+    g_start, g_dur, cause, before, after, device = (c[0] if len(c) == 1 else np.concatenate(c) for c in zip(*parts))
     out = _gap_frame(g_start, g_dur, cause, before, after, gpu["name"])
     out["device"] = device
     return out
