@@ -35,10 +35,10 @@ def tables(trace):
     gpu = trace.gpu[["name", "kind", "device", "stream", "ts", "dur", "end", "correlation", "external_id",
                      "graph_id", "bytes"]].copy()
     gpu.insert(2, "class", classify.classify_gpu(trace))
-    gpu["step"] = _step_numbers(ranges, steps.step_of(trace, launches, ranges))
+    gpu["step"] = steps.step_numbers(ranges, steps.step_of(trace, launches, ranges))
     gpu["launch_ts"] = launches["launch_ts"]
     runtime = trace.runtime.copy()
-    runtime["step"] = _step_numbers(ranges, steps.step_of_times(ranges, runtime["ts"].to_numpy(float))
+    runtime["step"] = steps.step_numbers(ranges, steps.step_of_times(ranges, runtime["ts"].to_numpy(float))
                                     if ranges.source == steps.CPU_STEP else np.full(len(runtime), -1))
     ops = trace.cpu_ops
     cpu_ops = ops[["name", "pid", "tid", "ts", "dur", "end", "external_id", "depth", "parent", "is_leaf"]].copy()
@@ -49,15 +49,6 @@ def tables(trace):
     flows["phase"] = pd.Categorical.from_codes(flows["phase"].astype(np.int64), categories=["s", "f", "t"])
     return {"gpu": gpu, "runtime": runtime, "cpu_ops": cpu_ops, "annotations": trace.annotations,
             "steps": trace.steps, "flows": flows}
-
-
-def _step_numbers(ranges, idx):
-    idx = np.asarray(idx)
-    if ranges.source == steps.NO_STEPS or not len(ranges):
-        return pd.array([None] * len(idx), dtype="Int64")
-    out = pd.array(ranges.numbers[np.maximum(idx, 0)], dtype="Int64")
-    out[idx < 0] = pd.NA
-    return out
 
 
 def query(trace, sql, limit=None):

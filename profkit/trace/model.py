@@ -219,7 +219,9 @@ class Trace:
         return out
 
     @cached_property
-    def _gpu_ops(self):
+    def op_rows(self):
+        """The row in cpu_ops (and the op tables) of the CPU op that launched each GPU activity (the
+        innermost op of its external id), -1 without one: a numpy array over trace.gpu's rows."""
         ext = pd.Series(self.launch_column("external_id"), index=self.gpu.index)
         ext = ext.where(ext > 0, self.gpu["external_id"].where(self.gpu["external_id"] > 0))
         # The op of each external id; the shortest wins when an id repeats: it is the innermost.
@@ -230,10 +232,14 @@ class Trace:
         rows = rows[first]
         want = ext.fillna(0).to_numpy(np.int64)
         pos = np.minimum(np.searchsorted(ids, want), max(len(ids) - 1, 0))
-        at = np.where((want > 0) & (ids[pos] == want), rows[pos], -1) if len(ids) else np.full(len(want), -1)
+        return np.where((want > 0) & (ids[pos] == want), rows[pos], -1) if len(ids) else np.full(len(want), -1)
+
+    @cached_property
+    def _gpu_ops(self):
+        at = self.op_rows
 
         def column(values):  # the op's value per activity, NaN where there is no op (as Series.map gives)
-            return pd.Series(pd.api.extensions.take(np.asarray(values), at, allow_fill=True), index=ext.index)
+            return pd.Series(pd.api.extensions.take(np.asarray(values), at, allow_fill=True), index=self.gpu.index)
 
         out = self.gpu.copy(deep=False)  # new columns only: the activities themselves are shared
         out["op_name"] = column(self._cpu["name"].astype(object)).astype("category")

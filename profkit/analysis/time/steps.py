@@ -36,6 +36,7 @@ GPU timing of a step (all times in trace µs):
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from profkit.analysis.time import intervals
 from profkit.analysis.result import CPU_STEP, GPU_ANNOTATION, NO_STEPS, Outside, Period, StepRow, Steps
@@ -79,6 +80,17 @@ def step_ranges(trace):
                           gpu_side["end"].to_numpy(float))
     empty = np.empty(0)
     return StepRanges(NO_STEPS, np.empty(0, np.int64), empty, empty)
+
+
+def step_numbers(ranges, idx):
+    """ProfilerStep numbers of step indices `idx` (into `ranges`): a nullable Int64 array, missing
+    outside every step and when the trace has no steps."""
+    idx = np.asarray(idx)
+    if ranges.source == NO_STEPS or not len(ranges):
+        return pd.array([None] * len(idx), dtype="Int64")
+    out = pd.array(ranges.numbers[np.maximum(idx, 0)], dtype="Int64")
+    out[idx < 0] = pd.NA
+    return out
 
 
 def step_of_times(ranges, ts):

@@ -1,0 +1,170 @@
+"""profkit as a library: `profkit.analyze(path, **options)` for notebooks and scripts.
+
+    import profkit
+    a = profkit.analyze("traces/run.json.gz", window="steps")
+    a.temporal.busy_pct          # the typed Summary, by attribute (the numbers of `analyze --json`)
+    a.findings[0].rule
+    a.kernels.groupby("cls")["dur"].sum()   # DataFrame views of the tables the Summary came from
+    a.ops.head()                 # per launching op: calls, direct and subtree kernel time (TraceLens's ops_summary)
+
+Options are the command line's names as keyword arguments (window, peak_bw, peak_tflops,
+calibration, all_gaps, rules, whatif_against); every error is one ProfkitError. The frames are
+built from the same derived tables as the Summary (profkit.analysis.tables), once each.
+"""
+
+import html
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from profkit.analysis.analyze import Analysis, AnalysisOptions, load_rules
+from profkit.analysis.result import Summary, encode
+from profkit.analysis.time.steps import step_numbers
+from profkit.errors import ProfkitError
+from profkit.runfiles.sidecar import read_sidecar
+from profkit.trace import load
+
+OPTIONS = ("window", "peak_bw", "peak_tflops", "calibration", "all_gaps", "rules", "whatif_against")
+
+
+def options_of(**options):
+    """AnalysisOptions from the command line's option names (keyword arguments)."""
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise ProfkitError(f"unknown option{'s' * (len(unknown) > 1)} {', '.join(unknown)} "
+                           f"(the options are {', '.join(OPTIONS)})")
+    kw = {k: v for k, v in options.items() if v is not None}
+    if "all_gaps" in kw:
+        kw["every_gap"] = bool(kw.pop("all_gaps"))
+    if "rules" in kw:
+        kw["rules"] = load_rules(Path(kw["rules"]))
+    for key in ("calibration", "whatif_against"):
+        if key in kw:
+            kw[key] = Path(kw[key])
+    try:
+        return AnalysisOptions(**kw)
+    except (TypeError, ValueError) as e:
+        raise ProfkitError(str(e)) from None
+
+
+class TraceAnalysis:
+    """One trace's analysis: the typed Summary's blocks as attributes, and DataFrame views."""
+
+    def __init__(self, path, options=None):
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise ProfkitError(f"{self.path} is a folder: give one trace file (per-rank jobs: `profkit analyze DIR`)")
+        self._analysis = Analysis(load(self.path), read_sidecar(self.path), options or AnalysisOptions())
+
+    @property
+    def trace(self):
+        return self._analysis.trace
+
+    @property
+    def summary(self) -> Summary:
+        return self._analysis.summary
+
+    def __getattr__(self, name):
+        if name in Summary.__struct_fields__:
+            return getattr(self.summary, name)
+        raise AttributeError(name)
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(Summary.__struct_fields__))
+
+    def to_json(self):
+        """The bytes `profkit analyze --json` prints for this trace and these options."""
+        return encode(self.summary)
+
+    # -- frames -------------------------------------------------------------------------------
+    @cached_property
+    def kernels(self):
+        """One row per GPU activity (kernels, copies, sets) with its class, the layer that classified it,
+        its step, its launch and the op that launched it; CPU traces: one row per CPU op with its class."""
+        tables, trace = self._analysis.tables, self.trace
+        classes, by = tables.classes(self._analysis.options.rules)
+        if not trace.has_gpu:
+            ops = trace.cpu_ops
+            return pd.DataFrame({"name": ops["name"], "cls": classes, "ts": ops["ts"], "dur": ops["dur"],
+                                 "end": ops["end"], "tid": ops["tid"], "depth": ops["depth"]})
+        g = trace.gpu_launches()
+        step = step_numbers(tables.step_ranges(), tables.gpu_steps())
+        return pd.DataFrame({"name": g["name"], "kind": g["kind"], "cls": np.asarray(classes), "classified_by": by,
+                             "device": g["device"], "stream": g["stream"], "ts": g["ts"], "dur": g["dur"],
+                             "end": g["end"], "step": step, "launch": g["launch_name"],
+                             "op": trace.gpu_ops()["op_name"]})
+
+    @cached_property
+    def ops(self):
+        """One row per op name that launched GPU work: calls (op calls with kernels of their own),
+        direct_kernel_us (the GPU time of the activities each call launched itself) and
+        subtree_kernel_us (of those the ops inside it launched too), largest first: TraceLens's
+        ops_summary, which counts every GPU activity (a `.item()`'s device-to-host copy too)."""
+        trace = self.trace
+        ops = trace.cpu_ops
+        columns = ["name", "calls", "direct_kernel_us", "subtree_kernel_us"]
+        if not trace.has_gpu or not len(ops):
+            return pd.DataFrame(columns=columns)
+        rows = trace.op_rows
+        take = rows >= 0
+        direct = np.bincount(rows[take], weights=trace.gpu["dur"].to_numpy()[take], minlength=len(ops))
+        subtree = direct.copy()
+        parent, depth = ops["parent"].to_numpy(), ops["depth"].to_numpy()
+        for d in range(int(depth.max()), 0, -1):  # children before parents: one pass per nesting level
+            at = np.flatnonzero(depth == d)
+            np.add.at(subtree, parent[at], subtree[at])
+        launched = np.flatnonzero(np.bincount(rows[take], minlength=len(ops)) > 0)
+        df = pd.DataFrame({"name": ops["name"].astype(str).to_numpy()[launched], "direct": direct[launched],
+                           "subtree": subtree[launched]})
+        out = df.groupby("name", sort=False).agg(calls=("direct", "size"), direct_kernel_us=("direct", "sum"),
+                                                  subtree_kernel_us=("subtree", "sum")).reset_index()
+        return out.sort_values("direct_kernel_us", ascending=False, kind="stable", ignore_index=True)[columns]
+
+    @cached_property
+    def gaps(self):
+        """Every idle gap of the analysis window: device, start_us, dur_us, cause, before, after."""
+        tables = self._analysis.tables
+        g = tables.gaps(self._analysis.options.window) if self.trace.has_gpu else tables.gaps()
+        return g[["device", "start_us", "dur_us", "cause", *[c for c in ("before", "after") if c in g]]]
+
+    @cached_property
+    def steps(self):
+        """The profiler steps: step, ts, dur, end (CPU side; GPU-side ranges when only those exist)."""
+        r = self._analysis.tables.step_ranges()
+        return pd.DataFrame({"step": r.numbers, "ts": r.start, "end": r.end, "dur": r.end - r.start})
+
+    @cached_property
+    def classes(self):
+        """Time per operator class over the window: time_us, pct, count, per_step_us (median)."""
+        rows = {c: {"time_us": t.time_us, "pct": t.pct, "count": t.count, "per_step_us": t.per_step_us}
+                for c, t in self.summary.classes.items()}
+        return pd.DataFrame.from_dict(rows, orient="index").rename_axis("cls")
+
+    @cached_property
+    def annotations(self):
+        """The user's ranges (record_function, NVTX, gpu_user_annotation): name, on_gpu, ts, dur, end."""
+        a = self.trace.annotations
+        return a[["name", "on_gpu", "ts", "dur", "end"]].reset_index(drop=True)
+
+    # -- display ------------------------------------------------------------------------------
+    def __repr__(self):
+        t = self.summary.temporal
+        return (f"<profkit analysis of {self.path.name}: {self.summary.device.kind} {self.summary.device.name or ''}, "
+                f"mode {self.summary.mode.name}, busy {t.busy_pct:.1f}%, {len(self.summary.findings)} findings>")
+
+    def _repr_html_(self):
+        s = self.summary
+        t = s.temporal
+        shown = [f for f in s.findings if f.severity != "info"][:5] or s.findings[:3]
+        items = "".join(f"<li><b>{html.escape(f.rule)}</b>: {html.escape(f.text)}</li>" for f in shown)
+        return (f"<div><b>{html.escape(self.path.name)}</b> · {html.escape(s.device.kind)} "
+                f"{html.escape(s.device.name or '')} · mode {html.escape(s.mode.name)}<br>"
+                f"window {s.window_us.span / 1e3:.2f} ms · busy {t.busy_pct:.1f}% · idle {t.idle_pct:.1f}% · "
+                f"{s.gaps.count} gaps<ul>{items}</ul></div>")
+
+
+def open_analysis(path, **options):
+    """`profkit.analyze(path, **options)`: the TraceAnalysis of one trace file."""
+    return TraceAnalysis(path, options_of(**options))
