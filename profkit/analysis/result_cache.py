@@ -23,7 +23,6 @@ from pathlib import Path
 
 import orjson
 
-import profkit
 from profkit.fileio import atomic_path
 from profkit.trace import cache
 from profkit.runfiles.paths import sidecar_path
@@ -148,14 +147,14 @@ def _file(path):
 
 def _code():
     """profkit's code and the libraries it computes with: editing a module (or upgrading) is a miss."""
-    root = Path(profkit.__file__).parent
+    root = Path(__file__).resolve().parents[1]  # the profkit package (its __init__ holds the version)
     files = []
     for dirpath, _, names in os.walk(root):
         for n in sorted(names):
             if n.endswith(".py"):
                 st = os.stat(os.path.join(dirpath, n))
                 files.append((os.path.relpath(os.path.join(dirpath, n), root), st.st_size, st.st_mtime_ns))
-    return [profkit.__version__, sorted(files), [_installed(lib) for lib in LIBRARIES]]
+    return [sorted(files), [_installed(lib) for lib in LIBRARIES]]
 
 
 def _installed(lib):
