@@ -490,6 +490,23 @@ def sql(trace_path, query, fmt, no_cache, limit):
 
 
 @cli.command()
+@click.argument("trace_path", metavar="TRACE", type=click.Path(path_type=Path))
+@click.argument("out", metavar="OUT", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["duckdb", "parquet", "csv"]), default=None,
+              help="duckdb: one file (OUT ends in .duckdb, the default then); parquet, csv: a folder, a file per table.")
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+def export(trace_path, out, fmt, force):
+    """Write a trace's tables (those of `profkit sql`, and the ops, gaps and classes of the analysis)
+    to a DuckDB file or a folder of Parquet or CSV files. Needs profkit[sql] (DuckDB)."""
+    from profkit.analysis.export import export as write
+
+    fmt, counts = write(trace_path, out, fmt, force)
+    click.echo(str(out))
+    click.echo(f"profkit: {len(counts)} tables as {fmt} ({', '.join(f'{k} {n}' for k, n in counts.items())} rows)",
+               err=True)
+
+
+@cli.command()
 @click.argument("action", type=click.Choice(["info", "clear"]))
 def cache(action):
     """Show or empty the cache of loaded traces ($PROFKIT_CACHE_DIR, else ~/.cache/profkit/traces)."""
