@@ -223,8 +223,7 @@ def _gpu_summary(tables, classes, by, window_kind, warnings):
     dev = rows["device"].to_numpy()
     order = np.argsort(dev, kind="stable")
     ts, end, comp = rows["ts"].to_numpy()[order], rows["end"].to_numpy()[order], rows["compute"].to_numpy(bool)[order]
-    cut = (np.flatnonzero(dev[order][1:] != dev[order][:-1]) + 1).tolist()
-    for a, b in zip([0, *cut], [*cut, len(order)] if len(order) else []):
+    for a, b in intervals.runs(dev[order]):
         starts, ends = intervals.union(ts[a:b], end[a:b])
         busy += intervals.covered(starts, ends, lo, hi)
         c = comp[a:b]

@@ -22,6 +22,19 @@ def union(ts, end):
     return starts, ends
 
 
+def runs(*keys):
+    """[(start, stop), ...] of the runs of equal rows in `keys` (arrays of one length, already in the
+    order that groups them): one slice per device, stream, ..., for per-group numpy work."""
+    n = len(keys[0])
+    if not n:
+        return []
+    change = np.zeros(n - 1, bool)
+    for k in keys:
+        change |= k[1:] != k[:-1]
+    cut = (np.flatnonzero(change) + 1).tolist()
+    return list(zip([0, *cut], [*cut, n]))
+
+
 def covered(starts, ends, lo, hi):
     """Time in [lo, hi] covered by sorted disjoint intervals (from union): only the intervals that
     reach into [lo, hi] are looked at, so asking once per step costs the step's intervals, not all."""

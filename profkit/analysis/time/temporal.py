@@ -22,7 +22,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from profkit.analysis.time.intervals import busy_before, in_ranges, union
+from profkit.analysis.time.intervals import busy_before, in_ranges, runs, union
 from profkit.analysis.result import CauseTotal, Gap, GapBin, Gaps, StreamIdle, TimelineBin
 from profkit.trace.model import STEP_NAME, name_mask
 
@@ -130,10 +130,9 @@ def gaps_by_device(gpu, lo, hi, syncs):
     ts, end, launch = (gpu[c].to_numpy(float) for c in ("ts", "end", "launch_ts"))
     dev = gpu["device"].to_numpy()
     order = np.argsort(dev, kind="stable")  # within a device the rows keep their order
-    cut = np.flatnonzero(dev[order][1:] != dev[order][:-1]) + 1
     prepared = _Syncs(*syncs)
     parts = []
-    for a, b in zip([0, *cut.tolist()], [*cut.tolist(), len(order)] if len(order) else []):
+    for a, b in runs(dev[order]):
         if b - a == len(order):  # one device: its rows are all rows, in order (no copies of the columns)
             g_start, g_dur, cause, before, after = _gap_arrays(ts, end, launch, lo, hi, prepared)
         else:
@@ -252,9 +251,8 @@ def stream_idle(gpu, wait_us=HTA_KERNEL_WAIT_US):
     order = np.lexsort((ts, stream, dev))  # per (device, stream), by start: one sort of four columns
     if not (order[1:] > order[:-1]).all():  # (one stream, already by start: nothing to reorder)
         dev, stream, ts, end, launch = dev[order], stream[order], ts[order], end[order], launch[order]
-    cut = np.flatnonzero((dev[1:] != dev[:-1]) | (stream[1:] != stream[:-1])) + 1
     rows = []
-    for a, b in zip([0, *cut.tolist()], [*cut.tolist(), len(ts)] if len(ts) else []):
+    for a, b in runs(dev, stream):
         prev_end = np.r_[np.nan, end[a:b - 1]]
         # An activity starting before the previous one ended (a duplicated event, or one the stream
         # could not have run) leaves no idle time: the interval is at least 0, never negative.
