@@ -16,17 +16,18 @@ import html
 from functools import cached_property
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pandas as pd
 
-from profkit.analysis.analyze import Analysis, AnalysisOptions, load_rules
-from profkit.analysis.result import Summary, encode
+from profkit.analysis.analyze import Analysis, AnalysisOptions, job, load_rules, run_ranks, why_not_a_job
+from profkit.analysis.result import Job, Straggler, Summary, encode
 from profkit.analysis.time.steps import step_numbers
 from profkit.errors import ProfkitError
 from profkit.runfiles.sidecar import read_sidecar
 from profkit.trace import load
 
-OPTIONS = ("window", "peak_bw", "peak_tflops", "calibration", "all_gaps", "rules", "whatif_against")
+OPTIONS = ("window", "peak_bw", "peak_tflops", "calibration", "all_gaps", "rules", "whatif_against", "jobs")
 
 
 def options_of(**options):
@@ -54,8 +55,6 @@ class TraceAnalysis:
 
     def __init__(self, path, options=None):
         self.path = Path(path)
-        if self.path.is_dir():
-            raise ProfkitError(f"{self.path} is a folder: give one trace file (per-rank jobs: `profkit analyze DIR`)")
         self._analysis = Analysis(load(self.path), read_sidecar(self.path), options or AnalysisOptions())
 
     @property
@@ -165,6 +164,72 @@ class TraceAnalysis:
                 f"{s.gaps.count} gaps<ul>{items}</ul></div>")
 
 
+class JobAnalysis:
+    """A folder of per-rank traces of one job: the typed Job's fields as attributes (ranks, alignment,
+    stragglers) and per-rank DataFrames, the breakdowns HTA's TraceAnalysis gives per rank."""
+
+    def __init__(self, folder, options=None):
+        from profkit.runfiles.paths import traces_in
+
+        self.path = Path(folder)
+        summaries = run_ranks(traces_in(self.path), options or AnalysisOptions())
+        why = why_not_a_job(summaries) if len(summaries) > 1 else None
+        if why:
+            raise ProfkitError(f"{self.path}: not one job ({why}): analyse its traces one by one")
+        self.job = job(summaries, self.path)
+
+    def __getattr__(self, name):
+        if name in Job.__struct_fields__:
+            return getattr(self.job, name)
+        raise AttributeError(name)
+
+    def to_json(self):
+        """The bytes `profkit analyze --json DIR` prints."""
+        return encode(self.job)
+
+    @cached_property
+    def temporal(self):
+        """Per rank: busy, idle, compute and non-compute time of its window, and the shares (HTA's
+        get_temporal_breakdown)."""
+        rows = [{"rank": s.rank, **{k: getattr(s.temporal, k) for k in s.temporal.__struct_fields__},
+                 "window_us": s.window_us.span} for s in self.job.ranks]
+        return pd.DataFrame(rows).set_index("rank")
+
+    @cached_property
+    def idle(self):
+        """Per rank and stream: idle time by HTA's categories (host_wait, kernel_wait, other)
+        (HTA's get_idle_time_breakdown)."""
+        rows = [{"rank": s.rank, "stream": st.stream, "device": st.device, "busy_us": st.busy_us, "idle_us": st.idle_us,
+                 "host_wait_us": st.host_wait_us, "kernel_wait_us": st.kernel_wait_us, "other_us": st.other_us}
+                for s in self.job.ranks for st in s.streams]
+        return pd.DataFrame(rows).set_index(["rank", "stream"])
+
+    @cached_property
+    def classes(self):
+        """Per rank and operator class: time_us, pct, count (HTA's kernel breakdown by type)."""
+        rows = [{"rank": s.rank, "cls": c, "time_us": t.time_us, "pct": t.pct, "count": t.count}
+                for s in self.job.ranks for c, t in s.classes.items()]
+        return pd.DataFrame(rows).set_index(["rank", "cls"])
+
+    @cached_property
+    def straggler_ranks(self):
+        """The ranks named as stragglers: rank, rule, why, value_us, value_pct (the typed block is
+        `stragglers`)."""
+        return pd.DataFrame([msgspec.to_builtins(r) for r in self.job.stragglers.ranks],
+                            columns=list(Straggler.__struct_fields__))
+
+    def __repr__(self):
+        return f"<profkit job of {self.job.world_size} ranks in {self.path.name}>"
+
+    def _repr_html_(self):
+        t = self.temporal
+        return (f"<div><b>{html.escape(self.path.name)}</b>: {self.job.world_size} ranks · busy "
+                f"{t['busy_pct'].min():.1f}–{t['busy_pct'].max():.1f}% · "
+                f"{len(self.job.stragglers.ranks)} stragglers</div>")
+
+
 def open_analysis(path, **options):
-    """`profkit.analyze(path, **options)`: the TraceAnalysis of one trace file."""
-    return TraceAnalysis(path, options_of(**options))
+    """`profkit.analyze(path, **options)`: the TraceAnalysis of one trace file, or the JobAnalysis of a
+    folder of per-rank traces."""
+    options = options_of(**options)
+    return JobAnalysis(path, options) if Path(path).is_dir() else TraceAnalysis(path, options)

@@ -71,7 +71,7 @@ def test_options_are_the_command_lines_and_errors_are_one_type(tmp_path):
         profkit.analyze(tmp_path / "x.json", window="nope")
     with pytest.raises(ProfkitError, match="no such file"):
         profkit.analyze(tmp_path / "missing.json")
-    with pytest.raises(ProfkitError, match="is a folder"):
+    with pytest.raises(ProfkitError, match="no .json or .json.gz traces"):
         profkit.analyze(tmp_path)
 
 
@@ -88,6 +88,44 @@ def test_the_examples_of_docs_python_md_run():
     text = (REPO / "docs" / "python.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, re.S)
     assert blocks
-    scope = {"TRACE": str(real_trace(TRACES[1])), "TRACES_DIR": str(SHARED)}
+    scope = {"TRACE": str(real_trace(TRACES[1])), "JOB_DIR": str(real_trace("hta/trace_filter"))}
     for code in blocks:
         exec(compile(code, "docs/python.md", "exec"), scope)
+
+
+DLRM = [f"kineto-v100x8-dlrm-train-rank{i}.json.gz" for i in range(8)]
+
+
+@pytest.fixture(scope="module")
+def dlrm(tmp_path_factory):
+    if not (SHARED / DLRM[0]).exists():
+        pytest.skip("../shared not available")
+    folder = tmp_path_factory.mktemp("dlrm")
+    for name in DLRM:
+        (folder / name).symlink_to(SHARED / name)
+    return folder
+
+
+@pytest.mark.shared
+def test_a_job_as_htas_tutorial_reads_it(dlrm):
+    """What HTA's tutorial does with TraceAnalysis(trace_dir=...): temporal, idle and kernel-type
+    breakdowns per rank, here as DataFrames of profkit.analyze(folder), each row equal to that
+    rank's own analysis and to `analyze --json DIR`."""
+    j = profkit.analyze(dlrm)
+    out = profkit_cli("analyze", "--json", "--no-cache", dlrm).stdout
+    assert j.to_json().decode() == out.rstrip("\n")
+    cli = json.loads(out)
+    assert j.world_size == 8 and list(j.temporal.index) == list(range(8))
+    for s in cli["ranks"]:
+        r = s["rank"]
+        assert j.temporal.loc[r, "busy_us"] == s["temporal"]["busy_us"]
+        assert j.temporal.loc[r, "idle_pct"] == s["temporal"]["idle_pct"]
+        for st in s["streams"]:
+            row = j.idle.loc[(r, st["stream"])]
+            assert row["kernel_wait_us"] == st["kernel_wait_us"] and row["host_wait_us"] == st["host_wait_us"]
+        for c, t in s["classes"].items():
+            assert j.classes.loc[(r, c), "time_us"] == t["time_us"]
+        assert j.classes.loc[(r, "communication"), "count"] == 8  # 8 NCCL kernels per rank (SOURCES-2.md)
+    assert set(j.straggler_ranks["rank"]) == {x["rank"] for x in cli["stragglers"]["ranks"]}
+    one = profkit.analyze(dlrm / DLRM[3])
+    assert j.temporal.loc[3, "busy_us"] == one.temporal.busy_us  # a rank alone gives the same numbers
