@@ -30,7 +30,7 @@ def _load_rules(path):
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="profkit")
+@click.version_option(__version__, "-V", "--version", prog_name="profkit")
 def cli():
     """Profile LLM inference and explain where the time goes."""
 

@@ -1,9 +1,13 @@
+import gzip
 import os
 import subprocess
 import sys
 
+import pytest
+
 from profkit import __version__
 from tests.helpers.cli import profkit_cli
+from tests.helpers.traces import real_trace
 
 
 def test_version():
@@ -33,3 +37,26 @@ def test_internal_errors_are_one_line_unless_debugging(tmp_path):
     env = {**os.environ, "PROFKIT_DEBUG": "1"}
     r = subprocess.run([sys.executable, "-c", script % str(trace)], capture_output=True, text=True, env=env)
     assert "Traceback" in r.stderr
+
+
+def test_version_has_a_short_flag():
+    r = profkit_cli("-V")
+    assert r.returncode == 0 and r.stdout.startswith("profkit, version ")
+
+
+@pytest.mark.shared
+def test_warnings_go_to_stderr_and_the_analysis_to_stdout(tmp_path):
+    text = gzip.decompress(real_trace("kineto-rtx5080-mlp-train-eager.json.gz").read_bytes())
+    at = text.index(b'"name": "', len(text) // 2) + 9
+    path = tmp_path / "t.json"
+    path.write_bytes(text[:at] + b"\\ud800" + text[at:])  # a lone surrogate: repaired, with a warning
+    r = profkit_cli("analyze", "--no-cache", path)
+    assert r.returncode == 0
+    assert "lone surrogate" in r.stderr and "lone surrogate" not in r.stdout
+    assert "Time by class" in r.stdout
+
+
+def test_shell_completion_is_click_s():
+    r = subprocess.run([sys.executable, "-m", "profkit"], capture_output=True, text=True,
+                       env={**os.environ, "_PROFKIT_COMPLETE": "bash_source"})
+    assert "_profkit_completion" in r.stdout

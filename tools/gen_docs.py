@@ -30,6 +30,10 @@ def cli_markdown():
     parts = [HEADER, "# Command reference\n",
              "Every `profkit` command's `--help`, verbatim. The README has one paragraph per command;\n"
              "the topic pages in this folder explain what the numbers mean.\n",
+             "Conventions: results go to stdout, warnings and notes to stderr; user errors are one line and\n"
+             "exit status 2, an interrupt 130; `-V` prints the version. Shell completion (click's): add\n"
+             "`eval \"$(_PROFKIT_COMPLETE=bash_source profkit)\"` to `~/.bashrc` (`zsh_source` for zsh;\n"
+             "for fish: `_PROFKIT_COMPLETE=fish_source profkit > ~/.config/fish/completions/profkit.fish`).\n",
              "```\n" + cli.get_help(top) + "\n```\n"]
     for name in cli.list_commands(top):
         cmd = cli.get_command(top, name)

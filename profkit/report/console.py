@@ -20,6 +20,12 @@ def _table(title, *columns, name_width=60):
     return t
 
 
+def _warnings_console(given, con):
+    """Where warnings go: stderr (so `profkit analyze T > out.txt` keeps the analysis alone), unless
+    the caller gave its own console (a test, a report), which then gets everything."""
+    return con if given is not None else Console(stderr=True)
+
+
 def render(summary, console=None, top=10):
     """One trace's Summary as terminal tables."""
     con = console or Console()
@@ -79,8 +85,9 @@ def render(summary, console=None, top=10):
         for name, p in summary.phases.items():
             tab.add_row(name, str(p.count), fmt.duration(p.wall_us), fmt.duration(p.work_us))
         con.print(tab)
+    warn = _warnings_console(console, con)
     for warning in summary.warnings:
-        con.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+        warn.print(f"[yellow]warning:[/yellow] {escape(warning)}")
 
 
 def _whatif(con, w):
@@ -291,6 +298,7 @@ def render_job(job, console=None):
     for s in job.ranks:
         con.print(f"[bold]rank {s.rank}[/bold]")
         _findings(con, s.findings, s.window_us.start)
+    warn = _warnings_console(console, con)
     for s in job.ranks:
         for w in s.warnings:
-            con.print(f"[yellow]warning:[/yellow] rank {s.rank}: {escape(w)}")
+            warn.print(f"[yellow]warning:[/yellow] rank {s.rank}: {escape(w)}")
