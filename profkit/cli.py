@@ -496,7 +496,7 @@ def sql(trace_path, query, fmt, no_cache, limit):
               help="duckdb: one file (OUT ends in .duckdb, the default then); parquet, csv: a folder, a file per table.")
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
 def export(trace_path, out, fmt, force):
-    """Write a trace's tables (those of `profkit sql`, and the ops, gaps and classes of the analysis)
+    """Write a trace's tables (those of `profkit sql`, and the ops, op_shapes, gaps and classes of the analysis)
     to a DuckDB file or a folder of Parquet or CSV files. Needs profkit[sql] (DuckDB)."""
     from profkit.analysis.export import export as write
 

@@ -6,7 +6,7 @@ holding one file per table, named after it (`gpu.parquet`, `ops.csv`, ...). The 
 beside OUT under a temporary name and renamed onto it once complete, and an existing OUT is
 refused unless `force` (then replaced, never half-written). Tables: those of `profkit sql`
 (gpu, runtime, cpu_ops, annotations, steps, flows: docs/sql.md) and those of `profkit.analyze`
-(ops, gaps, classes: docs/python.md).
+(ops, op_shapes, gaps, classes: docs/python.md).
 """
 
 import os
@@ -25,6 +25,7 @@ def frames(analysis):
     """{table name: DataFrame} of one TraceAnalysis."""
     out = dict(sql.tables(analysis.trace))
     out["ops"] = analysis.ops
+    out["op_shapes"] = analysis.op_shapes
     out["gaps"] = analysis.gaps
     out["classes"] = analysis.classes.reset_index()
     return out

@@ -122,6 +122,18 @@ class TraceAnalysis:
         return out.sort_values("direct_kernel_us", ascending=False, kind="stable", ignore_index=True)[columns]
 
     @cached_property
+    def op_shapes(self):
+        """One row per op name and input shapes: calls, time_us, flops, bytes, tflops, gbps, compute_pct
+        and mue_pct (of the device's peaks, those the analysis used), cls, status (cost.efficiency)."""
+        from profkit.analysis.cost.efficiency import op_shapes
+        from profkit.common.hardware import trace_device
+
+        a = self._analysis
+        recorded = msgspec.to_builtins(a.sidecar.peaks) if a.sidecar and a.sidecar.peaks else None
+        hw, _ = trace_device(self.trace, recorded=recorded, **a.options.peaks)
+        return op_shapes(self.trace, a.tables.classes(a.options.rules)[0], hw)
+
+    @cached_property
     def gaps(self):
         """Every idle gap of the analysis window: device, start_us, dur_us, cause, before, after."""
         tables = self._analysis.tables

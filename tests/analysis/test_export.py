@@ -32,7 +32,7 @@ def test_a_duckdb_file_holds_every_table(tmp_path, bert):
     assert r.returncode == 0, r.stderr
     con = duckdb.connect(str(out), read_only=True)
     names = {row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-    assert {"gpu", "runtime", "cpu_ops", "annotations", "steps", "flows", "ops", "gaps", "classes"} <= names
+    assert {"gpu", "runtime", "cpu_ops", "annotations", "steps", "flows", "ops", "op_shapes", "gaps", "classes"} <= names
     assert con.execute("SELECT count(*) FROM gpu").fetchone()[0] == len(a.trace.gpu)
     assert con.execute("SELECT sum(dur_us) FROM gaps").fetchone()[0] == pytest.approx(a.summary.gaps.total_us)
     _same_ops(con.execute("SELECT * FROM ops").df(), a)

@@ -129,3 +129,16 @@ def test_a_job_as_htas_tutorial_reads_it(dlrm):
     assert set(j.straggler_ranks["rank"]) == {x["rank"] for x in cli["stragglers"]["ranks"]}
     one = profkit.analyze(dlrm / DLRM[3])
     assert j.temporal.loc[3, "busy_us"] == one.temporal.busy_us  # a rank alone gives the same numbers
+
+
+@pytest.mark.shared
+def test_op_shapes_count_by_hand():
+    a = profkit.analyze(real_trace("kineto-h100-bert-small-hf-eager-infer.json.gz"))
+    shapes = a.op_shapes
+    addmm = shapes[shapes["name"] == "aten::addmm"]
+    assert int(addmm["calls"].sum()) == int(a.ops.set_index("name").loc["aten::addmm", "calls"]) == 26
+    row = addmm[addmm["shape"] == "[[512],[141,512],[512,512],[],[]]"].iloc[0]
+    m, k, n = 141, 512, 512
+    assert row["flops"] == row["calls"] * (2 * m * k * n + m * n)  # the GEMM and its bias add, by hand
+    assert row["tflops"] == pytest.approx(row["flops"] / (row["time_us"] * 1e6))
+    assert float(shapes["time_us"].sum()) == pytest.approx(a.summary.efficiency.total.time_us)

@@ -26,6 +26,7 @@ bytes one call moves with the device's L2 size (hardware.json `l2_mb`).
 """
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from profkit.analysis.cost.flops import KIND_CLASS, op_cost, op_kind
@@ -142,8 +143,9 @@ def _cpu_units(trace, classes):
                          "types": sel["input_types"].to_numpy(), "concrete": sel["input_concrete"].to_numpy()})
 
 
-def op_table(trace, classes, device=None):
-    """One row per op call: name, cls, status, flops, bytes, time_us and the rates.
+def op_table(trace, classes, device=None, shapes=False):
+    """One row per op call: name, cls, status, flops, bytes, time_us and the rates (and, with
+    `shapes`, its input dims: rows with the same dims text share one list object).
 
     status: "counted", "no_shapes", "unmodeled", "host_copy" or "no_op" (a GPU
     activity whose launching CPU op is not in the trace).
@@ -178,7 +180,33 @@ def op_table(trace, classes, device=None):
     u["mue_pct"] = u["bytes"] / (u["time_us"] * 1e3 * device.bandwidth_gbs) * 100 \
         if device is not None and device.bandwidth_gbs else np.nan
     u["compute_pct"] = u["ideal_us"] / u["time_us"] * 100
-    return u.drop(columns=["dims", "concrete", "host", "kind"])
+    return u.drop(columns=["concrete", "host", "kind", *([] if shapes else ["dims"])])
+
+
+def op_shapes(trace, classes, hw):
+    """One row per op name and input shapes: calls, time_us, flops, bytes, tflops, gbps, the share of
+    the device's FLOP peak the calls reached (compute_pct: their ideal time over their time) and of
+    its bandwidth (mue_pct), cls and status. FLOPs and bytes are those of the calls profkit can cost
+    (status "counted"); the rest have none. `hw`: a hardware.Device, or None (no peaks)."""
+    u = op_table(trace, classes, hw, shapes=True)
+    # Rows with the same dims text share one object: one JSON text per distinct object, not per row.
+    rows, group = first_of_groups(object_ids(u["dims"].tolist()))
+    text = np.array([orjson.dumps(d).decode() if isinstance(d, list) else "" for d in u["dims"].to_numpy()[rows]],
+                    dtype=object)
+    u = u.assign(shape=text[group], counted_us=u["time_us"].where(u["status"] == "counted"))
+    g = u.groupby(["name", "shape"], sort=False, dropna=False)
+    out = g.agg(calls=("time_us", "size"), time_us=("time_us", "sum"), flops=("flops", lambda x: x.sum(min_count=1)),
+                bytes=("bytes", lambda x: x.sum(min_count=1)), counted_us=("counted_us", "sum"),
+                ideal_us=("ideal_us", lambda x: x.sum(min_count=1)), cls=("cls", "first"),
+                status=("status", "first")).reset_index()
+    t = out["counted_us"].where(out["counted_us"] > 0)
+    out["tflops"] = out["flops"] / (t * 1e6)
+    out["gbps"] = out["bytes"] / (t * 1e3)
+    out["compute_pct"] = 100 * out["ideal_us"] / t
+    out["mue_pct"] = out["gbps"] / hw.bandwidth_gbs * 100 if hw is not None and hw.bandwidth_gbs else np.nan
+    out["status"] = out["status"].astype(str)
+    return out.drop(columns=["counted_us", "ideal_us"]).sort_values("time_us", ascending=False, kind="stable",
+                                                                     ignore_index=True)
 
 
 def _num(x):
