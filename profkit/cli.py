@@ -60,8 +60,11 @@ def cli():
 @click.option("--whatif-against", type=click.Path(dir_okay=False, path_type=Path), metavar="TRACE",
               help="A CUDA-graph run (GPU trace) or compiled run (CPU trace) of the same workload: "
                    "check the what-if prediction against its measured step.")
+@click.option("--by-annotation", "by_annotation", is_flag=False, flag_value="", default=None, metavar="[PATTERN]",
+              help="Instead of the analysis: per user range (record_function, NVTX, gpu_user_annotation) whose "
+                   "name the regex PATTERN finds (all without one), its CPU time, kernels and GPU time.")
 def analyze(trace_path, as_json, window, top, all_gaps, peak_bw, peak_tflops, calibration, jobs, use_dask,
-            scheduler, rules_file, no_cache, whatif_against):
+            scheduler, rules_file, no_cache, whatif_against, by_annotation):
     """Explain where the time goes in a PyTorch profiler trace (.json or .json.gz).
 
     Given a folder of per-rank traces, analyse every rank and name the stragglers."""
@@ -76,6 +79,15 @@ def analyze(trace_path, as_json, window, top, all_gaps, peak_bw, peak_tflops, ca
     options = AnalysisOptions(window=window, peak_bw=peak_bw, peak_tflops=peak_tflops, calibration=calibration,
                               every_gap=all_gaps, top=top, jobs=jobs, dask=use_dask, scheduler=scheduler,
                               rules=_load_rules(rules_file), whatif_against=whatif_against)
+    if by_annotation is not None and not trace_path.is_dir():
+        from profkit.report import console
+
+        table = A.annotation_table(trace_path, by_annotation or None)
+        if as_json:
+            click.echo(table.to_json(orient="records", indent=2))
+        else:
+            console.render_annotations(table)
+        return
     if is_manifest(trace_path):
         traces = ", ".join(m.trace for m in read_manifest(trace_path).modes)
         raise ProfkitError(f"{trace_path} is a run manifest, not a trace: analyze one of its traces ({traces}) "

@@ -19,7 +19,7 @@ from profkit.analysis.result import NO_STEPS
 from profkit.runfiles.sidecar import capture_of
 
 __all__ = ["Analysis", "AnalysisOptions", "NO_STEPS", "FINDING_RULES", "analyze", "summarize", "summary",
-           "summary_json", "diff", "job", "is_job", "why_not_a_job", "run_ranks", "checked_whatif", "load_rules", "rule_table"]
+           "summary_json", "annotation_table", "diff", "job", "is_job", "why_not_a_job", "run_ranks", "checked_whatif", "load_rules", "rule_table"]
 
 
 class Analysis:
@@ -132,6 +132,22 @@ def run_ranks(paths, options=None):
     from profkit.analysis import ranks
 
     return ranks.run(paths, options)
+
+
+def annotation_table(path, pattern=None):
+    """Per annotation name of the trace at `path` (those matching the regex `pattern`): ranges, CPU
+    time, kernels and GPU time (profkit.analysis.time.annotations)."""
+    import re
+
+    from profkit.analysis.time.annotations import breakdown, by_name
+    from profkit.errors import ProfkitError
+    from profkit.trace import load
+
+    try:
+        regex = re.compile(pattern) if pattern else None
+    except re.error as e:
+        raise ProfkitError(f"--by-annotation: not a regular expression ({e})") from None
+    return by_name(breakdown(load(path)), regex)
 
 
 def load_rules(path):

@@ -155,9 +155,12 @@ class TraceAnalysis:
 
     @cached_property
     def annotations(self):
-        """The user's ranges (record_function, NVTX, gpu_user_annotation): name, on_gpu, ts, dur, end."""
-        a = self.trace.annotations
-        return a[["name", "on_gpu", "ts", "dur", "end"]].reset_index(drop=True)
+        """The user's ranges (record_function, NVTX, gpu_user_annotation), nested per thread or stream:
+        name, on_gpu, pid, tid, ts, dur, end, depth, parent (a row, -1), kernels and gpu_us (the GPU
+        activities a CPU-side range launched, or that ran inside a GPU-side one); see time/annotations.py."""
+        from profkit.analysis.time.annotations import breakdown
+
+        return breakdown(self.trace)
 
     # -- display ------------------------------------------------------------------------------
     def __repr__(self):

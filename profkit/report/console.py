@@ -275,6 +275,20 @@ def _roofline(con, roof):
         con.print(f"[yellow]no roofline:[/yellow] {escape(roof.unavailable)}")
 
 
+def render_annotations(table, console=None):
+    """The per-annotation breakdown (analysis.analyze.annotation_table) as one table."""
+    con = console or Console()
+    if not len(table):
+        con.print("no user annotations (record_function, NVTX, gpu_user_annotation) match")
+        return
+    tab = _table("User annotations (cpu: kernels launched while the range was open; gpu: kernels that ran "
+                 "inside it)", "name", "side", "ranges", "CPU time", "kernels", "GPU time", name_width=26)
+    for r in table.itertuples():
+        tab.add_row(escape(short_name(r.name)), r.side, str(r.ranges),
+                    fmt.duration(r.cpu_us) if r.side == "cpu" else "–", str(r.kernels), fmt.duration(r.gpu_us))
+    con.print(tab)
+
+
 def render_job(job, console=None):
     """One row per rank, then the clock alignment and the stragglers."""
     con = console or Console()

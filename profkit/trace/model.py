@@ -183,7 +183,7 @@ class Trace:
     def cpu_ops(self):
         """CPU ops with `depth`, `parent` (row position, -1) and `is_leaf`."""
         cpu = self._cpu.copy(deep=False)  # new columns only: the ops themselves are shared
-        depth, parent, leaf = _nesting(cpu["pid"].to_numpy(), cpu["tid"].to_numpy(), cpu["end"].to_numpy())
+        depth, parent, leaf = nesting(cpu["pid"].to_numpy(), cpu["tid"].to_numpy(), cpu["end"].to_numpy())
         cpu["depth"], cpu["parent"], cpu["is_leaf"] = depth, parent, leaf
         return cpu
 
@@ -259,7 +259,7 @@ def _at(src, at):
     return out.astype(np.float64) if not len(src) else out
 
 
-def _nesting(pid, tid, end):
+def nesting(pid, tid, end):
     """Depth, parent and leaf flag of intervals sorted by (pid, tid, ts, -dur).
 
     The parent of an op is the nearest earlier op of its thread that ends no

@@ -136,7 +136,7 @@ def _nesting_by_stack(pid, tid, end):
 @pytest.mark.parametrize("seed", range(20))
 def test_nesting_by_pointer_jumping_is_the_stack_pass(seed):
     # Random ops on a few threads, nested, siblings, ties and partial overlaps.
-    from profkit.trace.model import _nesting
+    from profkit.trace.model import nesting
 
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, 400))
@@ -145,7 +145,7 @@ def test_nesting_by_pointer_jumping_is_the_stack_pass(seed):
     dur = rng.choice([0.0, 1.0, 5.0, 20.0, 60.0], n)
     order = np.lexsort((-dur, ts, tid, pid))
     args = pid[order], tid[order], (ts + dur)[order]
-    for got, want in zip(_nesting(*args), _nesting_by_stack(*args)):
+    for got, want in zip(nesting(*args), _nesting_by_stack(*args)):
         assert got.tolist() == want.tolist()
 
 

@@ -247,7 +247,7 @@ def test_innermost_op_around_a_call_matches_a_scan_of_every_op():
     import numpy as np
     import pandas as pd
 
-    from profkit.trace.model import _nesting
+    from profkit.trace.model import nesting
 
     rng = np.random.default_rng(0)
     rows = []
@@ -265,7 +265,7 @@ def test_innermost_op_around_a_call_matches_a_scan_of_every_op():
         nest(0, 200, 0)
     ops = pd.DataFrame(rows, columns=["pid", "tid", "ts", "end", "name"]).sort_values(
         ["pid", "tid", "ts", "end"], ascending=[True, True, True, False], kind="stable", ignore_index=True)
-    ops["parent"] = _nesting(ops["pid"].to_numpy(), ops["tid"].to_numpy(), ops["end"].to_numpy())[1]
+    ops["parent"] = nesting(ops["pid"].to_numpy(), ops["tid"].to_numpy(), ops["end"].to_numpy())[1]
     around = EnclosingOps(ops).shortest_around
     o_ts, o_end, names = ops["ts"].to_numpy(), ops["end"].to_numpy(), ops["name"].to_numpy()
     for _ in range(2000):
