@@ -1,5 +1,6 @@
 """Terminal rendering of an analysis summary (rich tables)."""
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -10,8 +11,11 @@ from profkit.report.metrics import classes_above_wall
 from profkit.report.names import short_name
 
 
-def _table(title, *columns, name_width=60):
-    t = Table(title=title, title_justify="left", title_style="bold")
+def _table(title, *columns, name_width=60, compact=False):
+    """A table of `columns` ("name" cut with an ellipsis at name_width); `compact`: no vertical rules,
+    for tables of many numeric columns that must read whole in 80 columns."""
+    t = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD,
+              pad_edge=not compact, collapse_padding=compact)
     for c in columns:
         if c == "name":
             t.add_column(c, no_wrap=True, overflow="ellipsis", max_width=name_width)
@@ -209,11 +213,11 @@ def _communication(con, comm):
     con.print(f"communication: {fmt.duration(comm.time_us)}, exposed {fmt.duration(comm.exposed_us)} "
               f"(overlapped by computation {comm.overlap_pct:.1f}%)")
     if comm.collectives:
-        tab = _table("Collectives (PyTorch's collective metadata)", "collective", "dtype", "ranks",
-                     "count", "bytes", "time", "algbw GB/s", "busbw GB/s")
+        tab = _table("Collectives (PyTorch's collective metadata; bandwidths in GB/s)", "collective", "dtype",
+                     "ranks", "count", "bytes", "time", "algbw", "busbw", compact=True)
         for c in comm.collectives:
             tab.add_row(escape(c.name), escape(str(c.dtype)), fmt.plain(c.group_size, "d"), str(c.count),
-                        fmt.plain(c.bytes, ".0f"), fmt.duration(c.time_us), fmt.plain(c.algbw_gbs, ".2f"),
+                        fmt.size(c.bytes), fmt.duration(c.time_us), fmt.plain(c.algbw_gbs, ".2f"),
                         fmt.plain(c.busbw_gbs, ".2f"))
         con.print(tab)
     if comm.reason:
@@ -293,15 +297,19 @@ def render_job(job, console=None):
     """One row per rank, then the clock alignment and the stragglers."""
     con = console or Console()
     con.print(f"[bold]{escape(job.folder)}[/bold]: {len(job.ranks)} ranks (world size {job.world_size})")
-    tab = _table("Ranks", "rank", "window", "busy %", "idle %", "compute", "communication", "exposed comm",
-                 "overlap %", "gaps", "host-bound gaps", "mode")
+    # Two tables of six columns, not one of eleven: each reads whole in an 80-column terminal.
+    time = _table("Ranks: time", "rank", "window", "busy %", "idle %", "compute", "mode")
+    comm_tab = _table("Ranks: communication and idle gaps", "rank", "comm", "exposed", "overlap %", "gaps",
+                      "host-bound")
     for s in job.ranks:
         t, g, comm = s.temporal, s.gaps, s.communication
-        tab.add_row(str(s.rank), fmt.duration(s.window_us.span), f"{t.busy_pct:.1f}", f"{t.idle_pct:.1f}",
-                    fmt.duration(t.compute_us), fmt.duration(s.classes["communication"].time_us),
-                    fmt.duration(comm.exposed_us) if comm else "–", fmt.plain(comm and comm.overlap_pct, ".1f"),
-                    fmt.duration(g.total_us), fmt.duration(g.by_cause["host_bound"].total_us), s.mode.name)
-    con.print(tab)
+        time.add_row(str(s.rank), fmt.duration(s.window_us.span), f"{t.busy_pct:.1f}", f"{t.idle_pct:.1f}",
+                     fmt.duration(t.compute_us), s.mode.name)
+        comm_tab.add_row(str(s.rank), fmt.duration(s.classes["communication"].time_us),
+                         fmt.duration(comm.exposed_us) if comm else "–", fmt.plain(comm and comm.overlap_pct, ".1f"),
+                         fmt.duration(g.total_us), fmt.duration(g.by_cause["host_bound"].total_us))
+    con.print(time)
+    con.print(comm_tab)
     a = job.alignment
     con.print(f"clock alignment: {a.method}; largest offset between ranks {fmt.duration(a.max_skew_us)}")
     found = job.stragglers.ranks

@@ -44,6 +44,17 @@ def num(x, digits=0):
     return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.{digits}f}"
 
 
+def size(n):
+    """Bytes in binary units: 134217728 -> '128 MiB' (a terminal cell; the JSON keeps the count)."""
+    if _missing(n):
+        return MISSING
+    n = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" or n.is_integer() else f"{n:.1f} {unit}"
+        n /= 1024
+
+
 def plain(x, spec):
     """`format(x, spec)` (terminal table cells), MISSING when not known."""
     return MISSING if _missing(x) else format(x, spec)
