@@ -97,29 +97,12 @@ class TraceAnalysis:
 
     @cached_property
     def ops(self):
-        """One row per op name that launched GPU work: calls (op calls with kernels of their own),
-        direct_kernel_us (the GPU time of the activities each call launched itself) and
-        subtree_kernel_us (of those the ops inside it launched too), largest first: TraceLens's
-        ops_summary, which counts every GPU activity (a `.item()`'s device-to-host copy too)."""
-        trace = self.trace
-        ops = trace.cpu_ops
-        columns = ["name", "calls", "direct_kernel_us", "subtree_kernel_us"]
-        if not trace.has_gpu or not len(ops):
-            return pd.DataFrame(columns=columns)
-        rows = trace.op_rows
-        take = rows >= 0
-        direct = np.bincount(rows[take], weights=trace.gpu["dur"].to_numpy()[take], minlength=len(ops))
-        subtree = direct.copy()
-        parent, depth = ops["parent"].to_numpy(), ops["depth"].to_numpy()
-        for d in range(int(depth.max()), 0, -1):  # children before parents: one pass per nesting level
-            at = np.flatnonzero(depth == d)
-            np.add.at(subtree, parent[at], subtree[at])
-        launched = np.flatnonzero(np.bincount(rows[take], minlength=len(ops)) > 0)
-        df = pd.DataFrame({"name": ops["name"].astype(str).to_numpy()[launched], "direct": direct[launched],
-                           "subtree": subtree[launched]})
-        out = df.groupby("name", sort=False).agg(calls=("direct", "size"), direct_kernel_us=("direct", "sum"),
-                                                  subtree_kernel_us=("subtree", "sum")).reset_index()
-        return out.sort_values("direct_kernel_us", ascending=False, kind="stable", ignore_index=True)[columns]
+        """One row per op name that launched GPU work: calls (op calls with activities of their own),
+        direct_kernel_us (the GPU time of what each call launched itself) and subtree_kernel_us (and
+        of what the ops inside it launched), largest first: TraceLens's ops_summary (time/ops.py)."""
+        from profkit.analysis.time.ops import op_times
+
+        return op_times(self.trace)
 
     @cached_property
     def op_shapes(self):

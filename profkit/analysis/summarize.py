@@ -21,9 +21,10 @@ from profkit.common.hardware import trace_device
 from profkit.analysis.time.launches import launch_summary
 from profkit.analysis.options import AnalysisOptions
 from profkit.analysis.tables import Tables
-from profkit.analysis.result import (SCHEMA_VERSION, ClassTime, CpuBreakdown, Device, Efficiency, Kernel, Phase,
-                                    Summary, Temporal, Window)
+from profkit.analysis.result import (SCHEMA_VERSION, ClassTime, CpuBreakdown, Device, Efficiency, Kernel, OpTime,
+                                    Phase, Summary, Temporal, Window)
 from profkit.analysis.cost.roofline import roofline
+from profkit.analysis.time.ops import op_times
 from profkit.analysis.time.steps import step_of_times, steps_summary
 from profkit.analysis.time.whatif import whatif
 from profkit.errors import ProfkitError
@@ -35,6 +36,7 @@ from profkit.trace.model import name_mask
 # 500 MB; below it the fork costs more than it saves.
 BACKGROUND_ROWS = 200_000
 KERNELS_LISTED = 50  # kernels[] of the result: the largest by total time
+OPS_LISTED = 50  # ops[] of the result: the launching ops with the most direct GPU time
 PHASES = ("prefill", "decode")
 NON_COMPUTE = ("memory", "communication")
 
@@ -78,6 +80,7 @@ def summary_of(tables, sidecar=None, options=None):
         mode=mode,
         capture=sidecar,
         cuda_graphs=graphs,
+        ops=_ops(trace),
         efficiency=efficiency.result(),
         roofline=roofline_,
         whatif=whatif_,
@@ -87,6 +90,13 @@ def summary_of(tables, sidecar=None, options=None):
     )
     summary.findings = findings(tables, summary, sidecar)
     return summary
+
+
+def _ops(trace):
+    """The OPS_LISTED ops with the most direct GPU time (time/ops.py)."""
+    rows = op_times(trace).head(OPS_LISTED)
+    return [OpTime(name=str(r.name), calls=int(r.calls), direct_kernel_us=float(r.direct_kernel_us),
+                   subtree_kernel_us=float(r.subtree_kernel_us)) for r in rows.itertuples()]
 
 
 def _whatif(tables, cpu, mode, against, warnings):

@@ -51,6 +51,16 @@ def test_the_frames_add_up_to_the_summary(name):
 
 @pytest.mark.shared
 @pytest.mark.parametrize("model", TRACELENS)
+def test_the_json_lists_the_ops_of_the_frame(model):
+    a = profkit.analyze(real_trace(f"{model}.json.gz"))
+    listed = json.loads(a.to_json())["ops"]
+    frame = a.ops.head(50)
+    assert [o["name"] for o in listed] == list(frame["name"]) and [o["calls"] for o in listed] == list(frame["calls"])
+    assert [o["direct_kernel_us"] for o in listed] == frame["direct_kernel_us"].tolist()
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("model", TRACELENS)
 def test_ops_match_tracelens_ops_summary(model):
     want = list(csv.DictReader((SHARED / "tracelens-ref" / model / "ops_summary.csv").open()))
     ops = profkit.analyze(real_trace(f"{model}.json.gz")).ops.set_index("name")

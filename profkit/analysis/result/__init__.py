@@ -27,7 +27,7 @@ from profkit.analysis.result.time import (CauseTotal, GapBin, Gap, Gaps, Timelin
                                           Window, Temporal, CPU_STEP, GPU_ANNOTATION, NO_STEPS,
                                           BLOCKER_LABELS)
 from profkit.runfiles.sidecar import Capture
-from profkit.analysis.result.work import (CLASSES, LayerShare, Unclassified, Coverage, ClassTime, Kernel, SizeCount,
+from profkit.analysis.result.work import (CLASSES, LayerShare, Unclassified, Coverage, ClassTime, Kernel, OpTime, SizeCount,
                                           CudaGraphs, CpuBreakdown, Phase, CountTime, EfficiencyClass,
                                           EfficiencyTotal, PeakDevice, OpAbovePeak, ReferenceClass,
                                           Reference, Efficiency, RooflineParams, RooflinePhase,
@@ -37,7 +37,7 @@ __all__ = ["SCHEMA_VERSION", "CLASSES", "Block", "Record", "CauseTotal", "GapBin
            "Collective", "DeviceCommunication", "CommBin", "Communication", "LaunchKind", "Launches",
            "Outside", "Period", "StepRow", "Steps", "Blocker", "StepPrediction", "Validation",
            "CudaGraphWhatIf", "CompiledWhatIf", "WhatIf", "Device", "Mode", "Window", "Temporal",
-           "CPU_STEP", "GPU_ANNOTATION", "NO_STEPS", "BLOCKER_LABELS", "LayerShare", "Unclassified",
+           "CPU_STEP", "GPU_ANNOTATION", "NO_STEPS", "BLOCKER_LABELS", "LayerShare", "Unclassified", "OpTime",
            "Coverage", "ClassTime", "Kernel", "SizeCount", "CudaGraphs", "CpuBreakdown", "Phase",
            "CountTime", "EfficiencyClass", "EfficiencyTotal", "PeakDevice", "OpAbovePeak", "ReferenceClass",
            "Reference", "Efficiency", "RooflineParams", "RooflinePhase", "RooflineDevice", "Roofline",
@@ -69,6 +69,7 @@ class Summary(Block, kw_only=True):
     streams: list[StreamIdle]
     classes: dict[str, ClassTime]
     kernels: list[Kernel]
+    ops: list[OpTime]  # GPU traces: the OPS_LISTED ops with the most direct GPU time; empty on CPU traces
     coverage: Coverage | None  # GPU traces: which layer classified the time, unclassified kernels
     communication: Communication | None  # GPU traces: communication, exposure, collectives
     cuda_graphs: CudaGraphs

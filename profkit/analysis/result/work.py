@@ -73,6 +73,17 @@ class Kernel(Block):
     classified_by: str | None  # rule / token / op / none (classify.LAYERS); null on CPU traces
 
 
+class OpTime(Block):
+    """One CPU op name that launched GPU work (TraceLens's ops_summary): the op calls that launched
+    activities themselves, the GPU time of what they launched (direct) and of what the ops inside
+    them launched too (subtree)."""
+
+    name: str
+    calls: int
+    direct_kernel_us: float
+    subtree_kernel_us: float
+
+
 class SizeCount(Block):
     size: int
     launches: int
