@@ -83,6 +83,18 @@ def _kernel_table(runs, per_run_totals):
     return rows
 
 
+def _ops_table(runs):
+    """Launching ops over all runs (Summary.ops): calls, direct and subtree GPU time per run, the ops
+    with the largest direct time in any run first; sortable in the page."""
+    per_run = [{o.name: o for o in r.summary.ops} for r in runs]
+    best = {}
+    for ops in per_run:
+        for name, o in ops.items():
+            best[name] = max(best.get(name, 0.0), o.direct_kernel_us)
+    return [{"name": name, "cells": [ops.get(name) for ops in per_run]}
+            for name in sorted(best, key=best.get, reverse=True)[:TOP_KERNELS]]
+
+
 def build_context(runs, trace_urls, hta=None):
     """Everything the template shows, computed from the runs."""
     numbers = [M.compute(r) for r in runs]
@@ -129,6 +141,7 @@ def build_context(runs, trace_urls, hta=None):
         "class_unit": ("ms per step: the median over the profiler steps of the work each step launched"
                        if per_step else "ms in the analysis window (no profiler steps)"),
         "kernels": _kernel_table(runs, totals),
+        "ops": _ops_table(runs),
         "eff": eff,
         "whatif": whatif,
         "blocker_labels": BLOCKER_LABELS,

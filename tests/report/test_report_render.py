@@ -263,3 +263,19 @@ def test_gpu_work_without_a_recorded_launch_is_counted_from_plain_json():
     assert n.unlaunched_pct == pytest.approx(100 * sum(e["dur"] for e in alone) / sum(e["dur"] for e in gpu), abs=0.05)
     rows = {name: cells for name, cells, _ in M.headline_rows([run], [n])}
     assert rows["GPU work without a recorded launch"] == [f"{len(alone)} ops / 13.7 ms (30.1% of GPU time)"]
+
+
+@pytest.mark.shared
+def test_the_ops_table_lists_each_runs_launching_ops(tmp_path):
+    from profkit.analysis.analyze import analyze
+    from profkit.report.runs import Run
+    from profkit.trace import load
+
+    path = real_trace("kineto-h100-bert-small-hf-eager-infer.json.gz")
+    run = Run(path=path, analysis=analyze(load(path)), label="bert")
+    html = render_html([run], ["bert_traces/bert.json.gz"])
+    table = re.search(r'<table class="sortable ops">(.*?)</table>', html, re.S).group(1)
+    names = re.findall(r'<td class="kname" title="([^"]+)">', table)
+    assert names == [o.name for o in run.summary.ops]
+    first = run.summary.ops[0]
+    assert first.name == "aten::addmm" and f'data-v="{first.direct_kernel_us}"' in table and 'data-v="26"' in table
