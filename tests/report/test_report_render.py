@@ -275,7 +275,7 @@ def test_the_ops_table_lists_each_runs_launching_ops(tmp_path):
     run = Run(path=path, analysis=analyze(load(path)), label="bert")
     html = render_html([run], ["bert_traces/bert.json.gz"])
     table = re.search(r'<table class="sortable ops">(.*?)</table>', html, re.S).group(1)
-    names = re.findall(r'<td class="kname" title="([^"]+)">', table)
+    names = re.findall(r'<td class="opname" title="([^"]+)">', table)
     assert names == [o.name for o in run.summary.ops]
     first = run.summary.ops[0]
     assert first.name == "aten::addmm" and f'data-v="{first.direct_kernel_us}"' in table and 'data-v="26"' in table
