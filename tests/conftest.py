@@ -2,7 +2,7 @@
 
 - `_private_trace_cache` (autouse): profkit's trace cache in a folder of the session's own;
 - `user_cache` (autouse): an empty XDG cache for each test, never the user's ~/.cache/profkit;
-- `shared_dir`: ../shared/traces/real, or skip; `calibrated`: a cached fake calibration of this machine;
+- `shared_dir`: ../shared/traces/real, or skip; `dlrm_dir`: a folder of the 8 DLRM rank traces, or skip; `calibrated`: a cached fake calibration of this machine;
 - `cpu_capture`: a profkit capture of a tiny GPT-2 on the CPU (eager).
 """
 
@@ -12,7 +12,7 @@ import pytest
 
 from tests.helpers.cli import profkit_cli
 from tests.helpers.models import tiny_gpt2_config, write_calibration
-from tests.helpers.traces import SHARED
+from tests.helpers.traces import DLRM, SHARED
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -32,6 +32,17 @@ def shared_dir():
     if not SHARED.exists():
         pytest.skip(f"{SHARED} not available")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def dlrm_dir(tmp_path_factory):
+    """A folder holding (links to) the eight DLRM rank traces and nothing else, or skip."""
+    if not (SHARED / DLRM[0]).exists():
+        pytest.skip("../shared not available")
+    folder = tmp_path_factory.mktemp("dlrm")
+    for name in DLRM:
+        (folder / name).symlink_to(SHARED / name)
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ import profkit
 from profkit.errors import ProfkitError
 from tests.helpers import REPO
 from tests.helpers.cli import profkit_cli
-from tests.helpers.traces import SHARED, real_trace
+from tests.helpers.traces import DLRM, SHARED, real_trace
 
 TRACES = ["kineto-rtx5080-mlp-train-eager.json.gz", "kineto-h100-bert-small-hf-eager-infer.json.gz",
           "kineto-b200-vllm-tp8-rank0-eager.json.gz", "hta/cpu_only/rank-34.Jul_15_10_52_41.1074.pt.trace.json.gz",
@@ -103,26 +103,13 @@ def test_the_examples_of_docs_python_md_run():
         exec(compile(code, "docs/python.md", "exec"), scope)
 
 
-DLRM = [f"kineto-v100x8-dlrm-train-rank{i}.json.gz" for i in range(8)]
-
-
-@pytest.fixture(scope="module")
-def dlrm(tmp_path_factory):
-    if not (SHARED / DLRM[0]).exists():
-        pytest.skip("../shared not available")
-    folder = tmp_path_factory.mktemp("dlrm")
-    for name in DLRM:
-        (folder / name).symlink_to(SHARED / name)
-    return folder
-
-
 @pytest.mark.shared
-def test_a_job_as_htas_tutorial_reads_it(dlrm):
+def test_a_job_as_htas_tutorial_reads_it(dlrm_dir):
     """What HTA's tutorial does with TraceAnalysis(trace_dir=...): temporal, idle and kernel-type
     breakdowns per rank, here as DataFrames of profkit.analyze(folder), each row equal to that
     rank's own analysis and to `analyze --json DIR`."""
-    j = profkit.analyze(dlrm)
-    out = profkit_cli("analyze", "--json", "--no-cache", dlrm).stdout
+    j = profkit.analyze(dlrm_dir)
+    out = profkit_cli("analyze", "--json", "--no-cache", dlrm_dir).stdout
     assert j.to_json().decode() == out.rstrip("\n")
     cli = json.loads(out)
     assert j.world_size == 8 and list(j.temporal.index) == list(range(8))
@@ -137,7 +124,7 @@ def test_a_job_as_htas_tutorial_reads_it(dlrm):
             assert j.classes.loc[(r, c), "time_us"] == t["time_us"]
         assert j.classes.loc[(r, "communication"), "count"] == 8  # 8 NCCL kernels per rank (SOURCES-2.md)
     assert set(j.straggler_ranks["rank"]) == {x["rank"] for x in cli["stragglers"]["ranks"]}
-    one = profkit.analyze(dlrm / DLRM[3])
+    one = profkit.analyze(dlrm_dir / DLRM[3])
     assert j.temporal.loc[3, "busy_us"] == one.temporal.busy_us  # a rank alone gives the same numbers
 
 

@@ -18,19 +18,8 @@ from profkit.runfiles.paths import traces_in
 from tests.helpers import REPO
 from tests.helpers.cli import profkit_cli
 from tests.helpers.intervals import events, intersect, length, merge
-from tests.helpers.traces import SHARED, raw_events, real_trace
+from tests.helpers.traces import DLRM, raw_events, real_trace
 
-DLRM = [f"kineto-v100x8-dlrm-train-rank{i}.json.gz" for i in range(8)]
-
-
-@pytest.fixture(scope="module")
-def dlrm_dir(tmp_path_factory):
-    if not (SHARED / DLRM[0]).exists():
-        pytest.skip("../shared not available")
-    folder = tmp_path_factory.mktemp("dlrm")
-    for name in DLRM:
-        (folder / name).symlink_to(SHARED / name)
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,10 @@ from tests.helpers import REPO
 SHARED = Path(os.environ.get("PROFKIT_SHARED", REPO.parent / "shared")) / "traces" / "real"
 
 
+# The 8-rank DLRM training job in ../shared (SOURCES-2.md): one trace per rank.
+DLRM = [f"kineto-v100x8-dlrm-train-rank{i}.json.gz" for i in range(8)]
+
+
 def real_trace(name):
     """Path of a trace in ../shared/traces/real, or skip the test when absent."""
     path = SHARED / name

@@ -7,7 +7,7 @@ from rich.console import Console
 from profkit.analysis.analyze import job, run_ranks, summarize
 from profkit.report import console
 from profkit.trace import load
-from tests.helpers.traces import SHARED, real_trace
+from tests.helpers.traces import real_trace
 
 TRACES = ["kineto-b200-vllm-tp8-rank0-eager.json.gz", "kineto-rtx5080-mlp-train-eager.json.gz",
           "hta/cpu_only/rank-34.Jul_15_10_52_41.1074.pt.trace.json.gz", "kineto-v100x8-dlrm-train-rank1.json.gz"]
@@ -37,15 +37,9 @@ def test_a_trace_reads_whole(name, width):
 
 @pytest.mark.shared
 @pytest.mark.parametrize("width", [80, 100])
-def test_the_eight_rank_job_reads_whole(tmp_path, width):
-    if not (SHARED / "kineto-v100x8-dlrm-train-rank0.json.gz").exists():
-        pytest.skip("../shared not available")
-    for i in range(8):
-        (tmp_path / f"kineto-v100x8-dlrm-train-rank{i}.json.gz").symlink_to(
-            SHARED / f"kineto-v100x8-dlrm-train-rank{i}.json.gz")
+def test_the_eight_rank_job_reads_whole(dlrm_dir, width):
     con = Console(width=width, record=True, file=open("/dev/null", "w"))
-    paths = sorted(tmp_path.iterdir())
-    console.render_job(job(run_ranks(paths), tmp_path), console=con)
+    console.render_job(job(run_ranks(sorted(dlrm_dir.iterdir())), dlrm_dir), console=con)
     text = con.export_text()
     assert not _cut(text), _cut(text)
     assert "rank" in text and "host-bound" in text
