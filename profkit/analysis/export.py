@@ -23,7 +23,7 @@ FORMATS = ("duckdb", "parquet", "csv")
 
 def frames(analysis):
     """{table name: DataFrame} of one TraceAnalysis."""
-    out = dict(sql.tables(analysis.trace))
+    out = dict(sql.tables(analysis.trace, analysis.tables))  # the classes and steps the analysis built
     out["ops"] = analysis.ops
     out["op_shapes"] = analysis.op_shapes
     out["gaps"] = analysis.gaps

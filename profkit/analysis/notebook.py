@@ -65,6 +65,11 @@ class TraceAnalysis:
     def summary(self) -> Summary:
         return self._analysis.summary
 
+    @property
+    def tables(self):
+        """The derived tables the Summary and the frames are built from (analysis.tables.Tables)."""
+        return self._analysis.tables
+
     def __getattr__(self, name):
         if name in Summary.__struct_fields__:
             return getattr(self.summary, name)

@@ -16,6 +16,7 @@ import orjson
 import pandas as pd
 
 from profkit.analysis.classes import classify
+from profkit.analysis.tables import Tables
 from profkit.analysis.time import steps
 from profkit.errors import ProfkitError
 
@@ -28,14 +29,16 @@ KERNELS_BY_CLASS = """
     FROM gpu WHERE kind = 'kernel' GROUP BY class ORDER BY time_us DESC"""
 
 
-def tables(trace):
-    """{view name: DataFrame} of one trace (kernels_by_class is a SQL view over gpu)."""
+def tables(trace, derived=None):
+    """{view name: DataFrame} of one trace (kernels_by_class is a SQL view over gpu). `derived`: the
+    trace's analysis.tables.Tables when an analysis has built them already (classes, steps), else made here."""
+    derived = derived if derived is not None else Tables(trace)
     launches = trace.gpu_launches()
-    ranges = steps.step_ranges(trace)
+    ranges = derived.step_ranges()
     gpu = trace.gpu[["name", "kind", "device", "stream", "ts", "dur", "end", "correlation", "external_id",
                      "graph_id", "bytes"]].copy()
-    gpu.insert(2, "class", classify.classify_gpu(trace))
-    gpu["step"] = steps.step_numbers(ranges, steps.step_of(trace, launches, ranges))
+    gpu.insert(2, "class", derived.classes()[0] if trace.has_gpu else classify.classify_gpu(trace))
+    gpu["step"] = steps.step_numbers(ranges, derived.gpu_steps() if trace.has_gpu else np.empty(0, np.int64))
     gpu["launch_ts"] = launches["launch_ts"]
     runtime = trace.runtime.copy()
     runtime["step"] = steps.step_numbers(ranges, steps.step_of_times(ranges, runtime["ts"].to_numpy(float))
